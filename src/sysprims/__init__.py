@@ -1,0 +1,52 @@
+"""sysprims: NumPy/Numba-accelerated building blocks of large systems.
+
+``import sysprims`` is light: the public names below are imported on first
+use (PEP 562), so Numba and the optional backends load only when needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ._version import __version__
+
+# public name -> module that defines it (kept sorted by name)
+_EXPORTS: dict[str, str] = {
+    "BackendError": "errors",
+    "CapacityError": "errors",
+    "Clock": "clock",
+    "ClockMovedBackwardsError": "errors",
+    "HashedKeys": "hashing",
+    "IdempotencyError": "errors",
+    "IdempotencyKeyMismatch": "errors",
+    "IncompatibleError": "errors",
+    "InvalidParameterError": "errors",
+    "KeyTypeError": "errors",
+    "ManualClock": "clock",
+    "MissingDependencyError": "errors",
+    "NotFoundError": "errors",
+    "RequestInProgress": "errors",
+    "SerializationError": "errors",
+    "SysprimsError": "errors",
+    "SystemClock": "clock",
+    "hash_keys": "hashing",
+    "murmur3_128": "hashing",
+    "murmur3_32": "hashing",
+    "warmup": "_jit",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sysprims' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

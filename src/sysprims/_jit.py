@@ -1,0 +1,77 @@
+"""The only place that configures Numba.
+
+Kernels are declared with :func:`kernel`, which jit-compiles them with the
+project's defaults (on-disk cache, no Python objects, GIL released) and records
+a factory of tiny canonical arguments so :func:`sysprims.warmup` can compile or
+load every kernel once. Compilation stays lazy: importing a kernel module
+compiles nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numba
+
+__all__ = ["kernel", "registered_kernels", "warmup", "JIT_OPTIONS"]
+
+JIT_OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "nopython": True}
+
+# name -> (dispatcher, factory of example argument tuples)
+_REGISTRY: dict[str, tuple[Any, Callable[[], list[tuple]]]] = {}
+
+
+def kernel(example_args: Callable[[], list[tuple] | tuple] | None = None, **options: Any):
+    """Decorator: jit a kernel with the project defaults and register it.
+
+    ``example_args`` returns one argument tuple (or a list of them) with the
+    canonical dtypes the public wrapper passes; warmup calls the kernel with each.
+    """
+
+    def wrap(func: Callable) -> Any:
+        opts = dict(JIT_OPTIONS)
+        opts.update(options)
+        dispatcher = numba.jit(**opts)(func)
+        if example_args is not None:
+            name = f"{func.__module__.rsplit('.', 1)[-1]}.{func.__name__}"
+
+            def factory() -> list[tuple]:
+                ex = example_args()
+                return ex if isinstance(ex, list) else [ex]
+
+            _REGISTRY[name] = (dispatcher, factory)
+        return dispatcher
+
+    return wrap
+
+
+def registered_kernels() -> dict[str, Any]:
+    """Import every kernel module and return ``{name: dispatcher}``."""
+    _import_all_kernel_modules()
+    return {name: entry[0] for name, entry in sorted(_REGISTRY.items())}
+
+
+def _import_all_kernel_modules() -> None:
+    from . import _kernels
+
+    for info in pkgutil.iter_modules(_kernels.__path__):
+        importlib.import_module(f"{_kernels.__name__}.{info.name}")
+
+
+def warmup() -> dict[str, float]:
+    """Compile (or load from the on-disk cache) every registered kernel.
+
+    Returns ``{kernel name: seconds}``; the total is the sum of the values.
+    """
+    _import_all_kernel_modules()
+    timings: dict[str, float] = {}
+    for name, (dispatcher, factory) in sorted(_REGISTRY.items()):
+        start = time.perf_counter()
+        for args in factory():
+            dispatcher(*args)
+        timings[name] = time.perf_counter() - start
+    return timings

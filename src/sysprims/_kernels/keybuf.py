@@ -1,0 +1,92 @@
+"""Kernels that turn fixed-width NumPy string arrays into (data, starts, ends)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._jit import kernel
+
+
+def _ex_ucs4():
+    codes = np.array([[104, 233, 0], [0x1F600, 0, 0]], dtype=np.uint32)
+    return (codes, np.empty(2, dtype=np.int64))
+
+
+def _ex_fixed():
+    return (np.frombuffer(b"ab\x00c\x00\x00", dtype=np.uint8).reshape(2, 3).copy(), np.empty(2, dtype=np.int64))
+
+
+@kernel(_ex_ucs4)
+def ucs4_utf8_lengths(codes, out_lengths):
+    """UTF-8 byte length of each row of UCS-4 codes (trailing NULs dropped, as
+    NumPy does). Returns the index of the first row with an invalid code point
+    (a surrogate or > 0x10FFFF), or -1."""
+    n, w = codes.shape
+    for i in range(n):
+        end = w
+        while end > 0 and codes[i, end - 1] == 0:
+            end -= 1
+        total = 0
+        for j in range(end):
+            c = codes[i, j]
+            if c < 0x80:
+                total += 1
+            elif c < 0x800:
+                total += 2
+            elif c < 0x10000:
+                if 0xD800 <= c <= 0xDFFF:
+                    return i
+                total += 3
+            elif c <= 0x10FFFF:
+                total += 4
+            else:
+                return i
+        out_lengths[i] = total
+    return -1
+
+
+def _ex_encode():
+    codes = np.array([[104, 233, 0], [0x1F600, 0, 0]], dtype=np.uint32)
+    return (codes, np.array([0, 3, 7], dtype=np.int64), np.empty(7, dtype=np.uint8))
+
+
+@kernel(_ex_encode)
+def ucs4_to_utf8(codes, offsets, out):
+    """Encode each row of UCS-4 codes as UTF-8 into out[offsets[i]:offsets[i+1]]."""
+    n, w = codes.shape
+    for i in range(n):
+        p = offsets[i]
+        stop = offsets[i + 1]
+        j = 0
+        while p < stop:
+            c = codes[i, j]
+            j += 1
+            if c < 0x80:
+                out[p] = c
+                p += 1
+            elif c < 0x800:
+                out[p] = 0xC0 | (c >> 6)
+                out[p + 1] = 0x80 | (c & 0x3F)
+                p += 2
+            elif c < 0x10000:
+                out[p] = 0xE0 | (c >> 12)
+                out[p + 1] = 0x80 | ((c >> 6) & 0x3F)
+                out[p + 2] = 0x80 | (c & 0x3F)
+                p += 3
+            else:
+                out[p] = 0xF0 | (c >> 18)
+                out[p + 1] = 0x80 | ((c >> 12) & 0x3F)
+                out[p + 2] = 0x80 | ((c >> 6) & 0x3F)
+                out[p + 3] = 0x80 | (c & 0x3F)
+                p += 4
+
+
+@kernel(_ex_fixed)
+def fixed_bytes_lengths(rows, out_lengths):
+    """Length of each fixed-width bytes row without its trailing NULs."""
+    n, w = rows.shape
+    for i in range(n):
+        end = w
+        while end > 0 and rows[i, end - 1] == 0:
+            end -= 1
+        out_lengths[i] = end

@@ -1,0 +1,249 @@
+"""MurmurHash3 (x64_128 and x86_32) as batch kernels, bit-exact with ``mmh3``.
+
+Keys arrive either as a byte buffer with int64 ``starts``/``ends`` per key
+(variable-length keys) or as a uint64 array (integer keys hashed as their 8
+little-endian bytes). All arithmetic is explicit uint64 so nothing is promoted
+to float or truncated; 32-bit results are masked after every multiply.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._jit import kernel
+
+_U8 = np.uint64(8)
+_U16 = np.uint64(16)
+_U24 = np.uint64(24)
+_U32 = np.uint64(32)
+_U40 = np.uint64(40)
+_U48 = np.uint64(48)
+_U56 = np.uint64(56)
+_C1 = np.uint64(0x87C37B91114253D5)
+_C2 = np.uint64(0x4CF5AD432745937F)
+_M32 = np.uint64(0xFFFFFFFF)
+
+
+def _examples_var():
+    data = np.frombuffer(b"hello world, seventeen+", dtype=np.uint8).copy()
+    starts = np.array([0, 0, 5], dtype=np.int64)
+    ends = np.array([0, 5, 23], dtype=np.int64)
+    return (data, starts, ends, np.uint64(0), np.empty((3, 2), dtype=np.uint64))
+
+
+def _examples_var32():
+    data = np.frombuffer(b"hello", dtype=np.uint8).copy()
+    return (
+        data,
+        np.array([0], dtype=np.int64),
+        np.array([5], dtype=np.int64),
+        np.uint64(0),
+        np.empty(1, dtype=np.uint32),
+    )
+
+
+def _examples_u64():
+    return (np.arange(3, dtype=np.uint64), np.uint64(0), np.empty((3, 2), dtype=np.uint64))
+
+
+def _examples_u64_32():
+    return (np.arange(3, dtype=np.uint64), np.uint64(0), np.empty(3, dtype=np.uint32))
+
+
+@kernel(inline="always")
+def rotl64(x, r):
+    return (x << np.uint64(r)) | (x >> np.uint64(64 - r))
+
+
+@kernel(inline="always")
+def fmix64(k):
+    k ^= k >> np.uint64(33)
+    k *= np.uint64(0xFF51AFD7ED558CCD)
+    k ^= k >> np.uint64(33)
+    k *= np.uint64(0xC4CEB9FE1A85EC53)
+    k ^= k >> np.uint64(33)
+    return k
+
+
+@kernel(inline="always")
+def load64(data, p):
+    return (
+        np.uint64(data[p])
+        | (np.uint64(data[p + 1]) << _U8)
+        | (np.uint64(data[p + 2]) << _U16)
+        | (np.uint64(data[p + 3]) << _U24)
+        | (np.uint64(data[p + 4]) << _U32)
+        | (np.uint64(data[p + 5]) << _U40)
+        | (np.uint64(data[p + 6]) << _U48)
+        | (np.uint64(data[p + 7]) << _U56)
+    )
+
+
+@kernel(inline="always")
+def mix_k1(k1):
+    k1 *= _C1
+    k1 = rotl64(k1, 31)
+    k1 *= _C2
+    return k1
+
+
+@kernel(inline="always")
+def mix_k2(k2):
+    k2 *= _C2
+    k2 = rotl64(k2, 33)
+    k2 *= _C1
+    return k2
+
+
+@kernel(inline="always")
+def murmur3_x64_128_one(data, start, end, seed):
+    """Hash ``data[start:end]``; returns (h1, h2)."""
+    length = end - start
+    h1 = seed
+    h2 = seed
+    nblocks = length // 16
+    p = start
+    for _ in range(nblocks):
+        k1 = load64(data, p)
+        k2 = load64(data, p + 8)
+        h1 ^= mix_k1(k1)
+        h1 = rotl64(h1, 27)
+        h1 += h2
+        h1 = h1 * np.uint64(5) + np.uint64(0x52DCE729)
+        h2 ^= mix_k2(k2)
+        h2 = rotl64(h2, 31)
+        h2 += h1
+        h2 = h2 * np.uint64(5) + np.uint64(0x38495AB5)
+        p += 16
+    rem = length & 15
+    k1 = np.uint64(0)
+    k2 = np.uint64(0)
+    if rem > 8:
+        for i in range(rem - 1, 7, -1):
+            k2 |= np.uint64(data[p + i]) << np.uint64(8 * (i - 8))
+        h2 ^= mix_k2(k2)
+    if rem > 0:
+        top = rem if rem < 8 else 8
+        if top == 8:
+            k1 = load64(data, p)
+        else:
+            for i in range(top - 1, -1, -1):
+                k1 |= np.uint64(data[p + i]) << np.uint64(8 * i)
+        h1 ^= mix_k1(k1)
+    ulen = np.uint64(length)
+    h1 ^= ulen
+    h2 ^= ulen
+    h1 += h2
+    h2 += h1
+    h1 = fmix64(h1)
+    h2 = fmix64(h2)
+    h1 += h2
+    h2 += h1
+    return h1, h2
+
+
+@kernel(inline="always")
+def murmur3_x64_128_u64_one(value, seed):
+    """Hash the 8 little-endian bytes of ``value`` (a uint64); returns (h1, h2)."""
+    h1 = seed
+    h2 = seed
+    h1 ^= mix_k1(value)
+    h1 ^= _U8
+    h2 ^= _U8
+    h1 += h2
+    h2 += h1
+    h1 = fmix64(h1)
+    h2 = fmix64(h2)
+    h1 += h2
+    h2 += h1
+    return h1, h2
+
+
+@kernel(_examples_var)
+def murmur3_x64_128_var(data, starts, ends, seed, out):
+    """out[i] = (h1, h2) of data[starts[i]:ends[i]]."""
+    for i in range(starts.shape[0]):
+        h1, h2 = murmur3_x64_128_one(data, starts[i], ends[i], seed)
+        out[i, 0] = h1
+        out[i, 1] = h2
+
+
+@kernel(_examples_u64)
+def murmur3_x64_128_u64(values, seed, out):
+    """out[i] = (h1, h2) of the 8 little-endian bytes of values[i]."""
+    for i in range(values.shape[0]):
+        h1, h2 = murmur3_x64_128_u64_one(values[i], seed)
+        out[i, 0] = h1
+        out[i, 1] = h2
+
+
+@kernel(inline="always")
+def fmix32(h):
+    h ^= h >> _U16
+    h = (h * np.uint64(0x85EBCA6B)) & _M32
+    h ^= h >> np.uint64(13)
+    h = (h * np.uint64(0xC2B2AE35)) & _M32
+    h ^= h >> _U16
+    return h
+
+
+@kernel(inline="always")
+def rotl32(x, r):
+    return ((x << np.uint64(r)) | (x >> np.uint64(32 - r))) & _M32
+
+
+@kernel(inline="always")
+def mix32_k1(k1):
+    k1 = (k1 * np.uint64(0xCC9E2D51)) & _M32
+    k1 = rotl32(k1, 15)
+    k1 = (k1 * np.uint64(0x1B873593)) & _M32
+    return k1
+
+
+@kernel(inline="always")
+def murmur3_x86_32_one(data, start, end, seed):
+    length = end - start
+    h1 = seed & _M32
+    p = start
+    for _ in range(length // 4):
+        k1 = (
+            np.uint64(data[p])
+            | (np.uint64(data[p + 1]) << _U8)
+            | (np.uint64(data[p + 2]) << _U16)
+            | (np.uint64(data[p + 3]) << _U24)
+        )
+        h1 ^= mix32_k1(k1)
+        h1 = rotl32(h1, 13)
+        h1 = (h1 * np.uint64(5) + np.uint64(0xE6546B64)) & _M32
+        p += 4
+    rem = length & 3
+    if rem > 0:
+        k1 = np.uint64(0)
+        for i in range(rem - 1, -1, -1):
+            k1 |= np.uint64(data[p + i]) << np.uint64(8 * i)
+        h1 ^= mix32_k1(k1)
+    h1 ^= np.uint64(length) & _M32
+    return fmix32(h1)
+
+
+@kernel(_examples_var32)
+def murmur3_x86_32_var(data, starts, ends, seed, out):
+    """out[i] = MurmurHash3_x86_32 of data[starts[i]:ends[i]]."""
+    for i in range(starts.shape[0]):
+        out[i] = np.uint32(murmur3_x86_32_one(data, starts[i], ends[i], seed))
+
+
+@kernel(_examples_u64_32)
+def murmur3_x86_32_u64(values, seed, out):
+    """out[i] = MurmurHash3_x86_32 of the 8 little-endian bytes of values[i]."""
+    for i in range(values.shape[0]):
+        v = values[i]
+        h1 = seed & _M32
+        h1 ^= mix32_k1(v & _M32)
+        h1 = rotl32(h1, 13)
+        h1 = (h1 * np.uint64(5) + np.uint64(0xE6546B64)) & _M32
+        h1 ^= mix32_k1(v >> _U32)
+        h1 = rotl32(h1, 13)
+        h1 = (h1 * np.uint64(5) + np.uint64(0xE6546B64)) & _M32
+        h1 ^= _U8
+        out[i] = np.uint32(fmix32(h1))

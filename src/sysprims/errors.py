@@ -1,0 +1,85 @@
+"""The one exception tree of sysprims.
+
+Every error the library raises on purpose derives from :class:`SysprimsError`.
+Errors that are also standard Python errors inherit from both, so callers who
+catch ``ValueError`` or ``TypeError`` keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendError",
+    "CapacityError",
+    "ClockMovedBackwardsError",
+    "IdempotencyError",
+    "IdempotencyKeyMismatch",
+    "IncompatibleError",
+    "InvalidParameterError",
+    "KeyTypeError",
+    "MissingDependencyError",
+    "NotFoundError",
+    "RequestInProgress",
+    "SerializationError",
+    "SysprimsError",
+]
+
+
+class SysprimsError(Exception):
+    """Root of every error raised by sysprims."""
+
+
+class InvalidParameterError(SysprimsError, ValueError):
+    """A parameter is outside its documented domain.
+
+    The message names the parameter, the rule and the value received, e.g.
+    ``false_positive_rate must be in (0, 1), got 1.5``.
+    """
+
+
+class KeyTypeError(SysprimsError, TypeError):
+    """A key (or an element of a key batch) has a type sysprims cannot hash."""
+
+
+class IncompatibleError(SysprimsError, ValueError):
+    """Two structures (or a structure and pre-hashed keys) cannot be combined:
+    their parameters, seeds or kinds differ."""
+
+
+class SerializationError(SysprimsError, ValueError):
+    """Bytes or a file are not a valid sysprims container: wrong magic, unknown
+    version, wrong kind, truncated or corrupted (CRC mismatch)."""
+
+
+class BackendError(SysprimsError):
+    """A storage backend (SQLite, Redis) failed or is unreachable."""
+
+
+class MissingDependencyError(SysprimsError, ImportError):
+    """An optional dependency is not installed; the message names the extra."""
+
+
+class ClockMovedBackwardsError(SysprimsError):
+    """The clock went backwards further than the configured tolerance."""
+
+
+class CapacityError(SysprimsError):
+    """A fixed-capacity structure cannot take more (sequence space, ID space)."""
+
+
+class NotFoundError(SysprimsError, KeyError):
+    """A requested item does not exist."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class IdempotencyError(SysprimsError):
+    """Base of the idempotency-key errors."""
+
+
+class IdempotencyKeyMismatch(IdempotencyError):
+    """The idempotency key was reused with a different request (HTTP 422)."""
+
+
+class RequestInProgress(IdempotencyError):
+    """A request with the same idempotency key is still running (HTTP 409)."""
