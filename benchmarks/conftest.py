@@ -1,7 +1,7 @@
 """Benchmarks: sysprims and its peers on the same generated data, in the same run.
 
-Run them with ``pytest benchmarks/`` (full) or ``pytest benchmarks/ --benchmark-disable``
-(smoke: each benchmark body runs once, as CI does). Ratios, not absolute times,
+Measure with ``pytest benchmarks --benchmark-enable --benchmark-only``; the plain
+``pytest`` run (and CI) runs each benchmark body once on small inputs as a smoke test. Ratios, not absolute times,
 are what the suite reports; see ``benchmarks/README.md``.
 """
 
@@ -21,7 +21,9 @@ N_KEYS = 200_000
 @pytest.fixture(scope="session")
 def n_keys(request) -> int:
     # Smoke mode (benchmarks disabled) uses small inputs to stay fast.
-    return 20_000 if request.config.getoption("benchmark_disable", False) else N_KEYS
+    cfg = request.config
+    smoke = cfg.getoption("benchmark_disable", False) and not cfg.getoption("benchmark_enable", False)
+    return 20_000 if smoke else N_KEYS
 
 
 @pytest.fixture(scope="session")

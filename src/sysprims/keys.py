@@ -129,7 +129,7 @@ def _from_sequence(keys: list | tuple, name: str) -> KeyBatch:
 
 
 def _from_str_sequence(keys: list | tuple, name: str) -> KeyBatch:
-    n = len(keys)
+    len(keys)
     try:
         joined = "\x00".join(keys)
     except TypeError:
@@ -140,10 +140,18 @@ def _from_str_sequence(keys: list | tuple, name: str) -> KeyBatch:
         for i, k in enumerate(keys):
             _encode_str(k, (name, i))
         raise  # pragma: no cover - one key must have failed above
+    return _split_joined(data, keys)
+
+
+def _split_joined(data: np.ndarray, keys: list | tuple) -> KeyBatch:
+    """Split keys joined with NUL separators (one vectorised scan instead of a
+    Python-level ``len`` per key); falls back when a key itself holds a NUL."""
+    n = len(keys)
     seps = np.flatnonzero(data == 0)
     if seps.shape[0] != n - 1:
-        # Some key contains U+0000: fall back to one encode per key.
-        return _pack([k.encode("utf-8") for k in keys])
+        if isinstance(keys[0], str):
+            return _pack([k.encode("utf-8") for k in keys])
+        return _pack([bytes(k) if isinstance(k, memoryview) else k for k in keys])
     starts = np.empty(n, dtype=np.int64)
     ends = np.empty(n, dtype=np.int64)
     starts[0] = 0
@@ -154,13 +162,11 @@ def _from_str_sequence(keys: list | tuple, name: str) -> KeyBatch:
 
 
 def _from_bytes_sequence(keys: list | tuple, name: str) -> KeyBatch:
-    types = set(map(type, keys))
-    if not types <= {bytes, bytearray, memoryview}:
-        if not all(issubclass(t, _BYTES_LIKE) for t in types):
-            raise _first_bad(keys, name, _BYTES_LIKE, "bytes-like (the batch started with bytes)")
-    if memoryview in types:
-        keys = [bytes(k) if isinstance(k, memoryview) else k for k in keys]
-    return _pack(keys)
+    try:
+        joined = b"\x00".join(keys)  # type-checks every element at C speed
+    except TypeError:
+        raise _first_bad(keys, name, _BYTES_LIKE, "bytes-like (the batch started with bytes)") from None
+    return _split_joined(np.frombuffer(joined, dtype=np.uint8), keys)
 
 
 def _from_int_sequence(keys: list | tuple, name: str) -> KeyBatch:

@@ -72,7 +72,7 @@ def format_table(rows: Iterable[Row]) -> str:
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     out = []
     for j, line in enumerate(lines):
-        out.append("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip())
+        out.append("  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=False)).rstrip())
         if j == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)

@@ -1,0 +1,52 @@
+"""The console script and the tour (the README's main command)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import sysprims
+from sysprims.cli import main
+from sysprims.tour import discover_steps, run_tour
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"sysprims {sysprims.__version__}"
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "tour" in capsys.readouterr().out
+
+
+def test_console_script_is_installed():
+    exe = shutil.which("sysprims")
+    cmd = [exe] if exe else [sys.executable, "-m", "sysprims.cli"]
+    out = subprocess.run([*cmd, "--version"], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("sysprims ")
+
+
+def test_tour_hashing_step_is_bit_exact(capsys):
+    assert main(["tour", "--size", "20000", "--only", "hashing"]) == 0
+    out = capsys.readouterr().out
+    assert "murmur3_128(list of str)" in out and "bit-exact" in out and "MISMATCH" not in out
+
+
+def test_every_tour_step_runs_small():
+    rows = run_tour(size=5000, out=open("/dev/null", "w"))
+    names = {m.NAME for m in discover_steps()}
+    assert {r.step for r in rows} == names
+    assert all("MISMATCH" not in r.note for r in rows)
+
+
+def test_tour_rejects_unknown_steps_and_bad_sizes(capsys):
+    assert main(["tour", "--only", "nope"]) == 1
+    assert "unknown tour steps ['nope']" in capsys.readouterr().err
+    assert main(["tour", "--size", "0"]) == 1
+    assert "size must be >= 1" in capsys.readouterr().err
