@@ -16,6 +16,8 @@ _EXTRA_OF = {
     "uvicorn": "service",
     "httpx": "service",
     "matplotlib": "notebooks",
+    "click": "cli",
+    "tqdm": "cli",
 }
 
 

@@ -1,52 +1,75 @@
-"""The ``sysprims`` command line.
+"""The ``sysprims`` command line (click).
 
-Subcommands live in ``sysprims/cli/cmd_*.py``; each module defines
-``register(subparsers)`` (adding its parser and setting ``func``) and an
-``ORDER`` integer for the help listing. They are discovered at start-up, so a
-component adds its commands without touching this file.
+Subcommands live in ``sysprims/cli/cmd_*.py``; each module defines ``COMMAND``
+(a ``click.Command`` or ``click.Group``) and optionally ``ORDER`` for the help
+listing. They are discovered at start-up, so a component adds its commands
+without touching this file. Errors from sysprims become ``sysprims: error: ...``
+with exit code 1; usage errors exit with 2, as click does.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from .._version import __version__
-from ..errors import SysprimsError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="sysprims",
-        description="NumPy/Numba-accelerated building blocks of large systems.",
-    )
-    parser.add_argument("--version", action="version", version=f"sysprims {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+def _load_click() -> Any:
+    try:
+        import click
+    except ImportError:
+        print('sysprims: the command line needs click; install it with pip install "sysprims[cli]"', file=sys.stderr)
+        raise SystemExit(1) from None
+    return click
+
+
+def build_cli() -> Any:
+    click = _load_click()
+    from ..errors import SysprimsError
+
+    class SysprimsGroup(click.Group):
+        def invoke(self, ctx: Any) -> Any:
+            try:
+                return super().invoke(ctx)
+            except SysprimsError as exc:
+                raise click.ClickException(str(exc)) from exc
+
+    @click.group(cls=SysprimsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, prog_name="sysprims", message="%(prog)s %(version)s")
+    def cli() -> None:
+        """sysprims: NumPy/Numba-accelerated building blocks of large systems."""
+
     modules = []
     for info in pkgutil.iter_modules(__path__):
         if info.name.startswith("cmd_"):
             modules.append(importlib.import_module(f"{__name__}.{info.name}"))
     for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__)):
-        module.register(sub)
-    return parser
+        cli.add_command(module.COMMAND)
+    return cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    """Run the CLI; returns the exit code (the console script exits with it)."""
+    cli = build_cli()
+    click = _load_click()
     try:
-        return int(args.func(args) or 0)
-    except SysprimsError as exc:
-        print(f"sysprims: error: {exc}", file=sys.stderr)
+        cli.main(args=list(argv) if argv is not None else None, prog_name="sysprims", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except getattr(click.exceptions, "NoArgsIsHelpError", ()) as exc:
+        click.echo(exc.format_message())
+        return 0
+    except click.ClickException as exc:
+        click.echo(f"sysprims: error: {exc.format_message()}", err=True)
+        return 2 if isinstance(exc, click.UsageError) else 1
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
         return 1
-    except KeyboardInterrupt:  # pragma: no cover
-        return 130
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
