@@ -6,8 +6,6 @@ import shutil
 import subprocess
 import sys
 
-import pytest
-
 import sysprims
 from sysprims.cli import main
 from sysprims.tour import discover_steps, run_tour
