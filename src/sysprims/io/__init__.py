@@ -1,0 +1,15 @@
+"""Dataset input and output (layer 4): streaming readers and atomic writers."""
+
+from .output import atomic_output, progress
+from .readers import InputError, InputInfo, detect_format, input_info, iter_column, iter_columns
+
+__all__ = [
+    "InputError",
+    "InputInfo",
+    "atomic_output",
+    "detect_format",
+    "input_info",
+    "iter_column",
+    "iter_columns",
+    "progress",
+]
