@@ -14,13 +14,17 @@ from ._version import __version__ as __version__
 # public name -> module that defines it (kept sorted by name)
 _EXPORTS: dict[str, str] = {
     "BackendError": "errors",
+    "CachedOperationError": "errors",
     "CapacityError": "errors",
     "Clock": "clock",
     "ClockMovedBackwardsError": "errors",
     "HashedKeys": "hashing",
     "IdempotencyError": "errors",
     "IdempotencyKeyMismatch": "errors",
+    "IdempotencyManager": "idempotency",
+    "IdempotentResult": "idempotency",
     "IncompatibleError": "errors",
+    "InvalidIdempotencyKey": "errors",
     "InvalidParameterError": "errors",
     "KeyTypeError": "errors",
     "ManualClock": "clock",

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 __all__ = [
     "BackendError",
+    "CachedOperationError",
     "CapacityError",
     "ClockMovedBackwardsError",
     "IdempotencyError",
     "IdempotencyKeyMismatch",
     "IncompatibleError",
+    "InvalidIdempotencyKey",
     "InvalidParameterError",
     "KeyTypeError",
     "MissingDependencyError",
@@ -83,3 +85,23 @@ class IdempotencyKeyMismatch(IdempotencyError):
 
 class RequestInProgress(IdempotencyError):
     """A request with the same idempotency key is still running (HTTP 409)."""
+
+
+class InvalidIdempotencyKey(IdempotencyError, InvalidParameterError):
+    """The idempotency key is not a str of 1 to 255 printable characters (HTTP 400)."""
+
+
+class CachedOperationError(IdempotencyError):
+    """Replay of an operation whose error was cached (``cache_errors``).
+
+    ``error_type`` is the qualified name of the original exception class and
+    ``error_message`` its ``str()``; on the in-memory store ``original`` is the
+    exception object itself (else None).
+    """
+
+    def __init__(self, key: str, error_type: str, error_message: str, original: BaseException | None = None):
+        super().__init__(f"the operation for idempotency key {key!r} failed earlier with {error_type}: {error_message}")
+        self.key = key
+        self.error_type = error_type
+        self.error_message = error_message
+        self.original = original

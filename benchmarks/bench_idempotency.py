@@ -1,0 +1,174 @@
+"""Idempotency keys: per-call cost of a cache hit and of a first execution, per store.
+
+Baseline: the seed's in-memory manager (its logic without the prints), which is
+not safe under concurrency. No maintained Python peer library exists for this
+pattern, so the seed is the only baseline. Each "first" round runs ``BATCH``
+first executions on fresh keys: divide the time by ``extra_info["calls"]``.
+
+Issue goals: memory hit < 2 us; SQLite and Redis >= 5,000 first executions/s.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from datetime import datetime, timedelta
+
+import pytest
+
+from sysprims.idempotency import IdempotencyManager, RedisStore, SQLiteStore
+
+BATCH = 200
+
+
+class SeedManager:
+    """The seed's IdempotencyManager with its print lines removed."""
+
+    def __init__(self, ttl_hours: int = 24):
+        self.cache = {}
+        self.ttl = timedelta(hours=ttl_hours)
+
+    def execute(self, idempotency_key, operation):
+        if idempotency_key in self.cache:
+            ts, result = self.cache[idempotency_key]
+            if datetime.now() - ts < self.ttl:
+                return result
+            del self.cache[idempotency_key]
+        result = operation()
+        self.cache[idempotency_key] = (datetime.now(), result)
+        return result
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    binary = shutil.which("redis-server")
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        binary = None
+    if binary is None:
+        pytest.skip("redis-server or the redis package is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    folder = tempfile.mkdtemp(prefix="sysprims-bench-redis-")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", folder], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.skip("redis-server did not start")
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(5)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["seed", "memory", "sqlite", "redis"])
+def manager(request, tmp_path):
+    kind = request.param
+    if kind == "seed":
+        yield kind, SeedManager()
+        return
+    if kind == "memory":
+        m = IdempotencyManager()
+    elif kind == "sqlite":
+        m = IdempotencyManager(store=SQLiteStore(tmp_path / "bench.db"))
+    else:
+        m = IdempotencyManager(store=RedisStore(request.getfixturevalue("redis_url"), scope=f"bench{time.time_ns()}"))
+    yield kind, m
+    m.close()
+
+
+RESULT = {"charge_id": "ch_0123456789abcdef", "amount": 100.0, "customer": "customer_123", "status": "succeeded"}
+
+
+def operation():
+    return RESULT
+
+
+def test_hit(benchmark, manager):
+    kind, m = manager
+    m.execute("hit-key", operation)
+    benchmark.group = "idempotency: cache hit (1 call)"
+    benchmark.extra_info.update(store=kind, calls=1)
+    assert benchmark(m.execute, "hit-key", operation) == RESULT
+
+
+def test_redis_round_trip_reference(benchmark, redis_url):
+    """One PING: the floor for a Redis hit (1 round trip) and first execution (2)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    benchmark.group = "idempotency: cache hit (1 call)"
+    benchmark.extra_info.update(store="redis PING (reference)", calls=1)
+    assert benchmark(client.ping)
+    client.close()
+
+
+def test_first_execution(benchmark, manager):
+    kind, m = manager
+    counter = itertools.count()
+    execute = m.execute
+
+    def run_batch():
+        base = f"k{next(counter)}-"
+        for i in range(BATCH):
+            execute(f"{base}{i}", operation)
+
+    benchmark.group = f"idempotency: first execution ({BATCH} calls)"
+    benchmark.extra_info.update(store=kind, calls=BATCH)
+    benchmark(run_batch)
+    assert m.execute("k0-0", lambda: None) == RESULT
+
+
+def test_hit_with_fingerprint(benchmark, manager):
+    kind, m = manager
+    if kind == "seed":
+        pytest.skip("the seed has no fingerprints")
+    body = b'{"amount": 100, "customer": "customer_123"}'
+    m.execute("fp-key", operation, fingerprint=body)
+    benchmark.group = "idempotency: cache hit with a 44-byte body fingerprint (1 call)"
+    benchmark.extra_info.update(store=kind, calls=1)
+    assert benchmark(m.execute, "fp-key", operation, fingerprint=body) == RESULT
+
+
+THREADS = 8
+
+
+def test_first_execution_8_threads(benchmark, manager):
+    """Aggregate throughput of first executions with 8 client threads on one manager
+    (the Redis and SQLite calls release the GIL while they wait)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    kind, m = manager
+    if kind == "seed":
+        pytest.skip("the seed's manager is not thread-safe")
+    counter = itertools.count()
+    execute = m.execute
+    per_thread = BATCH // THREADS
+    pool = ThreadPoolExecutor(THREADS)
+
+    def one_thread(base):
+        for i in range(per_thread):
+            execute(f"{base}{i}", operation)
+
+    def run_batch():
+        bases = [f"t{next(counter)}-" for _ in range(THREADS)]
+        list(pool.map(one_thread, bases))
+
+    benchmark.group = f"idempotency: first execution, {THREADS} threads ({per_thread * THREADS} calls)"
+    benchmark.extra_info.update(store=kind, calls=per_thread * THREADS)
+    benchmark(run_batch)
+    pool.shutdown()
+    assert m.execute("t0-0", lambda: None) == RESULT
