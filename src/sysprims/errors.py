@@ -19,6 +19,7 @@ __all__ = [
     "InvalidParameterError",
     "KeyTypeError",
     "MissingDependencyError",
+    "NoShardError",
     "NotFoundError",
     "RequestInProgress",
     "SerializationError",
@@ -73,6 +74,11 @@ class NotFoundError(SysprimsError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else ""
+
+
+class NoShardError(NotFoundError):
+    """A key matches no shard (outside every range, unknown region) and the
+    strategy has no ``fallback`` shard."""
 
 
 class IdempotencyError(SysprimsError):

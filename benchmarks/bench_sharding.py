@@ -1,0 +1,162 @@
+"""Sharding: batch routing throughput per strategy against per-key Python peers.
+
+Peers on the same keys in the same run: the seed's per-key ``hashlib.md5``
+routing, an ``mmh3`` hash-mod loop and a ``bisect`` ring in plain Python.
+``extra_info`` records keys/s and the speedup over each peer, and the
+movement table (n -> n+1 shards) for hash-mod, jump and ring.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import time
+
+import numpy as np
+import pytest
+
+from peers import peer
+from sysprims.hashing import hash_keys
+from sysprims.sharding import (
+    ConsistentHashRing,
+    HashBasedSharding,
+    JumpHashSharding,
+    RendezvousSharding,
+    jump_consistent_hash,
+    movement_report,
+)
+
+
+@pytest.fixture(scope="module")
+def big_int_keys(n_keys):
+    """10M integer keys when measuring, small in smoke mode."""
+    n = 10_000_000 if n_keys >= 200_000 else n_keys
+    return np.random.default_rng(11).integers(0, 2**63 - 1, size=n, dtype=np.int64)
+
+
+def _strategies():
+    return {
+        "hash_mod": HashBasedSharding(64),
+        "jump": JumpHashSharding(64),
+        "ring_1000x160": ConsistentHashRing(1000, vnodes=160),
+        "rendezvous_16": RendezvousSharding(16),
+    }
+
+
+def _seed_md5(key: str, n: int) -> int:
+    return int(hashlib.md5(key.encode()).hexdigest(), 16) % n
+
+
+def _rate(benchmark, n):
+    stats = getattr(benchmark, "stats", None)
+    if stats is None or not getattr(stats, "stats", None):
+        return None
+    return n / stats.stats.median
+
+
+@pytest.mark.parametrize("name", list(_strategies()))
+def test_get_shards_int(benchmark, big_int_keys, name):
+    s = _strategies()[name]
+    s.get_shards(big_int_keys[:10])  # compile outside the timing
+    benchmark.group = "get_shards int keys (10M)"
+    out = benchmark.pedantic(s.get_shards, args=(big_int_keys,), rounds=3, iterations=1)
+    assert out.shape == big_int_keys.shape
+    benchmark.extra_info["keys_per_s"] = _rate(benchmark, big_int_keys.size)
+
+
+def test_jump_consistent_hash_raw_u64(benchmark, big_int_keys):
+    u = big_int_keys.view(np.uint64)
+    jump_consistent_hash(u[:10], 64)
+    benchmark.group = "get_shards int keys (10M)"
+    benchmark.pedantic(jump_consistent_hash, args=(u, 64), rounds=3, iterations=1)
+    benchmark.extra_info["keys_per_s"] = _rate(benchmark, u.size)
+
+
+@pytest.mark.parametrize("name", list(_strategies()))
+def test_get_shards_str(benchmark, str_keys, name):
+    s = _strategies()[name]
+    s.get_shards(str_keys[:10])
+    benchmark.group = "get_shards str keys"
+    out = benchmark(s.get_shards, str_keys)
+    sample = str_keys[:200]
+    assert out[:200].tolist() == [s.get_shard(k) for k in sample]
+    # the seed's per-key md5 routing on the same keys, timed here for the ratio
+    t0 = time.perf_counter()
+    [_seed_md5(k, 64) for k in str_keys]
+    md5_s = time.perf_counter() - t0
+    rate = _rate(benchmark, len(str_keys))
+    benchmark.extra_info["keys_per_s"] = rate
+    if rate:
+        benchmark.extra_info["speedup_vs_seed_md5_loop"] = rate * md5_s / len(str_keys)
+
+
+def test_get_shards_hashed_keys(benchmark, str_keys):
+    hk = hash_keys(str_keys)
+    s = ConsistentHashRing(1000, vnodes=160)
+    s.get_shards(hk[:10])
+    benchmark.group = "get_shards str keys"
+    benchmark(s.get_shards, hk)
+    benchmark.extra_info["keys_per_s"] = _rate(benchmark, len(str_keys))
+
+
+def test_peer_seed_md5_loop(benchmark, str_keys):
+    benchmark.group = "get_shards str keys"
+    out = benchmark(lambda: [_seed_md5(k, 64) for k in str_keys])
+    assert len(out) == len(str_keys)
+    benchmark.extra_info["keys_per_s"] = _rate(benchmark, len(str_keys))
+
+
+def test_peer_mmh3_hash_mod_loop(benchmark, str_keys):
+    mmh3 = peer("mmh3")
+    benchmark.group = "get_shards str keys"
+    out = benchmark(lambda: [mmh3.hash64(k, 0, signed=False)[0] % 64 for k in str_keys])
+    assert out[:100] == HashBasedSharding(64).get_shards(str_keys[:100]).tolist()
+    benchmark.extra_info["keys_per_s"] = _rate(benchmark, len(str_keys))
+
+
+def test_peer_bisect_ring(benchmark, str_keys):
+    mmh3 = peer("mmh3")
+    ring = ConsistentHashRing(1000, vnodes=160)
+    points = ring._points.tolist()
+    owners = ring._owners.tolist()
+    m = len(points)
+
+    def route():
+        out = []
+        for k in str_keys:
+            i = bisect.bisect_left(points, mmh3.hash64(k, 0, signed=False)[0])
+            out.append(owners[i if i < m else 0])
+        return out
+
+    benchmark.group = "get_shards str keys"
+    out = benchmark(route)
+    assert out[:200] == ring.get_shards(str_keys[:200]).tolist()
+    benchmark.extra_info["keys_per_s"] = _rate(benchmark, len(str_keys))
+
+
+def test_movement_table(benchmark, int_keys):
+    """n -> n+1 shards: fraction of keys that move (hash-mod vs jump vs ring)."""
+    ns = [4, 8, 16, 32, 64] if int_keys.size >= 200_000 else [4, 8]
+    keys = int_keys
+
+    def table():
+        rows = {}
+        for n in ns:
+            r1 = ConsistentHashRing(n)
+            r1.add_node(n)
+            rows[n] = {
+                "hash_mod": movement_report(HashBasedSharding(n), HashBasedSharding(n + 1), keys).moved_fraction,
+                "jump": movement_report(JumpHashSharding(n), JumpHashSharding(n + 1), keys).moved_fraction,
+                "ring": movement_report(ConsistentHashRing(n), r1, keys).moved_fraction,
+                "ideal": 1 / (n + 1),
+            }
+        return rows
+
+    benchmark.group = "movement"
+    rows = benchmark.pedantic(table, rounds=1, iterations=1)
+    for n, row in rows.items():
+        assert row["hash_mod"] > 0.5 and row["jump"] < 2.5 / (n + 1)
+    benchmark.extra_info["movement"] = {str(n): {k: round(v, 4) for k, v in r.items()} for n, r in rows.items()}
+    ring = ConsistentHashRing(10, vnodes=160)
+    loads = np.bincount(ring.get_shards(keys), minlength=10)
+    benchmark.extra_info["ring_10x160_max_over_mean"] = float(loads.max() / loads.mean())

@@ -1,0 +1,105 @@
+"""Shared pieces of the sharding package: the base class, errors, key helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import KeyTypeError, NoShardError
+from ..hashing import HashedKeys, hash128
+from ..keys import normalize_keys
+
+__all__ = ["NoShardError", "ShardingStrategy"]
+
+
+class ShardingStrategy:
+    """Base class for sharding strategies.
+
+    A subclass implements :meth:`get_shard`; the default :meth:`get_shards`
+    loops over it, so any strategy routes batches. Built-in strategies
+    override :meth:`get_shards` with array code that returns exactly what the
+    loop returns.
+    """
+
+    def get_shard(self, key: str) -> int:
+        raise NotImplementedError
+
+    def get_shards(self, keys: Any) -> np.ndarray:
+        """Shard of every key as an int64 array (the :meth:`get_shard` loop)."""
+        values = key_values(keys, type(self).__name__)
+        return np.fromiter((self.get_shard(k) for k in values), dtype=np.int64, count=len(values))
+
+    def shard_ids(self) -> list[int] | None:
+        """Every shard id this strategy can return, or ``None`` if unknown."""
+        return None
+
+
+class _HashedStrategy(ShardingStrategy):
+    """A strategy that routes on MurmurHash3_x64_128 ``h1`` of the key under ``seed``."""
+
+    seed: int
+
+    def _h1(self, key: Any) -> int:
+        return hash128(key, self.seed)[0]
+
+    def _key_args(self, keys: Any) -> tuple:
+        """``(mode, h1, ints, data, starts, ends, seed)`` for the fused routing kernels."""
+        seed = np.uint64(self.seed)
+        if isinstance(keys, HashedKeys):
+            h1 = np.ascontiguousarray(keys.require_seed(self.seed, type(self).__name__)[:, 0])
+            return (0, h1, _E64, _EB, _EI, _EI, seed)
+        batch = normalize_keys(keys)
+        if batch.kind == "int":
+            return (1, _E64, np.ascontiguousarray(batch.ints, dtype=np.uint64), _EB, _EI, _EI, seed)
+        return (
+            2,
+            _E64,
+            _E64,
+            np.ascontiguousarray(batch.data, dtype=np.uint8),
+            np.ascontiguousarray(batch.starts, dtype=np.int64),
+            np.ascontiguousarray(batch.ends, dtype=np.int64),
+            seed,
+        )
+
+    @staticmethod
+    def _out(args: tuple) -> np.ndarray:
+        mode = args[0]
+        n = args[1].shape[0] if mode == 0 else args[2].shape[0] if mode == 1 else args[4].shape[0]
+        return np.empty(n, dtype=np.int64)
+
+
+_E64 = np.zeros(0, dtype=np.uint64)
+_EI = np.zeros(0, dtype=np.int64)
+_EB = np.zeros(0, dtype=np.uint8)
+
+
+def key_values(keys: Any, owner: str) -> list:
+    """The keys of a batch as Python objects (for strategies that read keys, not hashes)."""
+    if isinstance(keys, HashedKeys):
+        raise KeyTypeError(
+            f"{owner} routes on the key itself, not on its hash; pass the keys, not HashedKeys"
+        )
+    if isinstance(keys, np.ndarray):
+        if keys.ndim != 1:
+            raise KeyTypeError(f"keys must be a 1-D array, got an array of shape {keys.shape}")
+        if keys.dtype.kind not in "iuUSOT":
+            raise KeyTypeError(f"keys has dtype {keys.dtype}, which is not a key type")
+        return keys.tolist()
+    module = type(keys).__module__
+    if module.startswith("pyarrow"):
+        import pyarrow as pa
+
+        if isinstance(keys, (pa.Array, pa.ChunkedArray)) and keys.null_count:
+            raise KeyTypeError("keys holds nulls; keys cannot be null")
+        return keys.to_pylist()
+    if module.startswith("pandas"):
+        return keys.to_numpy().tolist()
+    if isinstance(keys, (str, bytes, bytearray, memoryview, int)):
+        raise KeyTypeError(
+            f"keys must be a batch of keys, got a single {type(keys).__name__}; wrap it in a list"
+        )
+    return list(keys)
+
+
+
