@@ -36,10 +36,12 @@ def stream_keys(path: str, column: str | None, fmt: str, batch_rows: int, desc: 
             bar.update(len(arr))
 
 
-def stream_tables(path: str, columns: list[str], fmt: str, batch_rows: int, desc: str) -> Iterator[Any]:
+def stream_tables(
+    path: str, columns: list[str], fmt: str, batch_rows: int, desc: str, as_string: list[str] | None = None
+) -> Iterator[Any]:
     info = input_info(path, fmt)
     with progress(total=info.rows, desc=desc) as bar:
-        for table in iter_columns(path, columns, format=fmt, batch_rows=batch_rows):
+        for table in iter_columns(path, columns, format=fmt, batch_rows=batch_rows, as_string=as_string):
             yield table
             bar.update(table.num_rows)
 

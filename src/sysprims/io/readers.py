@@ -105,15 +105,22 @@ def iter_columns(
     *,
     format: str = "auto",
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    as_string: list[str] | None = None,
 ) -> Iterator[Any]:
-    """Yield pyarrow Tables holding ``columns`` (in that order), batch by batch."""
+    """Yield pyarrow Tables holding ``columns`` (in that order), batch by batch.
+
+    CSV columns named in ``as_string`` (default: all of them) are read as
+    strings (keys are keys: ``007`` stays ``"007"``); the others are typed by
+    pyarrow's inference (numbers, timestamps).
+    """
     fmt = detect_format(path, format)
     if batch_rows < 1:
         raise InvalidParameterError(f"batch_rows must be >= 1, got {batch_rows}")
     if fmt == "parquet":
         yield from _iter_parquet(path, columns, batch_rows)
     elif fmt in ("csv", "tsv"):
-        yield from _iter_csv(path, columns, batch_rows, "\t" if fmt == "tsv" else ",")
+        strings = columns if as_string is None else as_string
+        yield from _iter_csv(path, columns, batch_rows, "\t" if fmt == "tsv" else ",", strings)
     else:
         raise InputError(f"a text input has no columns; use a CSV or Parquet file for {columns}")
 
@@ -214,7 +221,9 @@ def _iter_parquet(path: str | os.PathLike[str], columns: list[str], batch_rows: 
 # ------------------------------------------------------------------------ csv
 
 
-def _iter_csv(path: str | os.PathLike[str], columns: list[str], batch_rows: int, delimiter: str) -> Iterator[Any]:
+def _iter_csv(
+    path: str | os.PathLike[str], columns: list[str], batch_rows: int, delimiter: str, strings: list[str]
+) -> Iterator[Any]:
     pa = require("pyarrow", "arrow")
     csv = require("pyarrow.csv", "arrow")
     fh = _open_binary(path)
@@ -227,7 +236,7 @@ def _iter_csv(path: str | os.PathLike[str], columns: list[str], batch_rows: int,
             fh.seek(0)
             source = fh
         try:
-            yield from _csv_batches(pa, csv, source, columns, batch_rows, delimiter)
+            yield from _csv_batches(pa, csv, source, columns, batch_rows, delimiter, strings)
         except pa.ArrowInvalid as exc:
             # pyarrow's message names the row ("Row #3: Expected 2 columns, got 1")
             raise InputError(f"{path}: malformed CSV: {exc}") from None
@@ -236,14 +245,16 @@ def _iter_csv(path: str | os.PathLike[str], columns: list[str], batch_rows: int,
             fh.close()
 
 
-def _csv_batches(pa: Any, csv: Any, source: Any, columns: list[str], batch_rows: int, delimiter: str) -> Iterator[Any]:
+def _csv_batches(
+    pa: Any, csv: Any, source: Any, columns: list[str], batch_rows: int, delimiter: str, strings: list[str]
+) -> Iterator[Any]:
     reader = csv.open_csv(
         source,
         read_options=csv.ReadOptions(block_size=1 << 22, use_threads=False),
         parse_options=csv.ParseOptions(delimiter=delimiter),
         convert_options=csv.ConvertOptions(
             include_columns=columns,
-            column_types={c: pa.large_string() for c in columns},
+            column_types={c: pa.large_string() for c in strings},
             strings_can_be_null=False,
         ),
     )
