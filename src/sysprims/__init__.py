@@ -13,6 +13,7 @@ from ._version import __version__ as __version__
 
 # public name -> module that defines it (kept sorted by name)
 _EXPORTS: dict[str, str] = {
+    "AliasTakenError": "errors",
     "BackendError": "errors",
     "CachedOperationError": "errors",
     "CapacityError": "errors",
@@ -20,6 +21,7 @@ _EXPORTS: dict[str, str] = {
     "ClockMovedBackwardsError": "errors",
     "ConsistentHashRing": "sharding",
     "Decision": "ratelimit",
+    "DistributedURLShortener": "shortener",
     "FanoutService": "feed",
     "FeedStore": "feed",
     "FixedWindow": "ratelimit",
@@ -36,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "JumpHashSharding": "sharding",
     "KeyTypeError": "errors",
     "LeakyBucket": "ratelimit",
+    "LinkStore": "shortener",
     "ManualClock": "clock",
     "MissingDependencyError": "errors",
     "MovementReport": "sharding",
@@ -52,10 +55,15 @@ _EXPORTS: dict[str, str] = {
     "ShardingStrategy": "sharding",
     "SlidingWindowCounter": "ratelimit",
     "SlidingWindowLog": "ratelimit",
+    "SnowflakeID": "ids",
+    "SnowflakeLayout": "ids",
     "SysprimsError": "errors",
     "SystemClock": "clock",
     "TokenBucket": "ratelimit",
+    "URLShortener": "shortener",
     "accuracy_report": "ratelimit",
+    "decode_base62": "shortener",
+    "encode_base62": "shortener",
     "hash_keys": "hashing",
     "jump_consistent_hash": "sharding",
     "movement_report": "sharding",
@@ -64,10 +72,21 @@ _EXPORTS: dict[str, str] = {
     "warmup": "_jit",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = sorted([*_EXPORTS, "decode_snowflake", "__version__"])
+
+
+# public name -> (module, attribute) where the two names differ
+_ALIASES: dict[str, tuple[str, str]] = {
+    "decode_snowflake": ("ids", "decode"),
+}
 
 
 def __getattr__(name: str) -> Any:
+    if name in _ALIASES:
+        module, attr = _ALIASES[name]
+        value = getattr(importlib.import_module(f".{module}", __name__), attr)
+        globals()[name] = value
+        return value
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'sysprims' has no attribute {name!r}")

@@ -8,6 +8,7 @@ catch ``ValueError`` or ``TypeError`` keep working.
 from __future__ import annotations
 
 __all__ = [
+    "AliasTakenError",
     "BackendError",
     "CachedOperationError",
     "CapacityError",
@@ -67,6 +68,10 @@ class ClockMovedBackwardsError(SysprimsError):
 
 class CapacityError(SysprimsError):
     """A fixed-capacity structure cannot take more (sequence space, ID space)."""
+
+
+class AliasTakenError(SysprimsError, ValueError):
+    """A custom alias (short code) is already in use (HTTP 409)."""
 
 
 class NotFoundError(SysprimsError, KeyError):
