@@ -1,0 +1,47 @@
+"""``--scheduler`` support: read an input as a Dask collection and pick a scheduler."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from .._deps import require
+from ..io import detect_format
+from ..io.readers import InputError
+
+
+def dask_collection(path: str, column: str | None, fmt: str) -> Any:
+    """The keys of ``path`` as a Dask Series (CSV/Parquet) or Bag (text)."""
+    if path == "-":
+        raise InputError("--scheduler needs a file (or a glob of files), not standard input")
+    kind = detect_format(path, fmt)
+    if kind == "text":
+        db = require("dask.bag", "dask")
+        return db.read_text(path, blocksize="64MiB").map(lambda line: line.rstrip("\r\n"))
+    dd = require("dask.dataframe", "dask")
+    if column is None:
+        raise InputError(f"a {kind} input needs a column name (--column)")
+    if kind == "parquet":
+        frame = dd.read_parquet(path)
+    else:
+        frame = dd.read_csv(path, dtype=str, sep="\t" if kind == "tsv" else ",", blocksize="64MiB")
+    if column not in frame.columns:
+        raise InputError(f"column {column!r} is not in {path}; available columns: {', '.join(map(repr, frame.columns))}")
+    return frame[column]
+
+
+@contextlib.contextmanager
+def dask_scheduler(spec: str) -> Iterator[Any]:
+    """'processes' starts a LocalCluster; 'threads'/'sync' are Dask's local
+    schedulers; anything else is a distributed scheduler address."""
+    if spec in ("threads", "sync"):
+        yield spec
+        return
+    distributed = require("distributed", "dask")
+    if spec == "processes":
+        with distributed.LocalCluster(processes=True, dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+            yield client
+        return
+    with distributed.Client(spec) as client:
+        yield client

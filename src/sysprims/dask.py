@@ -1,0 +1,225 @@
+"""Build sketches on Dask, partition by partition, merged by tree reduction.
+
+Each partition of a Dask DataFrame column, Series or Bag is turned into one
+sketch (in the worker that holds it); the sketches are merged pairwise up a
+tree (``split_every`` at a time), so no single task ever sees all the data.
+Bloom filters merge by OR and Count-Min sketches by addition, so the result is
+byte-identical to building the structure in one process from the same keys.
+
+    >>> import dask.dataframe as dd
+    >>> from sysprims.dask import build_bloom
+    >>> bf = build_bloom(dd.read_parquet("users/"), column="user", capacity=10_000_000, false_positive_rate=0.01)
+
+``scheduler`` is passed to ``dask.compute``: None (the default or the active
+``distributed.Client``), ``"threads"``, ``"processes"``, ``"sync"`` or a
+``distributed.Client``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ._deps import require
+from ._validate import check_int
+from .errors import InvalidParameterError
+
+__all__ = ["build", "build_bloom", "build_countmin", "build_topk", "tree_reduce"]
+
+
+def _partition_keys(part: Any) -> Any:
+    """Keys of one partition in a form every ``_many`` method takes."""
+    if isinstance(part, list):
+        return part
+    values = getattr(part, "array", None)
+    arrow = getattr(values, "_pa_array", None)  # pandas ArrowExtensionArray / ArrowStringArray
+    if arrow is not None:
+        return arrow
+    return part.to_numpy() if hasattr(part, "to_numpy") else list(part)
+
+
+def _build_partition(part: Any, factory: Callable[[], Any], method: str) -> Any:
+    sketch = factory()
+    keys = _partition_keys(part)
+    if len(keys):
+        getattr(sketch, method)(keys)
+    return sketch
+
+
+def _merge_all(merge: Callable[[Any, Any], Any], *sketches: Any) -> Any:
+    result = sketches[0]
+    for other in sketches[1:]:
+        result = merge(result, other)
+    return result
+
+
+def tree_reduce(parts: list[Any], merge: Callable[[Any, Any], Any], split_every: int = 8) -> Any:
+    """Reduce delayed objects ``split_every`` at a time until one is left."""
+    dask = require("dask")
+    split_every = check_int("split_every", split_every, min=2)
+    level = list(parts)
+    if not level:
+        raise InvalidParameterError("the collection has no partitions")
+    while len(level) > 1:
+        level = [
+            dask.delayed(_merge_all, pure=True)(merge, *level[i : i + split_every])
+            for i in range(0, len(level), split_every)
+        ]
+    return level[0]
+
+
+def _partitions(collection: Any, column: str | None) -> list[Any]:
+    dd_module = require("dask.dataframe", "dask")
+    db = require("dask.bag", "dask")
+    if isinstance(collection, dd_module.DataFrame):
+        if column is None:
+            raise InvalidParameterError("column is required for a Dask DataFrame")
+        if column not in collection.columns:
+            raise InvalidParameterError(
+                f"column {column!r} is not in the DataFrame; available columns: {list(collection.columns)}"
+            )
+        collection = collection[column]
+    elif column is not None and not isinstance(collection, dd_module.Series):
+        raise InvalidParameterError("column only applies to a Dask DataFrame")
+    if isinstance(collection, (dd_module.Series, db.Bag)):
+        return list(collection.to_delayed())
+    raise InvalidParameterError(
+        f"collection must be a Dask DataFrame, Series or Bag, got {type(collection).__name__}"
+    )
+
+
+def build(
+    collection: Any,
+    factory: Callable[[], Any],
+    *,
+    column: str | None = None,
+    method: str = "add_many",
+    merge: Callable[[Any, Any], Any],
+    split_every: int = 8,
+    scheduler: Any = None,
+) -> Any:
+    """One ``factory()`` sketch per partition fed with ``method``, merged with ``merge``."""
+    dask = require("dask")
+    parts = _partitions(collection, column)
+    sketches = [dask.delayed(_build_partition, pure=True)(p, factory, method) for p in parts]
+    result = tree_reduce(sketches, merge, split_every)
+    if scheduler is None:
+        return result.compute()
+    if isinstance(scheduler, str):
+        return result.compute(scheduler=scheduler)
+    return scheduler.compute(result).result()
+
+
+class _BloomFactory:
+    """Picklable factory (workers in other processes rebuild it)."""
+
+    def __init__(self, capacity: int, false_positive_rate: float, seed: int, blocked: bool):
+        self.args = (capacity, false_positive_rate, seed, blocked)
+
+    def __call__(self) -> Any:
+        from .bloom import BloomFilter
+
+        capacity, p, seed, blocked = self.args
+        return BloomFilter.for_capacity(capacity, p, seed=seed, blocked=blocked)
+
+
+class _CountMinFactory:
+    def __init__(self, width: int, depth: int, seed: int, dtype: str):
+        self.args = (width, depth, seed, dtype)
+
+    def __call__(self) -> Any:
+        from .countmin import CountMinSketch
+
+        width, depth, seed, dtype = self.args
+        return CountMinSketch(width, depth, seed=seed, dtype=dtype)
+
+
+class _TopKFactory:
+    def __init__(self, k: int, width: int, depth: int, seed: int):
+        self.args = (k, width, depth, seed)
+
+    def __call__(self) -> Any:
+        from .countmin import TopK
+
+        k, width, depth, seed = self.args
+        return TopK(k, width, depth, seed=seed)
+
+
+def _union(a: Any, b: Any) -> Any:
+    return a.union(b)
+
+
+def _merge(a: Any, b: Any) -> Any:
+    return a.merge(b)
+
+
+def build_bloom(
+    collection: Any,
+    *,
+    capacity: int,
+    false_positive_rate: float = 0.01,
+    column: str | None = None,
+    seed: int = 0,
+    blocked: bool = False,
+    split_every: int = 8,
+    scheduler: Any = None,
+) -> Any:
+    """A :class:`~sysprims.bloom.BloomFilter` of every key in the collection."""
+    _BloomFactory(capacity, false_positive_rate, seed, blocked)()  # validate before any task runs
+    return build(
+        collection,
+        _BloomFactory(capacity, false_positive_rate, seed, blocked),
+        column=column,
+        method="add_many",
+        merge=_union,
+        split_every=split_every,
+        scheduler=scheduler,
+    )
+
+
+def build_countmin(
+    collection: Any,
+    *,
+    width: int,
+    depth: int,
+    column: str | None = None,
+    seed: int = 0,
+    dtype: str = "uint32",
+    split_every: int = 8,
+    scheduler: Any = None,
+) -> Any:
+    """A :class:`~sysprims.countmin.CountMinSketch` counting every key of the collection."""
+    _CountMinFactory(width, depth, seed, dtype)()
+    return build(
+        collection,
+        _CountMinFactory(width, depth, seed, dtype),
+        column=column,
+        method="update_many",
+        merge=_merge,
+        split_every=split_every,
+        scheduler=scheduler,
+    )
+
+
+def build_topk(
+    collection: Any,
+    *,
+    k: int,
+    width: int,
+    depth: int,
+    column: str | None = None,
+    seed: int = 0,
+    split_every: int = 8,
+    scheduler: Any = None,
+) -> Any:
+    """A :class:`~sysprims.countmin.TopK` heavy-hitter tracker over the collection."""
+    _TopKFactory(k, width, depth, seed)()
+    return build(
+        collection,
+        _TopKFactory(k, width, depth, seed),
+        column=column,
+        method="update_many",
+        merge=_merge,
+        split_every=split_every,
+        scheduler=scheduler,
+    )
