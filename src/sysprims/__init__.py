@@ -14,6 +14,8 @@ from ._version import __version__ as __version__
 # public name -> module that defines it (kept sorted by name)
 _EXPORTS: dict[str, str] = {
     "AliasTakenError": "errors",
+    "Autocomplete": "autocomplete",
+    "AutocompleteSystem": "autocomplete",
     "BackendError": "errors",
     "BloomFilter": "bloom",
     "CachedOperationError": "errors",
@@ -67,7 +69,10 @@ _EXPORTS: dict[str, str] = {
     "SystemClock": "clock",
     "TokenBucket": "ratelimit",
     "TopK": "countmin",
+    "Trie": "autocomplete",
+    "TrieNode": "autocomplete",
     "URLShortener": "shortener",
+    "WordTooLongError": "autocomplete",
     "accuracy_report": "ratelimit",
     "decode_base62": "shortener",
     "encode_base62": "shortener",

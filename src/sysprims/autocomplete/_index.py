@@ -1,0 +1,548 @@
+"""``Autocomplete``: an array-backed prefix index with exact ranked top-k.
+
+Layout: a *static* index (sorted unique UTF-8 words in one buffer with
+offsets, their frequencies, and a segment tree of best-ranked indices) plus a
+small *delta* of words added since the last rebuild, kept both as a dict (the
+truth) and, lazily, as a second small array index. Frequency changes of known
+words update either index in place in ``O(log n)``; new words go to the delta,
+which is merged into the static arrays once it passes ``sqrt(n)`` words (at
+least 256). Every query ranks both indexes together, so answers are exact at
+all times.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .._format import Container, Persistable
+from .._html import html_table
+from .._kernels import autocomplete as _k
+from .._validate import check_choice, check_int, check_number
+from ..errors import InvalidParameterError, KeyTypeError, SerializationError
+
+__all__ = ["Autocomplete", "WordTooLongError"]
+
+_NORMS = ("NFC", "NFKC", "NFD", "NFKD")
+_MIN_DELTA = 256
+_EMPTY_U8 = np.frombuffer(b"", dtype=np.uint8)
+
+
+class WordTooLongError(InvalidParameterError):
+    """A word is longer than the index's ``max_length``."""
+
+
+class _Arrays:
+    """One index: sorted words in a buffer, offsets, frequencies, segment tree."""
+
+    __slots__ = ("data", "offsets", "freq", "tree", "blob")
+
+    def __init__(self, data: np.ndarray, offsets: np.ndarray, freq: np.ndarray) -> None:
+        # words and offsets are passed to the kernels read-only (one compiled
+        # variant, and the same type as arrays mapped from a file)
+        self.blob = data.base if isinstance(data.base, bytes) else data.tobytes()
+        self.data = _readonly(data)
+        self.offsets = _readonly(offsets)
+        self.freq = freq
+        self.tree = np.zeros(_k.tree_size(freq.shape[0]), dtype=np.int64)
+        if freq.shape[0]:
+            _k.tree_build(freq, self.tree)
+
+    @classmethod
+    def empty(cls) -> _Arrays:
+        return cls(_EMPTY_U8, np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.float64))
+
+    @classmethod
+    def from_sorted(cls, words: list[str], freq: Iterable[float]) -> _Arrays:
+        """From words already sorted by code point (unique) and their frequencies."""
+        encoded = [w.encode("utf-8") for w in words]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        if encoded:
+            np.cumsum(
+                np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:]
+            )
+        data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        return cls(data, offsets, np.fromiter(freq, dtype=np.float64, count=len(encoded)))
+
+    def __len__(self) -> int:
+        return self.freq.shape[0]
+
+    def word(self, i: int) -> str:
+        return self.blob[int(self.offsets[i]) : int(self.offsets[i + 1])].decode("utf-8")
+
+    def find(self, key: np.ndarray) -> int:
+        if not self.freq.shape[0]:
+            return -1
+        return int(_k.find_exact(self.data, self.offsets, key, np.int64(0), np.int64(key.shape[0])))
+
+    def nbytes(self) -> int:
+        return (
+            self.data.nbytes
+            + self.offsets.nbytes
+            + self.freq.nbytes
+            + self.tree.nbytes
+            + len(self.blob)
+        )
+
+
+def _u8(b: bytes) -> np.ndarray:
+    return np.frombuffer(b, dtype=np.uint8)
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    if a.flags.writeable:
+        a = a.view()
+        a.flags.writeable = False
+    return a
+
+
+class Autocomplete(Persistable):
+    """Ranked prefix completion over a vocabulary of words with frequencies.
+
+    ``suggest(prefix, limit)`` returns the ``limit`` most frequent words that
+    start with ``prefix``, ties broken by the word (code-point order): exactly
+    ``sorted(w for w in words if w.startswith(prefix), key=lambda w: (-freq[w], w))[:limit]``.
+    Words and prefixes are lower-cased when ``casefold`` is true (as the seed's
+    ``AutocompleteSystem`` does) and then Unicode-normalised with ``normalize``
+    (``"NFC"`` by default, ``None`` to keep them as given).
+    """
+
+    _KIND = "autocomplete"
+
+    def __init__(
+        self, *, casefold: bool = True, normalize: str | None = "NFC", max_length: int | None = 256
+    ) -> None:
+        if not isinstance(casefold, bool):
+            raise InvalidParameterError(
+                f"casefold must be a bool, got {type(casefold).__name__}: {casefold!r}"
+            )
+        if normalize is not None:
+            check_choice("normalize", normalize, _NORMS)
+        if max_length is not None:
+            max_length = check_int("max_length", max_length, min=1)
+        self._casefold = casefold
+        self._normalize = normalize
+        self._max_length = max_length
+        self._static = _Arrays.empty()
+        self._delta = _Arrays.empty()
+        self._pending: dict[str, float] = {}  # every word not in the static index -> frequency
+        self._dirty = False  # _delta lags behind _pending
+        self._out = np.empty((10, 3), dtype=np.int64)  # reused output rows of suggest()
+
+    # ------------------------------------------------------------ construction
+
+    @classmethod
+    def from_words(
+        cls,
+        words: Iterable[str],
+        frequencies: Any = None,
+        *,
+        casefold: bool = True,
+        normalize: str | None = "NFC",
+        max_length: int | None = 256,
+    ) -> Autocomplete:
+        """Build the index in one call. ``frequencies`` defaults to 1 per word;
+        words that coincide (after case folding and normalisation) add up."""
+        self = cls(casefold=casefold, normalize=normalize, max_length=max_length)
+        if isinstance(words, (str, bytes)):
+            raise KeyTypeError(
+                f"words must be an iterable of str, got a single {type(words).__name__}"
+            )
+        words = list(words)
+        n = len(words)
+        if frequencies is None:
+            freq = np.ones(n, dtype=np.float64)
+        else:
+            try:
+                freq = np.asarray(frequencies, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise InvalidParameterError(
+                    f"frequencies must be an array of numbers: {exc}"
+                ) from None
+            if freq.ndim != 1 or freq.shape[0] != n:
+                raise InvalidParameterError(
+                    f"frequencies must be a 1-D array with one value per word ({n}), got shape {freq.shape}"
+                )
+            bad = np.flatnonzero(~np.isfinite(freq) | (freq < 0))
+            if bad.size:
+                i = int(bad[0])
+                raise InvalidParameterError(
+                    f"frequencies must be finite and >= 0, got {freq[i]} at position {i}"
+                )
+        acc: dict[str, float] = {}
+        clean = self._clean_word
+        get = acc.get
+        for i, (w, f) in enumerate(zip(words, freq.tolist(), strict=True)):
+            w = clean(w, i)
+            acc[w] = get(w, 0.0) + f
+        keys = sorted(acc)
+        self._static = _Arrays.from_sorted(keys, map(acc.__getitem__, keys))
+        return self
+
+    # ------------------------------------------------------------ normalisation
+
+    def _fold(self, s: str) -> str:
+        if self._casefold:
+            s = s.lower()
+        if self._normalize is not None and not s.isascii():
+            s = unicodedata.normalize(self._normalize, s)
+        return s
+
+    def _clean_word(self, word: Any, position: int | None = None) -> str:
+        if not isinstance(word, str):
+            where = "" if position is None else f" at position {position}"
+            raise KeyTypeError(
+                f"word must be a str, got {type(word).__name__}{where}: {word!r:.60}"
+            )
+        w = self._fold(word)
+        if self._max_length is not None and len(w) > self._max_length:
+            where = "" if position is None else f" at position {position}"
+            raise WordTooLongError(
+                f"words must be at most max_length={self._max_length} characters, got {len(w)}{where}"
+            )
+        if not w.isascii():
+            try:
+                w.encode("utf-8")
+            except UnicodeEncodeError:
+                raise KeyTypeError(
+                    f"word is not valid Unicode (lone surrogate){'' if position is None else f' at position {position}'}: {word!r:.60}"
+                ) from None
+        return w
+
+    def _clean_prefix(self, prefix: Any) -> bytes:
+        if not isinstance(prefix, str):
+            raise KeyTypeError(f"prefix must be a str, got {type(prefix).__name__}: {prefix!r:.60}")
+        try:
+            return self._fold(prefix).encode("utf-8")
+        except UnicodeEncodeError:
+            raise KeyTypeError(
+                f"prefix is not valid Unicode (lone surrogate): {prefix!r:.60}"
+            ) from None
+
+    # ------------------------------------------------------------ updates
+
+    def increment(self, word: str, by: float = 1) -> float:
+        """Add ``by`` to the frequency of ``word`` (inserting it if new); returns the new frequency.
+        ``by`` may be negative as long as the frequency stays >= 0."""
+        by = check_number("by", by)
+        w = self._clean_word(word)
+        return self._add(w, by)
+
+    def add_search(self, query: str) -> None:
+        """Record one search for ``query`` (its frequency grows by 1)."""
+        self._add(self._clean_word(query), 1.0)
+
+    def add_many(self, words: Iterable[str], by: Any = 1) -> None:
+        """``increment`` for each word in order (``by``: one number or one per word)."""
+        words = list(words)
+        if np.ndim(by) == 0:
+            check_number("by", by)
+            bys = [float(by)] * len(words)
+        else:
+            bys = np.asarray(by, dtype=np.float64).tolist()
+            if len(bys) != len(words):
+                raise InvalidParameterError(
+                    f"by must have one value per word ({len(words)}), got {len(bys)}"
+                )
+            for i, b in enumerate(bys):
+                if not math.isfinite(b):
+                    raise InvalidParameterError(f"by must be finite, got {b} at position {i}")
+        cleaned = [self._clean_word(w, i) for i, w in enumerate(words)]
+        for w, b in zip(cleaned, bys, strict=True):
+            self._add(w, b)
+
+    def _add(self, w: str, by: float) -> float:
+        key = _u8(w.encode("utf-8"))
+        st = self._static
+        if by >= 0.0:
+            if st.freq.shape[0]:
+                i = int(
+                    _k.find_add(
+                        st.data,
+                        st.offsets,
+                        st.freq,
+                        st.tree,
+                        key,
+                        np.int64(0),
+                        np.int64(key.shape[0]),
+                        by,
+                    )
+                )
+                if i >= 0:
+                    return float(st.freq[i])
+        else:
+            i = st.find(key)
+            if i >= 0:
+                new = float(st.freq[i]) + by
+                if new < 0:
+                    raise InvalidParameterError(
+                        f"by={by} would make the frequency of {w!r} negative ({new})"
+                    )
+                st.freq[i] = new
+                _k.tree_update(st.freq, st.tree, np.int64(i))
+                return new
+        old = self._pending.get(w)
+        new = (0.0 if old is None else old) + by
+        if new < 0:
+            raise InvalidParameterError(
+                f"by={by} would make the frequency of {w!r} negative ({new})"
+            )
+        self._pending[w] = new
+        if old is None:
+            self._dirty = True
+            if len(self._pending) > max(_MIN_DELTA, math.isqrt(len(st))):
+                self.compact()
+        elif not self._dirty:
+            d = self._delta
+            j = d.find(key)
+            d.freq[j] = new
+            _k.tree_update(d.freq, d.tree, np.int64(j))
+        return new
+
+    def _sync_delta(self) -> None:
+        if self._dirty:
+            keys = sorted(self._pending)
+            self._delta = _Arrays.from_sorted(keys, map(self._pending.__getitem__, keys))
+            self._dirty = False
+
+    def compact(self) -> None:
+        """Merge the words added since the last rebuild into the static arrays."""
+        if not self._pending:
+            return
+        self._sync_delta()
+        a, b = self._static, self._delta
+        n = len(a) + len(b)
+        data = np.empty(a.data.shape[0] + b.data.shape[0], dtype=np.uint8)
+        offsets = np.empty(n + 1, dtype=np.int64)
+        freq = np.empty(n, dtype=np.float64)
+        _k.merge_sorted(a.data, a.offsets, a.freq, b.data, b.offsets, b.freq, data, offsets, freq)
+        self._static = _Arrays(data, offsets, freq)
+        self._delta = _Arrays.empty()
+        self._pending = {}
+
+    # ------------------------------------------------------------ queries
+
+    def suggest(self, prefix: str, limit: int = 10) -> list[str]:
+        """The ``limit`` best completions of ``prefix`` (frequency desc, then word)."""
+        rows = self._suggest_rows(prefix, limit)
+        s = self._static
+        if not self._pending:
+            sb = s.blob
+            return [sb[a:b].decode("utf-8") for _, a, b in rows]
+        ns = len(s)
+        sb, db = s.blob, self._delta.blob
+        return [(sb if i < ns else db)[a:b].decode("utf-8") for i, a, b in rows]
+
+    def suggest_with_scores(self, prefix: str, limit: int = 10) -> list[tuple[str, float]]:
+        """Like :meth:`suggest`, with each word's frequency."""
+        rows = self._suggest_rows(prefix, limit)
+        s, d = self._static, self._delta
+        ns = len(s)
+        sb, db, sf, df = s.blob, d.blob, s.freq, d.freq
+        return [
+            ((sb if i < ns else db)[a:b].decode("utf-8"), float(sf[i] if i < ns else df[i - ns]))
+            for i, a, b in rows
+        ]
+
+    def _suggest_rows(self, prefix: str, limit: int) -> list[list[int]]:
+        if type(limit) is not int or limit < 0:
+            limit = check_int("limit", limit, min=0)
+        p = _u8(self._clean_prefix(prefix))
+        if self._dirty:
+            self._sync_delta()
+        out = self._out
+        if out.shape[0] < limit:
+            out = self._out = np.empty((limit, 3), dtype=np.int64)
+        if limit == 0:
+            return []
+        s, d = self._static, self._delta
+        c = _k.suggest_one(
+            s.data, s.offsets, s.freq, s.tree, d.data, d.offsets, d.freq, d.tree, p, limit, out
+        )
+        return out[:c].tolist()
+
+    def suggest_many(self, prefixes: Iterable[str], limit: int = 10) -> np.ndarray:
+        """:meth:`suggest` for each prefix: a 1-D object array of lists of str."""
+        limit = check_int("limit", limit, min=0)
+        if isinstance(prefixes, (str, bytes)):
+            raise KeyTypeError(
+                f"prefixes must be an iterable of str, got a single {type(prefixes).__name__}"
+            )
+        encoded = [
+            self._clean_prefix(p)
+            for p in (prefixes.tolist() if isinstance(prefixes, np.ndarray) else prefixes)
+        ]
+        n = len(encoded)
+        ends = np.zeros(n, dtype=np.int64)
+        if n:
+            np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=n), out=ends)
+        starts = (
+            ends - np.fromiter(map(len, encoded), dtype=np.int64, count=n) if n else ends.copy()
+        )
+        q = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        self._sync_delta()
+        rows = np.empty((n, limit, 3), dtype=np.int64)
+        counts = np.zeros(n, dtype=np.int64)
+        if n and limit:
+            s, d = self._static, self._delta
+            _k.suggest_batch(
+                s.data, s.offsets, s.freq, s.tree, d.data, d.offsets, d.freq, d.tree,
+                q, starts, ends, np.int64(limit), rows, counts,
+            )  # fmt: skip
+        out = np.empty(n, dtype=object)
+        ns = len(self._static)
+        sb, db = self._static.blob, self._delta.blob
+        # flat lists of ints (not one small list per word): far less allocation and GC work
+        starts_l = rows[:, :, 1].ravel().tolist()
+        ends_l = rows[:, :, 2].ravel().tolist()
+        if self._pending:
+            ids_l = rows[:, :, 0].ravel().tolist()
+            for r, c in enumerate(counts.tolist()):
+                base = r * limit
+                out[r] = [
+                    (sb if ids_l[j] < ns else db)[starts_l[j] : ends_l[j]].decode("utf-8")
+                    for j in range(base, base + c)
+                ]
+        else:
+            for r, c in enumerate(counts.tolist()):
+                base = r * limit
+                out[r] = [
+                    sb[starts_l[j] : ends_l[j]].decode("utf-8") for j in range(base, base + c)
+                ]
+        return out
+
+    # ------------------------------------------------------------ lookups
+
+    def frequency(self, word: str) -> float:
+        """The frequency of ``word`` (0.0 when unknown)."""
+        if not isinstance(word, str):
+            raise KeyTypeError(f"word must be a str, got {type(word).__name__}: {word!r:.60}")
+        w = self._fold(word)
+        try:
+            key = _u8(w.encode("utf-8"))
+        except UnicodeEncodeError:
+            return 0.0
+        i = self._static.find(key)
+        if i >= 0:
+            return float(self._static.freq[i])
+        return float(self._pending.get(w, 0.0))
+
+    def __contains__(self, word: object) -> bool:
+        if not isinstance(word, str):
+            return False
+        w = self._fold(word)
+        if w in self._pending:
+            return True
+        try:
+            return self._static.find(_u8(w.encode("utf-8"))) >= 0
+        except UnicodeEncodeError:
+            return False
+
+    def has_prefix(self, prefix: str) -> bool:
+        """True when at least one word starts with ``prefix``."""
+        p = _u8(self._clean_prefix(prefix))
+        self._sync_delta()
+        for ix in (self._static, self._delta):
+            if len(ix):
+                lo, hi = _k.prefix_range(ix.data, ix.offsets, p, np.int64(0), np.int64(p.shape[0]))
+                if lo < hi:
+                    return True
+        return False
+
+    def __len__(self) -> int:
+        return len(self._static) + len(self._pending)
+
+    def items(self) -> list[tuple[str, float]]:
+        """Every (word, frequency), sorted by word."""
+        s = self._static
+        out = [(s.word(i), float(f)) for i, f in enumerate(s.freq.tolist())]
+        if self._pending:
+            out.extend(self._pending.items())
+            out.sort()
+        return out
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays (static + delta)."""
+        return self._static.nbytes() + self._delta.nbytes()
+
+    @property
+    def casefold(self) -> bool:
+        return self._casefold
+
+    @property
+    def normalize(self) -> str | None:
+        return self._normalize
+
+    @property
+    def max_length(self) -> int | None:
+        return self._max_length
+
+    # ------------------------------------------------------------ persistence
+
+    def _to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray], int]:
+        self.compact()
+        s = self._static
+        params = {
+            "casefold": self._casefold,
+            "normalize": self._normalize,
+            "max_length": self._max_length,
+        }
+        return params, {"data": s.data, "offsets": s.offsets, "freq": s.freq}, 0
+
+    @classmethod
+    def _from_state(cls, container: Container) -> Autocomplete:
+        p = container.params
+        try:
+            self = cls(casefold=p["casefold"], normalize=p["normalize"], max_length=p["max_length"])
+            data = container.arrays["data"]
+            offsets = container.arrays["offsets"]
+            freq = container.arrays["freq"]
+        except (KeyError, TypeError, InvalidParameterError) as exc:
+            raise SerializationError(
+                f"autocomplete container is missing or has bad fields: {exc}"
+            ) from None
+        if data.dtype != np.uint8 or offsets.dtype != np.int64 or freq.dtype != np.float64:
+            raise SerializationError("autocomplete container arrays have unexpected dtypes")
+        n = freq.shape[0]
+        if data.ndim != 1 or offsets.ndim != 1 or freq.ndim != 1 or offsets.shape[0] != n + 1:
+            raise SerializationError("autocomplete container arrays have inconsistent shapes")
+        if offsets[0] != 0 or offsets[-1] != data.shape[0] or (n and np.any(np.diff(offsets) < 0)):
+            raise SerializationError("autocomplete container offsets are not valid")
+        if n and (not np.all(np.isfinite(freq)) or np.any(freq < 0)):
+            raise SerializationError("autocomplete container frequencies are not finite and >= 0")
+        if not _k.strictly_sorted(data, offsets):
+            raise SerializationError("autocomplete container words are not sorted and unique")
+        try:
+            data.tobytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise SerializationError("autocomplete container words are not valid UTF-8") from None
+        self._static = _Arrays(
+            data, offsets, np.array(freq, dtype=np.float64)
+        )  # freq copied: stays writable
+        return self
+
+    # ------------------------------------------------------------ display
+
+    def _summary(self) -> list[tuple[str, Any]]:
+        return [
+            ("words", f"{len(self):,}"),
+            ("pending (delta)", f"{len(self._pending):,}"),
+            ("casefold", self._casefold),
+            ("normalize", self._normalize),
+            ("max_length", self._max_length),
+            ("memory", f"{self.nbytes / 1e6:.2f} MB"),
+        ]
+
+    def __repr__(self) -> str:
+        return (
+            f"Autocomplete(words={len(self)}, pending={len(self._pending)}, casefold={self._casefold}, "
+            f"normalize={self._normalize!r}, max_length={self._max_length}, nbytes={self.nbytes})"
+        )
+
+    def _repr_html_(self) -> str:
+        return html_table("Autocomplete", self._summary())
