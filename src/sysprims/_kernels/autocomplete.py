@@ -121,7 +121,7 @@ def _ex_check():
 # ---------------------------------------------------------------- helpers
 
 
-@kernel(inline="always")
+@kernel()
 def _better(freq, i, j):
     """True when word i ranks before word j (higher frequency, then smaller index)."""
     fi = freq[i]
@@ -129,7 +129,7 @@ def _better(freq, i, j):
     return fi > fj or (fi == fj and i < j)
 
 
-@kernel(inline="always")
+@kernel()
 def _cmp_prefix(data, a0, a1, p, p0, p1):
     """Compare word ``data[a0:a1]`` cut to the prefix length with ``p[p0:p1]``."""
     la = a1 - a0
@@ -145,7 +145,7 @@ def _cmp_prefix(data, a0, a1, p, p0, p1):
     return 0
 
 
-@kernel(inline="always")
+@kernel()
 def _cmp_full(adata, a0, a1, bdata, b0, b1):
     """Bytewise comparison of two words: -1, 0 or 1."""
     la = a1 - a0
@@ -216,7 +216,7 @@ def tree_size(n: int) -> int:
     return 2 * ((n + BLOCK - 1) // BLOCK)
 
 
-@kernel(inline="always")
+@kernel()
 def _block_best(freq, lo, hi):
     best = lo
     for i in range(lo + 1, hi):
@@ -258,7 +258,7 @@ def tree_update(freq, tree, i):
         pos >>= 1
 
 
-@kernel(inline="always")
+@kernel()
 def _range_best(freq, tree, lo, hi):
     """Best index in ``[lo, hi)`` (requires lo < hi)."""
     bl = lo // BLOCK
@@ -288,7 +288,7 @@ def _range_best(freq, tree, lo, hi):
     return best
 
 
-@kernel(inline="always")
+@kernel()
 def _heap_push(freq, hb, hl, hr, size, b, lo, hi):
     pos = size
     while pos > 0:
@@ -306,7 +306,7 @@ def _heap_push(freq, hb, hl, hr, size, b, lo, hi):
     return size + 1
 
 
-@kernel(inline="always")
+@kernel()
 def _heap_pop_top(freq, hb, hl, hr, size):
     """Remove the root (the caller read it already); returns the new size."""
     size -= 1
@@ -334,7 +334,7 @@ def _heap_pop_top(freq, hb, hl, hr, size):
     return size
 
 
-@kernel(inline="always")
+@kernel()
 def _topk(freq, tree, lo, hi, k, out, hb, hl, hr):
     """Write the best ``k`` indices of ``[lo, hi)`` in rank order; return how many."""
     count = 0
@@ -360,7 +360,7 @@ def _topk(freq, tree, lo, hi, k, out, hb, hl, hr):
 # ---------------------------------------------------------------- queries
 
 
-@kernel(inline="always")
+@kernel()
 def _suggest_into(
     sdata,
     soffs,

@@ -95,7 +95,7 @@ _M32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 
 
-@kernel(inline="always")
+@kernel()
 def mulhi(a, b):
     """High 64 bits of the 128-bit product of two uint64."""
     a_lo = a & _M32
@@ -109,13 +109,13 @@ def mulhi(a, b):
     return (hi_lo >> _S32) + (cross >> _S32) + a_hi * b_hi
 
 
-@kernel(inline="always")
+@kernel()
 def column(h1, h2, r, width):
     """Column of row ``r`` (see the module docstring); ``width`` is uint64."""
     return mulhi(fmix64(h1 + np.uint64(r) * h2), width)
 
 
-@kernel(inline="always")
+@kernel()
 def sat_add(v, c, cap):
     s = v + c
     if s < v or s > cap:
@@ -123,7 +123,7 @@ def sat_add(v, c, cap):
     return s
 
 
-@kernel(inline="always")
+@kernel()
 def update_one(table, h1, h2, c, cap, conservative):
     """Add ``c`` to the key's counters; returns the key's estimate afterwards."""
     depth = table.shape[0]
@@ -150,7 +150,7 @@ def update_one(table, h1, h2, c, cap, conservative):
     return est
 
 
-@kernel(inline="always")
+@kernel()
 def query_one(table, h1, h2):
     depth = table.shape[0]
     width = np.uint64(table.shape[1])
@@ -231,14 +231,14 @@ def cms_add(table, other, cap):
 #   meta (int64, 1): number of candidates.
 
 
-@kernel(inline="always")
+@kernel()
 def _heap_less(slot_est, a, b):
     ea = slot_est[a]
     eb = slot_est[b]
     return ea < eb or (ea == eb and a < b)
 
 
-@kernel(inline="always")
+@kernel()
 def _sift_down(heap, pos, slot_est, i, size):
     while True:
         left = 2 * i + 1
@@ -260,7 +260,7 @@ def _sift_down(heap, pos, slot_est, i, size):
             return
 
 
-@kernel(inline="always")
+@kernel()
 def _sift_up(heap, pos, slot_est, i):
     while i > 0:
         parent = (i - 1) // 2
@@ -276,7 +276,7 @@ def _sift_up(heap, pos, slot_est, i):
             return
 
 
-@kernel(inline="always")
+@kernel()
 def _index_find(index, slot_h1, slot_h2, h1, h2):
     """Position in ``index`` holding the key, or -(empty position) - 1."""
     mask = np.uint64(index.shape[0] - 1)
@@ -291,7 +291,7 @@ def _index_find(index, slot_h1, slot_h2, h1, h2):
         p = np.int64((np.uint64(p) + _ONE) & mask)
 
 
-@kernel(inline="always")
+@kernel()
 def _index_delete(index, slot_h1, p):
     """Remove the entry at ``p`` with backward-shift deletion (linear probing)."""
     n = index.shape[0]
@@ -315,7 +315,7 @@ def _index_delete(index, slot_h1, p):
             p = q
 
 
-@kernel(inline="always")
+@kernel()
 def topk_offer(slot_h1, slot_h2, slot_est, slot_src, heap, pos, index, meta, h1, h2, est, c, cap, src):
     """Offer a key just counted ``c`` more times, whose sketch estimate is now ``est``.
 

@@ -100,7 +100,7 @@ def _examples_merge():
     )
 
 
-@kernel(inline="always")
+@kernel()
 def _sift_down(heap, size, i):
     x = heap[i]
     while True:
