@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "CountMinSketch": "countmin",
     "CountingBloomFilter": "bloom",
     "Decision": "ratelimit",
+    "DistributedTokenBucket": "ratelimit",
     "DistributedURLShortener": "shortener",
     "FanoutService": "feed",
     "FeedStore": "feed",

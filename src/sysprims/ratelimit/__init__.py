@@ -5,12 +5,14 @@
   :class:`SlidingWindowCounter` with ``allow_request(cost=1)`` and ``decide(cost=1)``;
 * multi-key: :class:`RateLimiter` with ``allow(key, now=None)``, ``decide`` and the
   batch replay ``allow_many(keys, timestamps)`` over an array-backed key table;
+* :class:`DistributedTokenBucket`: the seed's Redis-shared bucket (one Lua script);
 * :func:`accuracy_report`: the sliding-window counter against the exact log.
 """
 
 from __future__ import annotations
 
 from .accuracy import accuracy_report
+from .distributed import DistributedTokenBucket
 from .single import (
     Decision,
     FixedWindow,
@@ -32,6 +34,7 @@ ALGORITHMS = (
 __all__ = [
     "ALGORITHMS",
     "Decision",
+    "DistributedTokenBucket",
     "FixedWindow",
     "LeakyBucket",
     "MemoryBackend",

@@ -234,10 +234,15 @@ class MemoryBackend:
             self.state[s] = A.fresh_row(self._code, self.params, now)
 
 
-def _resolve_backend(backend: Any, spec, params, seed, initial_capacity):
+def _resolve_backend(backend: Any, spec, params, seed, initial_capacity, options=None):
+    is_url = isinstance(backend, str) and backend.split(":", 1)[0] in ("redis", "rediss", "unix")
+    if options is not None and not is_url:
+        raise InvalidParameterError(
+            f"backend_options apply to a redis:// backend URL, got backend={backend!r}"
+        )
     if backend is None or backend == "memory":
         return MemoryBackend(spec, params, seed, initial_capacity)
-    if isinstance(backend, str) and backend.split(":", 1)[0] in ("redis", "rediss", "unix"):
+    if is_url:
         try:
             from ..backends import redis_ratelimit  # type: ignore[attr-defined]
         except ImportError as exc:
@@ -245,7 +250,7 @@ def _resolve_backend(backend: Any, spec, params, seed, initial_capacity):
                 f"backend={backend!r} needs sysprims.backends.redis_ratelimit and redis "
                 f'(pip install "sysprims[redis]"): {exc}'
             ) from exc
-        return redis_ratelimit.RedisRateLimitBackend(spec, params, seed, backend)
+        return redis_ratelimit.RedisRateLimitBackend(spec, params, seed, backend, **(options or {}))
     if isinstance(backend, str):
         raise InvalidParameterError(
             f"backend must be 'memory', a redis:// URL or a backend object, got {backend!r}"
@@ -305,6 +310,7 @@ class RateLimiter(Persistable):
         backend: Any = "memory",
         seed: int = 0,
         initial_capacity: int = 4096,
+        backend_options: dict[str, Any] | None = None,
         **params: Any,
     ):
         self._spec = A.resolve_algorithm(algorithm)
@@ -328,8 +334,11 @@ class RateLimiter(Persistable):
         check_int("initial_capacity", initial_capacity, min=1, max=1 << 40)
         self._clock = resolve_clock(clock)
         self._backend = _resolve_backend(
-            backend, self._spec, self._params, self._seed, initial_capacity
+            backend, self._spec, self._params, self._seed, initial_capacity, backend_options
         )
+        # a shared backend keeping time itself (Redis TIME) is asked with now=None
+        # unless this limiter was given a clock of its own
+        self._server_time = clock is None and bool(getattr(self._backend, "server_time", False))
         self._lock = threading.Lock()
         self._last = -np.inf
         # the memory backend's scalar path, inlined (no method call per request)
@@ -382,6 +391,8 @@ class RateLimiter(Persistable):
             key.encode() if type(key) is str else key_to_bytes(key), self._seed, signed=False
         )
         c = 1.0 if cost == 1 else A.check_cost(self._spec, cost)
+        if now is None and self._server_time:
+            return self._backend.allow_one(hk, None, c)
         with self._lock:
             if type(now) is float and self._last <= now < _INF:
                 self._last = now
@@ -400,8 +411,11 @@ class RateLimiter(Persistable):
         """Like :meth:`allow`, returning a :class:`Decision` (remaining, retry-after, reset-after)."""
         hk = hash128(key, self._seed)
         c = A.check_cost(self._spec, cost)
-        with self._lock:
-            allowed, remaining, retry, reset = self._backend.decide(hk, self._now(now), c)
+        if now is None and self._server_time:
+            allowed, remaining, retry, reset = self._backend.decide(hk, None, c)
+        else:
+            with self._lock:
+                allowed, remaining, retry, reset = self._backend.decide(hk, self._now(now), c)
         return Decision(allowed, self._params[0], remaining, retry, reset, c)
 
     def allow_many(
@@ -445,7 +459,8 @@ class RateLimiter(Persistable):
             if n == 0:
                 return np.zeros(0, dtype=np.bool_)
             if ts is None:
-                ts = np.full(n, self._now(None), dtype=np.float64)
+                if not self._server_time:
+                    ts = np.full(n, self._now(None), dtype=np.float64)
             elif ts[0] < self._last:
                 raise InvalidParameterError(
                     f"timestamps must be >= the latest time this limiter has seen ({self._last}), got {ts[0]} at position "

@@ -1,0 +1,34 @@
+-- Token bucket: state {a = tokens, t = last refill time, x}; a new key is full.
+-- LIMIT = capacity, P2 = refill rate (tokens per second).
+local SIZE = 24
+
+local function decode(key, s)
+  local a, t, x = struct.unpack('<ddd', s)
+  return {a = a, t = t, x = x}
+end
+
+local function fresh(key, now)
+  return {a = LIMIT, t = now}
+end
+
+local function step(st, now, cost)
+  local tokens = math.min(LIMIT, st.a + (now - st.t) * P2)
+  if tokens >= cost then
+    st.a = tokens - cost
+    return true
+  end
+  st.a = tokens
+  return false
+end
+
+local function save(key, st)
+  redis.call('HSET', key, 's', struct.pack('<ddd', st.a, st.t, st.x))
+end
+
+local function fresh_after(st, now)
+  return (LIMIT - st.a) / P2
+end
+
+local function row(st)
+  return {st.a, st.t}
+end
