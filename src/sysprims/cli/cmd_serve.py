@@ -1,0 +1,77 @@
+"""``sysprims serve shortener``: the URL shortener as an HTTP service on uvicorn."""
+
+from __future__ import annotations
+
+import click
+
+ORDER = 90
+
+
+@click.group("serve")
+def COMMAND() -> None:
+    """Run a sysprims HTTP service (needs pip install "sysprims[service]")."""
+
+
+@COMMAND.command("shortener")
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="port (0: any free one)")
+@click.option("--store", default="sqlite:///links.db", show_default=True,
+              help="sqlite:///path.db (embedded), redis://host:port/db (shared by instances) or memory")
+@click.option("--strategy", type=click.Choice(["counter", "permuted", "hash", "snowflake"]), default=None,
+              help="code strategy [default: permuted with SQLite, snowflake with Redis]")
+@click.option("--secret", envvar="SYSPRIMS_SHORTENER_SECRET", default=None,
+              help="key of the permuted codes (env SYSPRIMS_SHORTENER_SECRET); keep it fixed across restarts")
+@click.option("--machine-id", type=click.IntRange(0, 1023), default=None,
+              help="Snowflake machine id [default: leased from Redis, 0 otherwise]")
+@click.option("--redirect-status", type=click.Choice(["301", "302", "307", "308"]), default="302", show_default=True)
+@click.option("--rate", "rate", default="60/1", show_default=True,
+              help="token bucket per client as CAPACITY/REFILL_PER_SECOND for the /api routes (0 turns it off)")
+@click.option("--rate-redirects", is_flag=True, help="also rate limit redirects")
+@click.option("--api-key", "api_keys", multiple=True, help="an accepted X-API-Key (repeatable); limits are per key")
+@click.option("--trust-forwarded", is_flag=True, help="take the client IP from the last X-Forwarded-For entry (only behind your own proxy)")
+@click.option("--base-url", default=None, help="base of the short URLs returned [default: the request's]")
+@click.option("--threadpool", is_flag=True, help="run store calls in a thread pool instead of on the event loop")
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
+              show_default=True)
+@click.option("--access-log/--no-access-log", default=False, show_default=True)
+def shortener(host: str, port: int, store: str, strategy: str | None, secret: str | None, machine_id: int | None,
+              redirect_status: str, rate: str, rate_redirects: bool, api_keys: tuple[str, ...],
+              trust_forwarded: bool, base_url: str | None, threadpool: bool, log_level: str,
+              access_log: bool) -> None:
+    """Serve the URL shortener: POST /api/links, GET /{code}, GET /api/links/{code},
+    GET /api/top?k=10, OpenAPI at /openapi.json."""
+    from .._deps import require
+
+    uvicorn = require("uvicorn")
+    from ..service import create_app
+
+    capacity, refill = _parse_rate(rate)
+    app = create_app(
+        None if store == "memory" else store,
+        strategy=strategy,
+        secret=secret,
+        machine_id=machine_id,
+        redirect_status=int(redirect_status),
+        rate_capacity=capacity,
+        rate_refill=refill,
+        rate_redirects=rate_redirects,
+        api_keys=frozenset(api_keys) if api_keys else None,
+        trust_forwarded=trust_forwarded,
+        base_url=base_url,
+        threadpool=threadpool,
+    )
+    svc = app.state.service
+    click.echo(f"sysprims shortener: store={svc.kind} strategy={svc.strategy} machine_id={svc.machine_id} "
+               f"on http://{host}:{port}", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log, proxy_headers=False,
+                server_header=False)
+
+
+def _parse_rate(text: str) -> tuple[float, float]:
+    try:
+        if text.strip() == "0":
+            return 0.0, 1.0
+        cap, _, refill = text.partition("/")
+        return float(cap), float(refill or 1.0)
+    except ValueError:
+        raise click.BadParameter(f"--rate must look like CAPACITY/REFILL_PER_SECOND (e.g. 60/1), got {text!r}") from None

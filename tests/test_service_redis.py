@@ -1,0 +1,171 @@
+"""The shortener service on a real redis-server: several instances sharing one state."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("redis")
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+from sysprims.clock import ManualClock
+from sysprims.ids import decode
+from sysprims.service import MachineLease, create_app
+
+pytestmark = pytest.mark.redis
+
+T0 = 1_700_000_000.0
+
+
+def instance(redis_url, clock, **kw):
+    kw.setdefault("rate_capacity", 10_000)
+    app = create_app(redis_url, clock=clock, **kw)
+    return app, TestClient(app, follow_redirects=False)
+
+
+def test_two_instances_never_issue_the_same_code(redis_url):
+    clock = ManualClock(T0)  # one millisecond for every ID: only machine id and sequence separate them
+    (a, ca), (b, cb) = instance(redis_url, clock), instance(redis_url, clock)
+    sa, sb = a.state.service, b.state.service
+    try:
+        assert sa.strategy == sb.strategy == "snowflake"
+        assert sa.machine_id != sb.machine_id
+        codes: dict[str, list[str]] = {"a": [], "b": []}
+
+        def work(name, client, n):
+            for i in range(n):
+                r = client.post("/api/links", json={"url": f"https://example.com/{name}/{i}"})
+                assert r.status_code == 201, r.text
+                codes[name].append(r.json()["code"])
+
+        threads = [threading.Thread(target=work, args=("a", ca, 60)), threading.Thread(target=work, args=("b", cb, 60))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        all_codes = codes["a"] + codes["b"]
+        assert len(all_codes) == 120 and len(set(all_codes)) == 120
+        assert {decode(int(_b62(c))).machine_id for c in codes["a"]} == {sa.machine_id}
+        assert {decode(int(_b62(c))).machine_id for c in codes["b"]} == {sb.machine_id}
+        assert len(sa.store) == 120
+        # every link resolves on the other instance; clicks add up in the shared store
+        for i, code in enumerate(codes["a"][:5]):
+            assert cb.get(f"/{code}").headers["location"] == f"https://example.com/a/{i}"
+            assert ca.get(f"/{code}").status_code == 302
+        assert ca.get(f"/api/links/{codes['a'][0]}").json()["clicks"] == 2
+        assert [x["clicks"] for x in cb.get("/api/top", params={"k": 3}).json()["links"]] == [2, 2, 2]
+    finally:
+        sa.close()
+        sb.close()
+
+
+def _b62(code):
+    from sysprims.shortener import decode_base62
+
+    return decode_base62(code)
+
+
+def test_rate_limit_and_idempotency_shared(redis_url):
+    clock = ManualClock(T0)
+    (a, ca), (b, cb) = (instance(redis_url, clock, rate_capacity=3, rate_refill=1) for _ in range(2))
+    try:
+        h = {"Idempotency-Key": "pay-1"}
+        r1 = ca.post("/api/links", json={"url": "https://example.com/x"}, headers=h)
+        r2 = cb.post("/api/links", json={"url": "https://example.com/x"}, headers=h)
+        assert r1.status_code == r2.status_code == 201
+        assert r2.json() == r1.json() and r2.headers["idempotent-replayed"] == "true"
+        r3 = cb.post("/api/links", json={"url": "https://example.com/y"}, headers=h)
+        assert r3.status_code == 422 and r3.json()["error"]["code"] == "idempotency_key_reused"
+        # the 4th request of this client, on either instance, is over the shared bucket
+        r4 = ca.get("/api/top")
+        assert r4.status_code == 429 and r4.headers["retry-after"] == "1"
+        assert r4.headers["ratelimit-remaining"] == "0" and r4.json()["error"]["code"] == "rate_limited"
+        assert len(a.state.service.store) == 1
+        clock.advance(1)
+        assert cb.get("/api/top").status_code == 200
+    finally:
+        a.state.service.close()
+        b.state.service.close()
+
+
+def test_alias_taken_across_instances(redis_url):
+    clock = ManualClock(T0)
+    (a, ca), (b, cb) = instance(redis_url, clock), instance(redis_url, clock)
+    try:
+        assert ca.post("/api/links", json={"url": "https://a.example/", "alias": "launch"}).status_code == 201
+        r = cb.post("/api/links", json={"url": "https://b.example/", "alias": "launch"})
+        assert r.status_code == 409 and r.json()["error"]["code"] == "alias_taken"
+        assert cb.get("/launch").headers["location"] == "https://a.example/"
+    finally:
+        a.state.service.close()
+        b.state.service.close()
+
+
+def test_machine_lease_distinct_renew_release(redis_client):
+    leases = [MachineLease(redis_client, "t", "svc", ttl=5, ids=4) for _ in range(4)]
+    try:
+        assert sorted(lease.machine_id for lease in leases) == [0, 1, 2, 3]
+        from sysprims.errors import CapacityError
+
+        with pytest.raises(CapacityError, match="all 4"):
+            MachineLease(redis_client, "t", "svc", ttl=5, ids=4)
+        assert leases[0].renew()
+        freed = leases[1].machine_id
+        leases[1].close()
+        again = MachineLease(redis_client, "t", "svc", ttl=5, ids=4)
+        assert again.machine_id == freed
+        leases[1] = again
+        # a vanished key (Redis restarted) is taken back; one taken over reports the loss
+        redis_client.delete(leases[3]._key(leases[3].machine_id))
+        assert leases[3].renew() and redis_client.get(leases[3]._key(leases[3].machine_id)).decode() == leases[3].token
+        redis_client.set(leases[2]._key(leases[2].machine_id), "someone-else")
+        assert not leases[2].renew() and leases[2].lost
+    finally:
+        for lease in leases:
+            lease.close()
+
+
+def test_redis_down_is_503_json_then_recovers(own_redis):
+    clock = ManualClock(T0)
+    app, c = instance(own_redis.url, clock)
+    try:
+        code = c.post("/api/links", json={"url": "https://example.com/r"}).json()["code"]
+        own_redis.proc.terminate()  # down, keeping its folder so that restart() works
+        own_redis.proc.wait(5)
+        for resp in (c.get(f"/{code}"), c.post("/api/links", json={"url": "https://example.com/s"}),
+                     c.get(f"/api/links/{code}")):
+            assert resp.status_code == 503, resp.text
+            err = resp.json()["error"]
+            assert err["code"] == "backend_unavailable" and "unavailable" in err["message"]
+        own_redis.restart()
+        # the data of a restarted non-persistent redis is gone: the code is now unknown, the service answers
+        assert c.get(f"/{code}").status_code in (302, 404)
+        assert c.post("/api/links", json={"url": "https://example.com/t"}).status_code == 201
+    finally:
+        app.state.service.close()
+
+
+def test_same_machine_id_still_unique_codes(redis_url):
+    """Misconfigured: two instances forced onto one machine id and one frozen clock generate
+    the same Snowflake IDs; the store refuses the taken code and the loser draws the next ID."""
+    clock = ManualClock(T0)
+    (a, ca), (b, cb) = instance(redis_url, clock, machine_id=5), instance(redis_url, clock, machine_id=5)
+    try:
+        codes = []
+        for i in range(20):
+            for name, client in (("a", ca), ("b", cb)):
+                r = client.post("/api/links", json={"url": f"https://example.com/{name}/{i}"})
+                assert r.status_code == 201
+                codes.append((r.json()["code"], r.json()["url"]))
+        assert len({c for c, _ in codes}) == 40
+        for code, url in codes:  # each code still leads to its own URL
+            assert ca.get(f"/{code}").headers["location"] == url
+    finally:
+        a.state.service.close()
+        b.state.service.close()
