@@ -126,3 +126,30 @@ def test_dask_scheduler_gives_identical_filter(data, tmp_path, capsys):
     code, _, err = run(["bloom", "build", d / "events.parquet", "-c", "user", "--capacity", 5000, "--scheduler", "threads", "-o", dist], capsys)
     assert code == 0, err
     assert dist.read_bytes() == local.read_bytes()
+
+
+def test_output_into_a_missing_folder_fails_before_any_work(data, tmp_path, capsys):
+    d, _, _ = data
+    for args in (
+        ["bloom", "build", d / "events.parquet", "-c", "user", "-o", tmp_path / "no" / "u.bloom"],
+        ["cms", "count", d / "events.parquet", "-c", "user", "-o", tmp_path / "no" / "c.cms"],
+        ["shard", "route", d / "events.parquet", "-c", "user", "--shards", 2, "-o", tmp_path / "no" / "r.parquet"],
+    ):
+        code, _, err = run(args, capsys)
+        assert code == 1 and "does not exist" in err
+
+
+def test_dask_scheduler_reads_keys_like_the_local_reader(tmp_path, capsys):
+    pytest.importorskip("dask.dataframe")
+    csv = tmp_path / "k.csv"
+    csv.write_text("user,n\n,1\nNA,2\nalice,3\n")
+    txt = tmp_path / "k.txt"
+    txt.write_bytes(b"a\r\r\nb\nc\r\n")
+    for src, col in ((csv, ["-c", "user"]), (txt, [])):
+        local, dist = tmp_path / "l.bloom", tmp_path / "d.bloom"
+        assert run(["bloom", "build", src, *col, "--capacity", 100, "-o", local], capsys)[0] == 0
+        code, _, err = run(["bloom", "build", src, *col, "--capacity", 100, "--scheduler", "threads", "-o", dist], capsys)
+        assert code == 0, err
+        assert dist.read_bytes() == local.read_bytes()
+    keys = BloomFilter.load(local)
+    assert keys.contains_many(["a\r", "b", "c"]).all()

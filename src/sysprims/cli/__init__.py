@@ -66,9 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         click.echo(f"sysprims: error: {exc.format_message()}", err=True)
         return 2 if isinstance(exc, click.UsageError) else 1
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
         click.echo("Aborted!", err=True)
-        return 1
+        return 130 if isinstance(exc.__cause__, KeyboardInterrupt) else 1
     return 0
 
 

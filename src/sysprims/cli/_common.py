@@ -46,6 +46,17 @@ def stream_tables(
             bar.update(table.num_rows)
 
 
+def check_output(path: str | None) -> None:
+    """Fail before any work when the output's folder does not exist."""
+    if path is None:
+        return
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        from ..io.readers import InputError
+
+        raise InputError(f"cannot write {path}: folder {parent} does not exist")
+
+
 def load_structure(cls: Any, path: str, what: str, *, mmap: bool = False) -> Any:
     """``cls.load(path)`` with an error that says what the file is not."""
     if not os.path.exists(path):

@@ -11,6 +11,15 @@ from ..io import detect_format
 from ..io.readers import InputError
 
 
+def _strip_eol(line: str) -> str:
+    """Drop one line ending (``\n`` or ``\r\n``), as the local text reader does."""
+    if line.endswith("\n"):
+        line = line[:-1]
+    if line.endswith("\r"):
+        line = line[:-1]
+    return line
+
+
 def dask_collection(path: str, column: str | None, fmt: str) -> Any:
     """The keys of ``path`` as a Dask Series (CSV/Parquet) or Bag (text)."""
     if path == "-":
@@ -18,14 +27,16 @@ def dask_collection(path: str, column: str | None, fmt: str) -> Any:
     kind = detect_format(path, fmt)
     if kind == "text":
         db = require("dask.bag", "dask")
-        return db.read_text(path, blocksize="64MiB").map(lambda line: line.rstrip("\r\n"))
+        return db.read_text(path, blocksize="64MiB", linedelimiter="\n").map(_strip_eol)
     dd = require("dask.dataframe", "dask")
     if column is None:
         raise InputError(f"a {kind} input needs a column name (--column)")
     if kind == "parquet":
         frame = dd.read_parquet(path)
     else:
-        frame = dd.read_csv(path, dtype=str, sep="\t" if kind == "tsv" else ",", blocksize="64MiB")
+        # keys are keys: an empty field or "NA" is a key, as in the local reader
+        frame = dd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False,
+                            sep="\t" if kind == "tsv" else ",", blocksize="64MiB")
     if column not in frame.columns:
         raise InputError(f"column {column!r} is not in {path}; available columns: {', '.join(map(repr, frame.columns))}")
     return frame[column]

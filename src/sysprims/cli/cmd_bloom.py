@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._common import Timer, input_options, load_structure, stream_keys, write_parquet
+from ._common import Timer, check_output, input_options, load_structure, stream_keys, write_parquet
 
 ORDER = 10
 
@@ -25,6 +25,7 @@ def COMMAND() -> None:
 @click.option("-o", "--output", required=True, help="output filter file")
 def build(input_path, column, fmt, batch_rows, capacity, false_positive_rate, blocked, seed, scheduler, output):
     """Build a Bloom filter from the keys of INPUT ('-' for standard input)."""
+    check_output(output)
     from ..bloom import BloomFilter
 
     timer = Timer()
@@ -69,6 +70,7 @@ def _count_rows(input_path, column, fmt, batch_rows) -> int:
 @click.option("-o", "--output", default=None, help="write key,maybe_present rows to this Parquet file")
 def query(filter_path, input_path, column, fmt, batch_rows, output):
     """Ask FILTER about every key of INPUT; print a summary or write a Parquet file."""
+    check_output(output)
     import pyarrow as pa
 
     from ..bloom import BloomFilter

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._common import Timer, input_options, load_structure, stream_keys
+from ._common import Timer, check_output, input_options, load_structure, stream_keys
 
 ORDER = 20
 
@@ -28,6 +28,7 @@ def COMMAND() -> None:
 @click.option("-o", "--output", required=True, help="output sketch file")
 def count(input_path, column, fmt, batch_rows, epsilon, delta, seed, scheduler, output):
     """Count every key of INPUT into a Count-Min sketch."""
+    check_output(output)
     from ..countmin import CountMinSketch
 
     timer = Timer()

@@ -7,7 +7,7 @@ from collections import Counter
 
 import click
 
-from ._common import FORMATS, Timer, stream_tables, write_parquet
+from ._common import FORMATS, Timer, check_output, stream_tables, write_parquet
 
 ORDER = 30
 
@@ -67,6 +67,7 @@ def COMMAND() -> None:
 @click.option("-o", "--output", default=None, help="write key,time,allowed rows to this Parquet file")
 def replay(log_path, key_column, time_column, algorithm, rate, burst, sort, top_n, fmt, batch_rows, output):
     """Replay LOG through a rate limiter in time order; print allowed/denied totals."""
+    check_output(output)
     import pyarrow as pa
     import pyarrow.compute as pc
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import numpy as np
 
-from ._common import Timer, input_options, stream_keys, write_parquet
+from ._common import Timer, check_output, input_options, stream_keys, write_parquet
 
 ORDER = 40
 
@@ -48,6 +48,7 @@ def COMMAND() -> None:
 @click.option("-o", "--output", default=None, help="write key,shard rows to this Parquet file")
 def route(input_path, column, fmt, batch_rows, shards, strategy, vnodes, seed, output):
     """Route every key of INPUT and print how many keys each shard gets."""
+    check_output(output)
     import pyarrow as pa
 
     router = make_strategy(strategy, shards, vnodes, seed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import numpy as np
 
-from ._common import FORMATS, Timer, load_structure, stream_keys, stream_tables
+from ._common import FORMATS, Timer, check_output, load_structure, stream_keys, stream_tables
 
 ORDER = 50
 
@@ -25,6 +25,7 @@ def COMMAND() -> None:
 @click.option("-o", "--output", required=True, help="output index file")
 def build(input_path, column, freq_column, fmt, batch_rows, no_casefold, output):
     """Build an autocomplete index from WORDS (text: one word or query per line)."""
+    check_output(output)
     from ..autocomplete import Autocomplete
     from ..io import detect_format
 

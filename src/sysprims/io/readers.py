@@ -209,7 +209,9 @@ def _iter_parquet(path: str | os.PathLike[str], columns: list[str], batch_rows: 
     else:
         _check_exists(path)
     try:
-        pf = pq.ParquetFile(source)
+        # pre_buffer=False: pyarrow's default read-ahead buffers a whole column
+        # chunk up front, which makes memory grow with the file, not the batch
+        pf = pq.ParquetFile(source, pre_buffer=False, buffer_size=1 << 20)
     except Exception as exc:
         raise InputError(f"{path} is not a readable Parquet file: {exc}") from None
     available = pf.schema_arrow.names
