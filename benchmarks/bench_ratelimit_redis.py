@@ -15,13 +15,11 @@ sysprims / limits ratios (the issue's goals: single calls >= 1x, ``allow_many``
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import tempfile
 import time
 
 import numpy as np
 import pytest
+from tests.conftest import RedisServer
 
 from peers import peer
 from sysprims.ratelimit import RateLimiter
@@ -44,60 +42,14 @@ PARAMS = {
 _RESULTS: dict[tuple[str, str], float] = {}  # (what, algorithm) -> decisions per second
 
 
-class _RedisServer:
-    """A redis-server of our own on 127.0.0.1 (as tests/conftest.py's RedisServer)."""
-
-    def __init__(self, binary: str):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.dir = tempfile.mkdtemp(prefix="sysprims-bench-redis-")
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self.dir,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("redis-server did not start")
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=5)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def redis_url():
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
     peer("redis")
-    server = _RedisServer(binary)
+    server = RedisServer(binary)  # the test suite's real-server helper
+    server.start()
     yield server.url
     server.stop()
 
