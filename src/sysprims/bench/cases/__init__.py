@@ -1,0 +1,1 @@
+"""Per-component benchmark cases (``case_*.py``), discovered by the runner."""
