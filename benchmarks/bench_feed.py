@@ -9,72 +9,14 @@ from __future__ import annotations
 
 import heapq  # noqa: F401  (the seed imports it)
 import itertools
-from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 import pytest
 
+from sysprims.bench.seed_baselines import SeedFanoutService
 from sysprims.feed import FanoutService, FeedStore, power_law_graph
 
-# ---------------------------------------------------------------- the seed, verbatim (baseline)
-
-
-@dataclass
-class SeedPost:
-    post_id: int
-    author_id: int
-    content: str
-    timestamp: datetime
-
-    def __lt__(self, other):
-        return self.timestamp > other.timestamp
-
-
-class SeedFanoutService:
-    def __init__(self):
-        self.followers = {}
-        self.following = {}
-        self.user_posts = {}
-        self.user_feeds = {}
-
-    def follow(self, follower_id, followee_id):
-        if followee_id not in self.followers:
-            self.followers[followee_id] = set()
-        self.followers[followee_id].add(follower_id)
-        if follower_id not in self.following:
-            self.following[follower_id] = set()
-        self.following[follower_id].add(followee_id)
-
-    def post_fan_out_on_write(self, user_id, content, post_id):
-        post = SeedPost(post_id, user_id, content, datetime.now())
-        if user_id not in self.user_posts:
-            self.user_posts[user_id] = []
-        self.user_posts[user_id].append(post)
-        followers = self.followers.get(user_id, set())
-        for follower_id in followers:
-            if follower_id not in self.user_feeds:
-                self.user_feeds[follower_id] = []
-            self.user_feeds[follower_id].append(post)
-        if user_id not in self.user_feeds:
-            self.user_feeds[user_id] = []
-        self.user_feeds[user_id].append(post)
-
-    def get_feed_push_model(self, user_id, limit=10):
-        feed = self.user_feeds.get(user_id, [])
-        feed.sort(key=lambda p: p.timestamp, reverse=True)
-        return feed[:limit]
-
-    def get_feed_pull_model(self, user_id, limit=10):
-        following = self.following.get(user_id, set())
-        all_posts = []
-        for followed_id in following | {user_id}:
-            posts = self.user_posts.get(followed_id, [])
-            all_posts.extend(posts)
-        all_posts.sort(key=lambda p: p.timestamp, reverse=True)
-        return all_posts[:limit]
-
-
+# the seed's FanoutService, verbatim, is the baseline
 # ---------------------------------------------------------------- workload
 
 

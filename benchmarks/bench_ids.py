@@ -8,70 +8,17 @@ Figures land in ``extra_info``: ns per ID / URL, the Snowflake ceiling
 from __future__ import annotations
 
 import hashlib
-import string
-import time
 import uuid
 
 import pytest
 
 from sysprims.backends.sqlite import connect
+from sysprims.bench.seed_baselines import SeedSnowflakeID as SeedSnowflake
+from sysprims.bench.seed_baselines import SeedURLShortener
 from sysprims.ids import SnowflakeID
 from sysprims.shortener import URLShortener, encode_base62_many
 
 CEILING_NS = 1e6 / 4096
-
-
-class SeedSnowflake:
-    """The seed's generator, verbatim (the naive baseline)."""
-
-    def __init__(self, machine_id: int, epoch: int = 1609459200000):
-        self.machine_id = machine_id & 0x3FF
-        self.epoch = epoch
-        self.sequence = 0
-        self.last_timestamp = -1
-
-    def generate(self) -> int:
-        timestamp = int(time.time() * 1000)
-        if timestamp < self.last_timestamp:
-            raise Exception("Clock moved backwards!")
-        if timestamp == self.last_timestamp:
-            self.sequence = (self.sequence + 1) & 0xFFF
-            if self.sequence == 0:
-                while timestamp <= self.last_timestamp:
-                    timestamp = int(time.time() * 1000)
-        else:
-            self.sequence = 0
-        self.last_timestamp = timestamp
-        return ((timestamp - self.epoch) << 22) | (self.machine_id << 12) | self.sequence
-
-
-class SeedURLShortener:
-    """The seed's counter-based shortener, verbatim (dict storage)."""
-
-    BASE62 = string.digits + string.ascii_lowercase + string.ascii_uppercase
-
-    def __init__(self):
-        self.url_to_code: dict[str, str] = {}
-        self.code_to_url: dict[str, str] = {}
-        self.counter = 100000
-
-    def shorten_counter_based(self, long_url: str) -> str:
-        if long_url in self.url_to_code:
-            return self.url_to_code[long_url]
-        short_code = self._encode_base62(self.counter)
-        self.counter += 1
-        self.url_to_code[long_url] = short_code
-        self.code_to_url[short_code] = long_url
-        return short_code
-
-    def _encode_base62(self, num: int) -> str:
-        if num == 0:
-            return self.BASE62[0]
-        result = []
-        while num > 0:
-            result.append(self.BASE62[num % 62])
-            num //= 62
-        return "".join(reversed(result))
 
 
 def _smoke(request) -> bool:

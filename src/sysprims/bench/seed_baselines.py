@@ -263,6 +263,15 @@ class SeedFanoutService:
         feed.sort(key=lambda p: p.timestamp, reverse=True)
         return feed[:limit]
 
+    def get_feed_pull_model(self, user_id, limit=10):
+        following = self.following.get(user_id, set())
+        all_posts = []
+        for followed_id in following | {user_id}:
+            posts = self.user_posts.get(followed_id, [])
+            all_posts.extend(posts)
+        all_posts.sort(key=lambda p: p.timestamp, reverse=True)
+        return all_posts[:limit]
+
 
 @dataclass
 class SeedIdempotentResult:
