@@ -85,25 +85,19 @@ _EXPORTS: dict[str, str] = {
     "warmup": "_jit",
 }
 
-__all__ = sorted([*_EXPORTS, "decode_snowflake", "__version__"])
-
-
 # public name -> (module, attribute) where the two names differ
 _ALIASES: dict[str, tuple[str, str]] = {
     "decode_snowflake": ("ids", "decode"),
 }
 
+__all__ = sorted([*_EXPORTS, *_ALIASES, "__version__"])
+
 
 def __getattr__(name: str) -> Any:
-    if name in _ALIASES:
-        module, attr = _ALIASES[name]
-        value = getattr(importlib.import_module(f".{module}", __name__), attr)
-        globals()[name] = value
-        return value
-    module = _EXPORTS.get(name)
+    module, attr = _ALIASES.get(name, (_EXPORTS.get(name), name))
     if module is None:
         raise AttributeError(f"module 'sysprims' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    value = getattr(importlib.import_module(f".{module}", __name__), attr)
     globals()[name] = value
     return value
 
