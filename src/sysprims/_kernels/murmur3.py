@@ -8,9 +8,17 @@ to float or truncated; 32-bit results are masked after every multiply.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from .._jit import kernel
+
+if sys.byteorder != "little":  # pragma: no cover - numba has no big-endian target
+    raise ImportError("sysprims' MurmurHash3 kernels need a little-endian machine")
 
 _U8 = np.uint64(8)
 _U16 = np.uint64(16)
@@ -22,6 +30,7 @@ _U56 = np.uint64(56)
 _C1 = np.uint64(0x87C37B91114253D5)
 _C2 = np.uint64(0x4CF5AD432745937F)
 _M32 = np.uint64(0xFFFFFFFF)
+_ONE = np.uint64(1)
 
 
 def _examples_var():
@@ -65,18 +74,24 @@ def fmix64(k):
     return k
 
 
-@kernel(inline="always")
-def load64(data, p):
-    return (
-        np.uint64(data[p])
-        | (np.uint64(data[p + 1]) << _U8)
-        | (np.uint64(data[p + 2]) << _U16)
-        | (np.uint64(data[p + 3]) << _U24)
-        | (np.uint64(data[p + 4]) << _U32)
-        | (np.uint64(data[p + 5]) << _U40)
-        | (np.uint64(data[p + 6]) << _U48)
-        | (np.uint64(data[p + 7]) << _U56)
-    )
+@intrinsic
+def load64(typingctx, data, p):
+    """Unaligned little-endian load of 8 bytes at data[p] (one machine load).
+
+    Only for C-contiguous 1-D uint8 arrays (any other type fails to compile);
+    the caller guarantees p + 8 <= len(data). Byte order: numba's targets
+    (x86-64, aarch64, ppc64le) are little-endian, checked at import.
+    """
+    if not (isinstance(data, types.Array) and data.ndim == 1 and data.layout == "C" and data.dtype == types.uint8):
+        return None
+    sig = types.uint64(data, p)
+
+    def codegen(context, builder, signature, args):
+        arr = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = builder.bitcast(builder.gep(arr.data, [args[1]]), ir.IntType(64).as_pointer())
+        return builder.load(ptr, align=1)
+
+    return sig, codegen
 
 
 @kernel(inline="always")
@@ -118,16 +133,23 @@ def murmur3_x64_128_one(data, start, end, seed):
     rem = length & 15
     k1 = np.uint64(0)
     k2 = np.uint64(0)
+    # The tail is read with whole 8-byte loads and masked, except where such a
+    # load would run past the end of the buffer (then byte by byte).
+    room = data.shape[0] - p
     if rem > 8:
-        for i in range(rem - 1, 7, -1):
-            k2 |= np.uint64(data[p + i]) << np.uint64(8 * (i - 8))
+        if room >= 16:
+            k2 = load64(data, p + 8) & ((_ONE << np.uint64(8 * (rem - 8))) - _ONE)
+        else:
+            for i in range(rem - 1, 7, -1):
+                k2 |= np.uint64(data[p + i]) << np.uint64(8 * (i - 8))
         h2 ^= mix_k2(k2)
     if rem > 0:
-        top = rem if rem < 8 else 8
-        if top == 8:
+        if rem >= 8:
             k1 = load64(data, p)
+        elif room >= 8:
+            k1 = load64(data, p) & ((_ONE << np.uint64(8 * rem)) - _ONE)
         else:
-            for i in range(top - 1, -1, -1):
+            for i in range(rem - 1, -1, -1):
                 k1 |= np.uint64(data[p + i]) << np.uint64(8 * i)
         h1 ^= mix_k1(k1)
     ulen = np.uint64(length)
