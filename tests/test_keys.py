@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sysprims import InvalidParameterError, KeyTypeError, murmur3_128
 from sysprims.keys import key_to_bytes, normalize_keys
@@ -172,3 +174,20 @@ def test_key_batch_accessors():
     ib = normalize_keys([1, -1])
     assert ib.key_bytes(1) == b"\xff" * 8 and ib.lengths().tolist() == [8, 8]
     assert normalize_keys(b) is b
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=25), min_size=1, max_size=12))
+def test_split_nul_kernel_equals_bytes_split(keys):
+    from sysprims._kernels.keybuf import split_nul
+
+    data = np.frombuffer(b"\x00".join(keys), dtype=np.uint8)
+    n = len(keys)
+    starts, ends = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    got = split_nul(data, starts, ends)
+    parts = bytes(data).split(b"\x00")
+    if len(parts) == n:  # no key holds a NUL: the spans are exactly the keys
+        assert got == n
+        assert [bytes(data[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)] == keys
+    else:  # more separators than keys: reported, so the caller falls back
+        assert got == -1

@@ -144,20 +144,17 @@ def _from_str_sequence(keys: list | tuple, name: str) -> KeyBatch:
 
 
 def _split_joined(data: np.ndarray, keys: list | tuple) -> KeyBatch:
-    """Split keys joined with NUL separators (one vectorised scan instead of a
+    """Split keys joined with NUL separators (one jitted scan instead of a
     Python-level ``len`` per key); falls back when a key itself holds a NUL."""
+    from ._kernels.keybuf import split_nul
+
     n = len(keys)
-    seps = np.flatnonzero(data == 0)
-    if seps.shape[0] != n - 1:
+    starts = np.empty(n, dtype=np.int64)
+    ends = np.empty(n, dtype=np.int64)
+    if split_nul(data, starts, ends) != n:
         if isinstance(keys[0], str):
             return _pack([k.encode("utf-8") for k in keys])
         return _pack([bytes(k) if isinstance(k, memoryview) else k for k in keys])
-    starts = np.empty(n, dtype=np.int64)
-    ends = np.empty(n, dtype=np.int64)
-    starts[0] = 0
-    starts[1:] = seps + 1
-    ends[:-1] = seps
-    ends[-1] = data.shape[0]
     return KeyBatch("bytes", n, data=data, starts=starts, ends=ends)
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import kernel
+from .murmur3 import load64
+
+_LO = np.uint64(0x0101010101010101)
+_HI = np.uint64(0x8080808080808080)
 
 
 def _ex_ucs4():
@@ -90,3 +94,44 @@ def fixed_bytes_lengths(rows, out_lengths):
         while end > 0 and rows[i, end - 1] == 0:
             end -= 1
         out_lengths[i] = end
+
+
+def _ex_split():
+    data = np.frombuffer(b"ab\x00\x00cdefghijk\x00l", dtype=np.uint8)
+    return (data, np.empty(4, dtype=np.int64), np.empty(4, dtype=np.int64))
+
+
+@kernel(_ex_split)
+def split_nul(data, starts, ends):
+    """Split ``data`` at NUL bytes into the spans ``starts[i]:ends[i]``.
+
+    Returns the number of spans, or -1 if there are more than ``len(starts)``.
+    Reads 8 bytes at a time and looks at single bytes only in words that hold
+    a zero byte (the classic ``(w - 0x01..) & ~w & 0x80..`` test).
+    """
+    n = starts.shape[0]
+    size = data.shape[0]
+    k = 0
+    starts[0] = 0
+    p = 0
+    while p + 8 <= size:
+        w = load64(data, p)
+        if ((w - _LO) & ~w & _HI) != 0:
+            for j in range(p, p + 8):
+                if data[j] == 0:
+                    if k + 1 >= n:
+                        return -1
+                    ends[k] = j
+                    k += 1
+                    starts[k] = j + 1
+        p += 8
+    while p < size:
+        if data[p] == 0:
+            if k + 1 >= n:
+                return -1
+            ends[k] = p
+            k += 1
+            starts[k] = p + 1
+        p += 1
+    ends[k] = size
+    return k + 1
