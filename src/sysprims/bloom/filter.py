@@ -74,6 +74,8 @@ class BloomFilter(Persistable):
         self.capacity: int | None = None
         self.target_false_positive_rate: float | None = None
         self._bits = bits
+        self._add_one: Any = None  # scalar entry points, bound on first use
+        self._contains_one: Any = None
         self._marg = size // _sizing.BLOCK_BITS if blocked else size
         self._writable = bool(bits.flags.writeable)
         self._k = np.int64(k)
@@ -131,12 +133,24 @@ class BloomFilter(Persistable):
         if not self._writable:
             self._check_writable()
         h1, h2 = mmh3.hash64(key_bytes(item), self.seed)
-        (_K or _kernels()).bloom_add_one(h1, h2, self._k, self._mu, self._b, self._bits)
+        add_one = self._add_one
+        if add_one is None:  # compiled entry point for this filter's argument types
+            from .._jit import fast_entry
+
+            add_one = self._add_one = fast_entry(_kernels().bloom_add_one, h1, h2, self._k, self._mu, self._b, self._bits)
+        add_one(h1, h2, self._k, self._mu, self._b, self._bits)
 
     def contains(self, item: Any) -> bool:
         """True if ``item`` may be in the set; False means definitely not."""
         h1, h2 = mmh3.hash64(key_bytes(item), self.seed)
-        return (_K or _kernels()).bloom_contains_one(h1, h2, self._k, self._mu, self._b, self._bits)
+        contains_one = self._contains_one
+        if contains_one is None:
+            from .._jit import fast_entry
+
+            contains_one = self._contains_one = fast_entry(
+                _kernels().bloom_contains_one, h1, h2, self._k, self._mu, self._b, self._bits
+            )
+        return contains_one(h1, h2, self._k, self._mu, self._b, self._bits)
 
     __contains__ = contains
 
