@@ -110,39 +110,21 @@ def build(
     return scheduler.compute(result).result()
 
 
-class _BloomFactory:
-    """Picklable factory (workers in other processes rebuild it)."""
+class _Factory:
+    """A picklable constructor call (workers in other processes rebuild it):
+    ``getattr(sysprims.<module>.<cls>, ctor)(*args, **kwargs)``."""
 
-    def __init__(self, capacity: int, false_positive_rate: float, seed: int, blocked: bool):
-        self.args = (capacity, false_positive_rate, seed, blocked)
-
-    def __call__(self) -> Any:
-        from .bloom import BloomFilter
-
-        capacity, p, seed, blocked = self.args
-        return BloomFilter.for_capacity(capacity, p, seed=seed, blocked=blocked)
-
-
-class _CountMinFactory:
-    def __init__(self, width: int, depth: int, seed: int, dtype: str):
-        self.args = (width, depth, seed, dtype)
+    def __init__(self, module: str, cls: str, ctor: str | None, *args: Any, **kwargs: Any):
+        self.where = (module, cls, ctor)
+        self.args = args
+        self.kwargs = kwargs
 
     def __call__(self) -> Any:
-        from .countmin import CountMinSketch
+        import importlib
 
-        width, depth, seed, dtype = self.args
-        return CountMinSketch(width, depth, seed=seed, dtype=dtype)
-
-
-class _TopKFactory:
-    def __init__(self, k: int, width: int, depth: int, seed: int):
-        self.args = (k, width, depth, seed)
-
-    def __call__(self) -> Any:
-        from .countmin import TopK
-
-        k, width, depth, seed = self.args
-        return TopK(k, width, depth, seed=seed)
+        module, cls, ctor = self.where
+        target = getattr(importlib.import_module(f"sysprims.{module}"), cls)
+        return (getattr(target, ctor) if ctor else target)(*self.args, **self.kwargs)
 
 
 def _union(a: Any, b: Any) -> Any:
@@ -165,10 +147,11 @@ def build_bloom(
     scheduler: Any = None,
 ) -> Any:
     """A :class:`~sysprims.bloom.BloomFilter` of every key in the collection."""
-    _BloomFactory(capacity, false_positive_rate, seed, blocked)()  # validate before any task runs
+    factory = _Factory("bloom", "BloomFilter", "for_capacity", capacity, false_positive_rate, seed=seed, blocked=blocked)
+    factory()  # validate the parameters before any task runs
     return build(
         collection,
-        _BloomFactory(capacity, false_positive_rate, seed, blocked),
+        factory,
         column=column,
         method="add_many",
         merge=_union,
@@ -189,10 +172,11 @@ def build_countmin(
     scheduler: Any = None,
 ) -> Any:
     """A :class:`~sysprims.countmin.CountMinSketch` counting every key of the collection."""
-    _CountMinFactory(width, depth, seed, dtype)()
+    factory = _Factory("countmin", "CountMinSketch", None, width, depth, seed=seed, dtype=dtype)
+    factory()
     return build(
         collection,
-        _CountMinFactory(width, depth, seed, dtype),
+        factory,
         column=column,
         method="update_many",
         merge=_merge,
@@ -213,10 +197,11 @@ def build_topk(
     scheduler: Any = None,
 ) -> Any:
     """A :class:`~sysprims.countmin.TopK` heavy-hitter tracker over the collection."""
-    _TopKFactory(k, width, depth, seed)()
+    factory = _Factory("countmin", "TopK", None, k, width, depth, seed=seed)
+    factory()
     return build(
         collection,
-        _TopKFactory(k, width, depth, seed),
+        factory,
         column=column,
         method="update_many",
         merge=_merge,

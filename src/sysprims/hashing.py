@@ -24,6 +24,7 @@ __all__ = [
     "HASH_ID_MURMUR3_X64_128",
     "HashedKeys",
     "check_seed",
+    "fmix64",
     "hash128",
     "hash_keys",
     "hashes_for",
@@ -43,6 +44,19 @@ def check_seed(seed: Any, name: str = "seed") -> int:
     if not 0 <= seed < 1 << 32:
         raise InvalidParameterError(f"{name} must be an int in [0, 2**32), got {seed}")
     return seed
+
+
+_M64 = (1 << 64) - 1
+
+
+def fmix64(k: int) -> int:
+    """MurmurHash3's 64-bit finaliser on a Python int (the scalar twin of the
+    kernels' ``fmix64``; structures derive secondary positions with it)."""
+    k ^= k >> 33
+    k = (k * 0xFF51AFD7ED558CCD) & _M64
+    k ^= k >> 33
+    k = (k * 0xC4CEB9FE1A85EC53) & _M64
+    return k ^ (k >> 33)
 
 
 def hash128(key: Any, seed: int = 0) -> tuple[int, int]:

@@ -72,6 +72,11 @@ class KeyBatch:
 
 def key_to_bytes(key: Any) -> bytes:
     """The bytes a single key is hashed as (see the module docstring)."""
+    if type(key) is str:  # the hot case first: one C call when the str is valid UTF-8
+        try:
+            return key.encode()
+        except UnicodeEncodeError:
+            pass
     if isinstance(key, str):
         return _encode_str(key, None)
     if isinstance(key, bytes):

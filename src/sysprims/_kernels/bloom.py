@@ -25,10 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import kernel
-from .murmur3 import fmix64, murmur3_x64_128_one, murmur3_x64_128_u64_one
+from .murmur3 import fmix64, mulhi64, murmur3_x64_128_one, murmur3_x64_128_u64_one
 
-_M32 = np.uint64(0xFFFFFFFF)
-_U32 = np.uint64(32)
 _U55 = np.uint64(55)
 _U6 = np.uint64(6)
 _U63 = np.uint64(63)
@@ -96,21 +94,6 @@ def _ex_count_remove():
 
 def _ex_count_contains():
     return (_ex_hashes(), np.int64(3), np.uint64(64), _ex_counters(), np.zeros(3, np.bool_))
-
-
-@kernel(inline="always")
-def mulhi64(a, b):
-    """The high 64 bits of the 128-bit product ``a * b`` (uint64 operands)."""
-    a_lo = a & _M32
-    a_hi = a >> _U32
-    b_lo = b & _M32
-    b_hi = b >> _U32
-    lo_lo = a_lo * b_lo
-    hi_lo = a_hi * b_lo
-    lo_hi = a_lo * b_hi
-    hi_hi = a_hi * b_hi
-    cross = (lo_lo >> _U32) + (hi_lo & _M32) + lo_hi
-    return hi_hi + (hi_lo >> _U32) + (cross >> _U32)
 
 
 @kernel(inline="always")

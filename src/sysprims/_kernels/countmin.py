@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import kernel
-from .murmur3 import fmix64, murmur3_x64_128_one, murmur3_x64_128_u64_one
+from .murmur3 import fmix64, mulhi64, murmur3_x64_128_one, murmur3_x64_128_u64_one
 
 _ONE = np.uint64(1)
 
@@ -91,28 +91,12 @@ def _ex_add():
     ]
 
 
-_M32 = np.uint64(0xFFFFFFFF)
-_S32 = np.uint64(32)
-
-
-@kernel()
-def mulhi(a, b):
-    """High 64 bits of the 128-bit product of two uint64."""
-    a_lo = a & _M32
-    a_hi = a >> _S32
-    b_lo = b & _M32
-    b_hi = b >> _S32
-    lo_lo = a_lo * b_lo
-    hi_lo = a_hi * b_lo
-    lo_hi = a_lo * b_hi
-    cross = (lo_lo >> _S32) + (hi_lo & _M32) + lo_hi
-    return (hi_lo >> _S32) + (cross >> _S32) + a_hi * b_hi
 
 
 @kernel()
 def column(h1, h2, r, width):
     """Column of row ``r`` (see the module docstring); ``width`` is uint64."""
-    return mulhi(fmix64(h1 + np.uint64(r) * h2), width)
+    return mulhi64(fmix64(h1 + np.uint64(r) * h2), width)
 
 
 @kernel()

@@ -74,6 +74,21 @@ def fmix64(k):
     return k
 
 
+@kernel()
+def mulhi64(a, b):
+    """The high 64 bits of the 128-bit product ``a * b`` (uint64 operands):
+    multiply-shift range reduction, ``mulhi64(h, m)`` is uniform in [0, m)."""
+    a_lo = a & _M32
+    a_hi = a >> _U32
+    b_lo = b & _M32
+    b_hi = b >> _U32
+    lo_lo = a_lo * b_lo
+    hi_lo = a_hi * b_lo
+    lo_hi = a_lo * b_hi
+    cross = (lo_lo >> _U32) + (hi_lo & _M32) + lo_hi
+    return a_hi * b_hi + (hi_lo >> _U32) + (cross >> _U32)
+
+
 @intrinsic
 def load64(typingctx, data, p):
     """Unaligned little-endian load of 8 bytes at data[p] (one machine load).

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import SerializationError, SysprimsError
-from ..hashing import HashedKeys, hashes_for
-from ..keys import key_to_bytes, normalize_keys
+from ..hashing import HashedKeys, fmix64, hashes_for
+from ..keys import normalize_keys
 
 M64 = (1 << 64) - 1
 GOLD = 0x9E3779B97F4A7C15
@@ -18,25 +18,6 @@ GOLD = 0x9E3779B97F4A7C15
 class ReadOnlyFilterError(SysprimsError, TypeError):
     """The filter views read-only memory (``load(path, mmap=True)``); copy it
     with ``.copy()`` before adding."""
-
-
-def key_bytes(item: Any) -> bytes:
-    """The bytes a key is hashed as (fast path for ``str``)."""
-    if type(item) is str:
-        try:
-            return item.encode()
-        except UnicodeEncodeError:
-            pass
-    return key_to_bytes(item)
-
-
-def fmix64(k: int) -> int:
-    """MurmurHash3's 64-bit finaliser."""
-    k ^= k >> 33
-    k = (k * 0xFF51AFD7ED558CCD) & M64
-    k ^= k >> 33
-    k = (k * 0xC4CEB9FE1A85EC53) & M64
-    return k ^ (k >> 33)
 
 
 def standard_positions(h1: int, h2: int, k: int, m: int) -> list[int]:

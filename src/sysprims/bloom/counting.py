@@ -14,11 +14,11 @@ from .._html import html_table
 from .._validate import check_int, check_probability
 from ..errors import IncompatibleError, SerializationError
 from ..hashing import check_seed
+from ..keys import key_to_bytes
 from . import _sizing
 from ._common import (
     ReadOnlyFilterError,
     hashes_for_batch,
-    key_bytes,
     param,
     standard_positions,
 )
@@ -67,7 +67,7 @@ class CountingBloomFilter(Persistable):
         return out
 
     def _positions(self, item: Any) -> list[int]:
-        h1, h2 = mmh3.hash64(key_bytes(item), self.seed, signed=False)
+        h1, h2 = mmh3.hash64(key_to_bytes(item), self.seed, signed=False)
         return standard_positions(h1, h2, self.num_hash_functions, self.size)
 
     def _check_writable(self) -> None:

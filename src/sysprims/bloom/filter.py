@@ -15,11 +15,11 @@ from .._html import html_table
 from .._validate import check_int, check_probability
 from ..errors import IncompatibleError, InvalidParameterError, SerializationError
 from ..hashing import check_seed
+from ..keys import key_to_bytes
 from . import _sizing
 from ._common import (
     ReadOnlyFilterError,
     batch_call,
-    key_bytes,
     param,
     popcount,
 )
@@ -132,7 +132,7 @@ class BloomFilter(Persistable):
         """Add ``item`` (str, bytes or int) to the filter."""
         if not self._writable:
             self._check_writable()
-        h1, h2 = mmh3.hash64(key_bytes(item), self.seed)
+        h1, h2 = mmh3.hash64(key_to_bytes(item), self.seed)
         add_one = self._add_one
         if add_one is None:  # compiled entry point for this filter's argument types
             from .._jit import fast_entry
@@ -142,7 +142,7 @@ class BloomFilter(Persistable):
 
     def contains(self, item: Any) -> bool:
         """True if ``item`` may be in the set; False means definitely not."""
-        h1, h2 = mmh3.hash64(key_bytes(item), self.seed)
+        h1, h2 = mmh3.hash64(key_to_bytes(item), self.seed)
         contains_one = self._contains_one
         if contains_one is None:
             from .._jit import fast_entry

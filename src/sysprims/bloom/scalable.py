@@ -14,7 +14,8 @@ from .._html import html_table
 from .._validate import check_int, check_number, check_probability
 from ..errors import SerializationError
 from ..hashing import check_seed
-from ._common import ReadOnlyFilterError, hashes_for_batch, key_bytes, param
+from ..keys import key_to_bytes
+from ._common import ReadOnlyFilterError, hashes_for_batch, param
 from .filter import BloomFilter
 
 __all__ = ["ScalableBloomFilter"]
@@ -90,7 +91,7 @@ class ScalableBloomFilter(Persistable):
 
     def add(self, item: Any) -> bool:
         """Insert ``item``; returns False if the filter already reported it present."""
-        h1, h2 = mmh3.hash64(key_bytes(item), self.seed)
+        h1, h2 = mmh3.hash64(key_to_bytes(item), self.seed)
         for s in self._stages:
             if s._probe_contains(h1, h2):
                 return False
@@ -103,7 +104,7 @@ class ScalableBloomFilter(Persistable):
         return True
 
     def contains(self, item: Any) -> bool:
-        h1, h2 = mmh3.hash64(key_bytes(item), self.seed)
+        h1, h2 = mmh3.hash64(key_to_bytes(item), self.seed)
         return any(s._probe_contains(h1, h2) for s in self._stages)
 
     __contains__ = contains

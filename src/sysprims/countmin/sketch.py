@@ -11,7 +11,7 @@ from .._format import Container, Persistable
 from .._html import html_table
 from .._validate import check_int, check_probability
 from ..errors import IncompatibleError, InvalidParameterError, SerializationError
-from ..hashing import HashedKeys, check_seed, hash128
+from ..hashing import HashedKeys, check_seed, fmix64, hash128
 from ..keys import key_to_bytes, normalize_keys
 
 __all__ = ["CountMinSketch"]
@@ -34,19 +34,10 @@ def _cap(dtype_name: str) -> int:
     return int(np.iinfo(_DTYPES[dtype_name]).max)
 
 
-def _fmix64(k: int) -> int:
-    k ^= k >> 33
-    k = (k * 0xFF51AFD7ED558CCD) & _M64
-    k ^= k >> 33
-    k = (k * 0xC4CEB9FE1A85EC53) & _M64
-    k ^= k >> 33
-    return k
-
-
 def columns(h1: int, h2: int, depth: int, width: int) -> list[int]:
     """Columns of a key's counters, row by row: ``fmix64(h1 + r*h2 mod 2**64) *
     width >> 64``; the scalar twin of the kernels' positions."""
-    return [(_fmix64((h1 + r * h2) & _M64) * width) >> 64 for r in range(depth)]
+    return [(fmix64((h1 + r * h2) & _M64) * width) >> 64 for r in range(depth)]
 
 
 def prepare_keys(keys: Any, seed: int, owner: str) -> tuple[str, Any, int]:
