@@ -105,13 +105,7 @@ def plot_bloom_accuracy_memory(data: dict[str, Any]):
         return None
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    by: dict[str, list] = {}
-    for p in pts:
-        by.setdefault(p["contender"], []).append(p)
-    for name, ps in by.items():
-        ps = sorted(ps, key=lambda p: p["bits_per_key"])
-        ax.plot([p["bits_per_key"] for p in ps], [max(p["fpr"], 1e-6) for p in ps], "o-", label=name,
-                lw=2.2 if ps[0]["library"] == "sysprims" else 1.2)
+    _contender_lines(ax, pts, "bits_per_key", "fpr", floor=1e-6)
     ts = sorted({p["target"] for p in pts})
     ax.scatter([-math.log(t) / math.log(2) ** 2 for t in ts], ts, marker="x", color="black",
                label="optimal m/n for the target", zorder=3)
@@ -125,19 +119,25 @@ def plot_bloom_accuracy_memory(data: dict[str, Any]):
     return fig
 
 
+def _contender_lines(ax: Any, pts: list[dict[str, Any]], x: str, y: str, floor: float | None = None) -> None:
+    """One line per contender through its points, sorted by ``x``; sysprims drawn bolder.
+    ``floor`` keeps zero values visible on a log axis."""
+    by: dict[str, list] = {}
+    for p in pts:
+        by.setdefault(p["contender"], []).append(p)
+    for name, ps in by.items():
+        ps = sorted(ps, key=lambda p: p[x])
+        ys = [p[y] if floor is None else max(p[y], floor) for p in ps]
+        ax.plot([p[x] for p in ps], ys, "o-", label=name, lw=2.2 if ps[0]["library"] == "sysprims" else 1.2)
+
+
 def plot_countmin_accuracy_memory(data: dict[str, Any]):
     pts = _series(data, "countmin_accuracy_memory")
     if not pts:
         return None
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    by: dict[str, list] = {}
-    for p in pts:
-        by.setdefault(p["contender"], []).append(p)
-    for name, ps in by.items():
-        ps = sorted(ps, key=lambda p: p["bytes"])
-        ax.plot([p["bytes"] for p in ps], [max(p["mean_err_over_N"], 1e-9) for p in ps], "o-", label=name,
-                lw=2.2 if ps[0]["library"] == "sysprims" else 1.2)
+    _contender_lines(ax, pts, "bytes", "mean_err_over_N", floor=1e-9)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("memory: table bytes (depth 5)")
@@ -155,13 +155,7 @@ def plot_autocomplete_prefix_latency(data: dict[str, Any]):
         return None
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    by: dict[str, list] = {}
-    for p in pts:
-        by.setdefault(p["contender"], []).append(p)
-    for name, ps in by.items():
-        ps = sorted(ps, key=lambda p: p["prefix_length"])
-        ax.plot([p["prefix_length"] for p in ps], [p["us_per_query"] for p in ps], "o-", label=name,
-                lw=2.2 if ps[0]["library"] == "sysprims" else 1.2)
+    _contender_lines(ax, pts, "prefix_length", "us_per_query")
     ax.set_yscale("log")
     ax.set_xlabel("prefix length (characters)")
     ax.set_ylabel("µs per query (top 10)")
