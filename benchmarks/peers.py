@@ -8,22 +8,10 @@ from types import ModuleType
 
 import pytest
 
-# import name -> PyPI distribution name
-PEERS = {
-    "rbloom": "rbloom",
-    "pybloomfilter": "pybloomfiltermmap3",
-    "fastbloom_rs": "fastbloom-rs",
-    "probables": "pyprobables",
-    "datasketches": "datasketches",
-    "bounter": "bounter",
-    "marisa_trie": "marisa-trie",
-    "pygtrie": "pygtrie",
-    "limits": "limits",
-    "pyrate_limiter": "pyrate-limiter",
-    "mmh3": "mmh3",
-    "xxhash": "xxhash",
-    "wordfreq": "wordfreq",
-}
+from sysprims.bench.core import PEER_DISTS
+
+# import name -> PyPI distribution name: the same registry `sysprims bench` uses
+PEERS = PEER_DISTS
 
 
 def peer(import_name: str) -> ModuleType:
