@@ -113,3 +113,12 @@ def test_hashed_keys_rejects_bad_arrays():
         HashedKeys(np.zeros((3, 3), dtype=np.uint64), 0)
     with pytest.raises(InvalidParameterError):
         HashedKeys(np.zeros((3, 2), dtype=np.int64), 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=2**64 - 1))
+def test_scalar_fmix64_matches_the_reference_finaliser(k):
+    from sysprims.hashing import fmix64
+    from tests.reference.murmur3 import _fmix64
+
+    assert fmix64(k) == _fmix64(k)
