@@ -341,3 +341,70 @@ def test_sqlite_store_works_across_fork(tmp_path, clock):
 def _child_execute(m: IdempotencyManager) -> None:
     assert m.execute("parent", lambda: 2) == 1
     m.execute("child", lambda: "from child")
+
+
+def _stored(store) -> int:
+    """Records physically held by a store, expired ones included."""
+    if isinstance(store, MemoryStore):
+        return len(store._data)
+    if isinstance(store, SQLiteStore):
+        return store.count()
+    return len(store._scan())
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_expired_records_go_away_without_cleanup_calls(kind, request, tmp_path, clock):
+    """Nobody calls cleanup_expired() (the service never did): as time passes on the
+    manager's clock and requests keep coming, expired records are removed; nothing
+    that is still live is."""
+    m = IdempotencyManager(store=store_spec(kind, request, tmp_path), clock=clock, ttl=60)
+    for i in range(500):
+        m.execute(f"short-{i}", lambda i=i: i)
+    for i in range(50):
+        m.execute(f"long-{i}", lambda i=i: i, ttl=10_000)
+    with pytest.raises(ZeroDivisionError):
+        m.execute("failed", lambda: 1 / 0, cache_errors=True)
+    m.claim("crashed")  # a worker died holding this claim (lock_ttl 60 s)
+    assert _stored(m.store) == 552
+    clock.advance(3600)
+    for i in range(200):  # traffic goes on; nobody calls cleanup_expired()
+        m.execute(f"new-{i}", lambda i=i: i)
+    assert _stored(m.store) == 50 + 200
+    assert all(m.get(f"long-{i}").result == i for i in range(50))
+    assert all(m.get(f"new-{i}").result == i for i in range(200))
+    assert m.cleanup_expired() == 0
+
+
+@pytest.mark.redis
+def test_every_redis_record_carries_a_native_ttl(redis_url, redis_client, clock):
+    m = IdempotencyManager(store=redis_url, clock=clock, ttl=60, lock_ttl=30)
+    m.execute("done", lambda: 1)
+    with pytest.raises(ZeroDivisionError):
+        m.execute("error", lambda: 1 / 0, cache_errors=True)
+    m.claim("running")
+    keys = redis_client.keys("*")
+    assert len(keys) == 3
+    ttls = sorted(redis_client.pttl(k) for k in keys)
+    assert 0 < ttls[0] <= 31_000 and all(60_000 < t <= 61_000 for t in ttls[1:])
+
+
+def test_memory_sweep_never_drops_a_live_record_and_drains_within_a_lifetime(clock):
+    import random
+
+    rnd = random.Random(3)
+    m = IdempotencyManager(store="memory", clock=clock)
+    expiry: dict[str, float] = {}
+    for i in range(3000):
+        k = f"k{rnd.randrange(1500)}"  # rewrites included
+        ttl = rnd.choice([0.5, 3, 7, 20, 100])
+        if m.status(k) is None:
+            m.execute(k, lambda: 1, ttl=ttl)
+            expiry[k] = clock.time() + ttl
+        clock.advance(rnd.random() * 0.2)
+        now = clock.time()
+        live = {k for k, e in expiry.items() if e > now}
+        assert live <= set(m.store._data)  # nothing live was removed
+    for i in range(2000):  # 250 s later, with writes going on: every old record is gone
+        clock.advance(0.125)
+        m.execute(f"later-{i}", lambda: 1, ttl=1)
+    assert not set(expiry) & set(m.store._data)
