@@ -161,8 +161,8 @@ def test_redis_scopes_and_native_expiry(redis_url, redis_client, clock):
     a.execute("k", lambda: "a", ttl=100)
     assert b.execute("k", lambda: "b") == "b"
     keys = sorted(k.decode() for k in redis_client.keys("*"))
-    assert keys == ["sysprims:idem:{a/k}", "sysprims:idem:{b/k}"]
-    pttl = redis_client.pttl("sysprims:idem:{a/k}")
+    assert keys == ["sysprims:v2:idem:{a:k}", "sysprims:v2:idem:{b:k}"]
+    pttl = redis_client.pttl("sysprims:v2:idem:{a:k}")
     assert 100_000 < pttl <= 101_000  # native backstop: the TTL plus one second
     a.clear()
     assert b.get("k").result == "b"
@@ -394,7 +394,7 @@ def test_memory_sweep_never_drops_a_live_record_and_drains_within_a_lifetime(clo
     rnd = random.Random(3)
     m = IdempotencyManager(store="memory", clock=clock)
     expiry: dict[str, float] = {}
-    for i in range(3000):
+    for _ in range(3000):
         k = f"k{rnd.randrange(1500)}"  # rewrites included
         ttl = rnd.choice([0.5, 3, 7, 20, 100])
         if m.status(k) is None:
@@ -408,3 +408,66 @@ def test_memory_sweep_never_drops_a_live_record_and_drains_within_a_lifetime(clo
         clock.advance(0.125)
         m.execute(f"later-{i}", lambda: 1, ttl=1)
     assert not set(expiry) & set(m.store._data)
+
+
+# ------------------------------------------------------------------ isolation of scopes in Redis
+
+_NASTY = ["{", "}", ":", "%", "/", "\\", "*", "?", "[", "]", "(", ")", "\n", "\r", " ", "\x00", "é", "🙂",
+          "%7B", "%7D", "%3A", "%25", "%u", "a", "b", "7"]
+
+
+def _adversarial(rng, n: int, max_parts: int = 10) -> list[str]:
+    out = {"".join(rng.choices(_NASTY, k=rng.randrange(1, max_parts))) for _ in range(n)}
+    return sorted(out)
+
+
+def test_redis_record_keys_are_injective_over_scope_and_key():
+    """(scope, key) -> Redis key is one-to-one: 100k adversarial pairs, escape
+    characters included, give 100k distinct keys, each with one Cluster hash tag."""
+    import random
+
+    rng = random.Random(11)
+    scopes = ["tenant", "tenant/evil", "A", "A/B", "A:B", "A{B}", "A(B)", *_adversarial(rng, 450)]
+    keys = ["evil/charge-1", "charge-1", *_adversarial(rng, 250)]
+    seen: dict[str, tuple[str, str]] = {}
+    for scope in scopes:
+        store = RedisStore("redis://127.0.0.1:9/0", scope=scope)  # builds keys without connecting
+        for k in keys:
+            rk = store._key(k)
+            assert seen.setdefault(rk, (scope, k)) == (scope, k), f"{(scope, k)} and {seen[rk]} share {rk!r}"
+            tag = rk[rk.index("{") + 1 : rk.index("}")]
+            assert rk.endswith("}") and rk.index("}") == len(rk) - 1 and "{" not in tag
+            assert store._unkey(rk) == k
+            assert rk.startswith(store._prefix)
+    assert len(seen) >= 100_000
+
+
+@pytest.mark.redis
+def test_redis_scopes_never_share_or_clear_each_others_records(redis_url, clock):
+    def mgr(scope):
+        return IdempotencyManager(store=RedisStore(redis_url, scope=scope), clock=clock)
+
+    tenant, evil = mgr("tenant"), mgr("tenant/evil")
+    assert tenant.execute("evil/charge-1", lambda: "tenant's charge") == "tenant's charge"
+    assert evil.execute("charge-1", lambda: "evil's own charge") == "evil's own charge"
+    a, ab, acolon = mgr("A"), mgr("A/B"), mgr("A:B")
+    for m, v in ((a, "a"), (ab, "ab"), (acolon, "a:b")):
+        m.execute("k", lambda v=v: v)
+    a.clear()
+    assert a.get("k") is None
+    assert ab.get("k").result == "ab" and acolon.get("k").result == "a:b"
+    assert sorted(ab.cache) == ["k"] and len(a) == 0
+
+
+@pytest.mark.redis
+def test_records_of_the_0_1_layout_are_not_read(redis_url, redis_client, clock):
+    """Decided and documented: idempotency records live at most their TTL, and 0.1's
+    key layout could not tell nested scopes apart, so 0.2 does not read them."""
+    m = IdempotencyManager(store=redis_url, clock=clock)
+    m.execute("k", lambda: "first")
+    (new,) = redis_client.keys("*")
+    redis_client.rename(new, "sysprims:idem:{default/k}")  # where 0.1 kept this record
+    assert m.get("k") is None and len(m) == 0
+    assert m.execute("k", lambda: "second") == "second"
+    assert redis_client.exists("sysprims:idem:{default/k}")  # left alone: its own TTL removes it
+    assert redis_client.pttl("sysprims:idem:{default/k}") > 0

@@ -339,11 +339,6 @@ class SQLiteStore:
         return html_table("SQLiteStore", [("path", self.path), ("table", self.table)])
 
 
-def _escape(key: str) -> str:
-    # injective, and free of the braces that the shared key() rewrites
-    return key.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
-
-
 def _s(v: Any) -> str:
     return v.decode("utf-8") if isinstance(v, bytes) else str(v)
 
@@ -362,8 +357,8 @@ class RedisStore:
     def __init__(self, redis: Any, *, namespace: str = "sysprims", scope: str = "default"):
         from ..backends import redis as layer
 
-        if not isinstance(namespace, str) or not namespace:
-            raise InvalidParameterError(f"namespace must be a non-empty str, got {namespace!r}")
+        if not isinstance(namespace, str) or not namespace or "{" in namespace or "}" in namespace:
+            raise InvalidParameterError(f"namespace must be a non-empty str without braces, got {namespace!r}")
         if not isinstance(scope, str) or not scope:
             raise InvalidParameterError(f"scope must be a non-empty str, got {scope!r}")
         self._layer = layer
@@ -375,14 +370,14 @@ class RedisStore:
         self._complete = layer.LuaScript("idempotency_complete.lua")
         self._release = layer.LuaScript("idempotency_release.lua")
         self._expire = layer.LuaScript("idempotency_expire.lua")
-        self._prefix = layer.key(namespace, "idem", _escape(scope) + "/")[:-1]  # 'ns:idem:{scope/'
+        # 'ns:v2:idem:{<scope>:' - scope and key are escaped, so no other scope's keys start so
+        self._prefix = layer.key(namespace, "idem", (scope, ""))[:-1]
 
     def _key(self, key: str) -> str:
-        return self._layer.key(self.namespace, "idem", _escape(self.scope) + "/" + _escape(key))
+        return self._layer.key(self.namespace, "idem", (self.scope, key))
 
     def _unkey(self, rkey: str) -> str:
-        inner = rkey[len(self._prefix) : -1]
-        return inner.replace("%7D", "}").replace("%7B", "{").replace("%25", "%")
+        return self._layer.unescape(rkey[len(self._prefix) : -1])
 
     @staticmethod
     def _ms(seconds: float) -> int:
@@ -426,7 +421,7 @@ class RedisStore:
         return bool(self._call(lambda: self.client.delete(self._key(key))))
 
     def _scan(self) -> list[str]:
-        pattern = self._prefix.replace("[", "\\[").replace("]", "\\]").replace("*", "\\*").replace("?", "\\?") + "*"
+        pattern = self._layer.scan_pattern(self._prefix)
         return [_s(k) for k in self._call(lambda: list(self.client.scan_iter(match=pattern, count=1000)))]
 
     def cleanup(self, now: float) -> int:
