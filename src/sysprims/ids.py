@@ -233,9 +233,9 @@ class SnowflakeID:
         ``reserve_ms``) and, when restarted, never issues a timestamp at or
         below the recorded mark. A restart whose clock is behind the mark by at
         most ``reserve_ms`` (the usual quick restart: the mark lies ahead of the
-        clock by design) waits on its clock until the mark has passed, whatever
-        the policy; a clock further behind is a clock that moved backwards (the
-        policy applies).
+        clock by design) waits on its clock until the mark has passed (with
+        ``"logical"``, it carries on from the mark at once); a clock further
+        behind is a clock that moved backwards (the policy applies).
     """
 
     def __init__(
@@ -310,9 +310,10 @@ class SnowflakeID:
 
     def _backwards(self, now: int, last: int) -> int:
         """Apply the policy when ``now < last``; returns the timestamp to use."""
-        if last == self._restart_mark and last - now <= self.reserve_ms:
+        if last == self._restart_mark and last - now <= self.reserve_ms and self.policy != "logical":
             # a restart inside the reserve window: the saved mark lies ahead of the
             # clock by design, so this is no backwards clock; wait the reserve out
+            # ("logical" carries on from the mark at once, as it always did)
             return self._sleep_until(last)
         self._backwards_events += 1
         if self.policy == "logical":
