@@ -471,3 +471,15 @@ def test_records_of_the_0_1_layout_are_not_read(redis_url, redis_client, clock):
     assert m.execute("k", lambda: "second") == "second"
     assert redis_client.exists("sysprims:idem:{default/k}")  # left alone: its own TTL removes it
     assert redis_client.pttl("sysprims:idem:{default/k}") > 0
+
+
+def test_memory_sweep_still_works_after_an_explicit_cleanup(clock):
+    m = IdempotencyManager(store="memory", clock=clock, ttl=10)
+    for i in range(100):
+        m.execute(f"a{i}", lambda: 1)
+    clock.advance(5)
+    assert m.cleanup_expired() == 0  # nothing expired yet: the 100 records stay queued
+    clock.advance(10)
+    for i in range(50):
+        m.execute(f"b{i}", lambda: 1)
+    assert sorted(m.store._data) == sorted(f"b{i}" for i in range(50))

@@ -16,7 +16,7 @@ times, and the claim token of whoever is running it):
 Times are seconds from the manager's clock, so ``ManualClock`` drives expiry on
 every store. Expired records also go away by themselves: Redis gives every
 record a native expiry; the memory store drops a few expired records on each
-write (a heap ordered by expiry), and the SQLite store deletes the expired rows
+write (from FIFOs of writes, one per power-of-two lifetime), and the SQLite store deletes the expired rows
 once per ``sweep_interval`` seconds of that clock, on the next claim.
 """
 
@@ -154,7 +154,10 @@ class MemoryStore:
             dead = [k for k, e in self._data.items() if e.expires_at <= now]
             for k in dead:
                 del self._data[k]
-            self._fifos = {}
+            fifos: dict[int, list[tuple[float, str]]] = {}  # the live records' expiries, queued again
+            for k, e in self._data.items():
+                fifos.setdefault(math.frexp(e.expires_at - now)[1], []).append((e.expires_at, k))
+            self._fifos = {band: deque(sorted(items)) for band, items in fifos.items()}
             return len(dead)
 
     def clear(self) -> None:
