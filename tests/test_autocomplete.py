@@ -636,3 +636,71 @@ def test_topk_across_many_blocks_matches_twin():
     fresh = np.zeros_like(ix.tree)
     K.tree_build(ix.freq, fresh)
     assert np.array_equal(fresh[1:], ix.tree[1:])
+
+
+# ------------------------------------------------------------------ bounded work on user text
+
+
+class _CountingCache(dict):
+    """A cache that counts the prefixes looked up in it and their characters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups = 0
+        self.chars = 0
+
+    def __contains__(self, key: object) -> bool:
+        self.lookups += 1
+        self.chars += len(key)  # type: ignore[arg-type]
+        return super().__contains__(key)
+
+
+def _invalidation_work(query_length: int) -> tuple[int, int]:
+    s = AutocompleteSystem()
+    s.cache = _CountingCache()
+    for q in ("ab", "abc", "b"):
+        s.add_search(q)
+    s.suggest("a")
+    s.suggest("ab")  # cached prefixes: at most 2 characters long
+    s.cache.lookups = s.cache.chars = 0
+    s.add_search("a" * query_length)
+    return s.cache.lookups, s.cache.chars
+
+
+def test_add_search_invalidation_work_does_not_grow_with_the_query():
+    """add_search used to build and look up every prefix of the query (quadratic:
+    90 s for 1M characters); now only prefixes as long as a cached one are tried."""
+    short, long = _invalidation_work(8), _invalidation_work(1000)
+    assert long == short
+    assert long[0] <= 3 and long[1] <= 3
+
+
+def test_overlong_text_is_refused_naming_the_limit():
+    s = AutocompleteSystem()
+    with pytest.raises(InvalidParameterError, match="max_length=1024"):
+        s.add_search("q" * 20_000)
+    with pytest.raises(InvalidParameterError, match="max_length=1024"):
+        s.suggest("q" * 20_000)
+    assert s.cache == {} and len(s.trie) == 0
+    s.add_search("q" * 1024)  # the limit itself is accepted
+    assert s.suggest("q" * 1024) == ["q" * 1024]
+    t = Trie()
+    with pytest.raises(WordTooLongError, match="max_length=1024"):
+        t.insert("w" * 1025)
+    for call in (t.autocomplete, t.starts_with):
+        with pytest.raises(WordTooLongError, match="max_length=1024"):
+            call("w" * 1025)
+    assert t.search("w" * 1025) is False
+    small = AutocompleteSystem(max_length=4)
+    with pytest.raises(WordTooLongError, match="max_length=4"):
+        small.add_search("abcde")
+    with pytest.raises(InvalidParameterError, match="max_length"):
+        Trie(max_length=0)
+
+
+def test_node_view_of_a_long_word_needs_no_deep_recursion():
+    t = Trie()
+    t.insert("x" * 1024, 3)
+    res: list = []
+    t._dfs_words(t.root, "", res)
+    assert res == [("x" * 1024, 3)]

@@ -161,8 +161,8 @@ def test_redis_scopes_and_native_expiry(redis_url, redis_client, clock):
     a.execute("k", lambda: "a", ttl=100)
     assert b.execute("k", lambda: "b") == "b"
     keys = sorted(k.decode() for k in redis_client.keys("*"))
-    assert keys == ["sysprims:idem:{a/k}", "sysprims:idem:{b/k}"]
-    pttl = redis_client.pttl("sysprims:idem:{a/k}")
+    assert keys == ["sysprims:v2:idem:{a:k}", "sysprims:v2:idem:{b:k}"]
+    pttl = redis_client.pttl("sysprims:v2:idem:{a:k}")
     assert 100_000 < pttl <= 101_000  # native backstop: the TTL plus one second
     a.clear()
     assert b.get("k").result == "b"
@@ -341,3 +341,145 @@ def test_sqlite_store_works_across_fork(tmp_path, clock):
 def _child_execute(m: IdempotencyManager) -> None:
     assert m.execute("parent", lambda: 2) == 1
     m.execute("child", lambda: "from child")
+
+
+def _stored(store) -> int:
+    """Records physically held by a store, expired ones included."""
+    if isinstance(store, MemoryStore):
+        return len(store._data)
+    if isinstance(store, SQLiteStore):
+        return store.count()
+    return len(store._scan())
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_expired_records_go_away_without_cleanup_calls(kind, request, tmp_path, clock):
+    """Nobody calls cleanup_expired() (the service never did): as time passes on the
+    manager's clock and requests keep coming, expired records are removed; nothing
+    that is still live is."""
+    m = IdempotencyManager(store=store_spec(kind, request, tmp_path), clock=clock, ttl=60)
+    for i in range(500):
+        m.execute(f"short-{i}", lambda i=i: i)
+    for i in range(50):
+        m.execute(f"long-{i}", lambda i=i: i, ttl=10_000)
+    with pytest.raises(ZeroDivisionError):
+        m.execute("failed", lambda: 1 / 0, cache_errors=True)
+    m.claim("crashed")  # a worker died holding this claim (lock_ttl 60 s)
+    assert _stored(m.store) == 552
+    clock.advance(3600)
+    for i in range(200):  # traffic goes on; nobody calls cleanup_expired()
+        m.execute(f"new-{i}", lambda i=i: i)
+    assert _stored(m.store) == 50 + 200
+    assert all(m.get(f"long-{i}").result == i for i in range(50))
+    assert all(m.get(f"new-{i}").result == i for i in range(200))
+    assert m.cleanup_expired() == 0
+
+
+@pytest.mark.redis
+def test_every_redis_record_carries_a_native_ttl(redis_url, redis_client, clock):
+    m = IdempotencyManager(store=redis_url, clock=clock, ttl=60, lock_ttl=30)
+    m.execute("done", lambda: 1)
+    with pytest.raises(ZeroDivisionError):
+        m.execute("error", lambda: 1 / 0, cache_errors=True)
+    m.claim("running")
+    keys = redis_client.keys("*")
+    assert len(keys) == 3
+    ttls = sorted(redis_client.pttl(k) for k in keys)
+    assert 0 < ttls[0] <= 31_000 and all(60_000 < t <= 61_000 for t in ttls[1:])
+
+
+def test_memory_sweep_never_drops_a_live_record_and_drains_within_a_lifetime(clock):
+    import random
+
+    rnd = random.Random(3)
+    m = IdempotencyManager(store="memory", clock=clock)
+    expiry: dict[str, float] = {}
+    for _ in range(3000):
+        k = f"k{rnd.randrange(1500)}"  # rewrites included
+        ttl = rnd.choice([0.5, 3, 7, 20, 100])
+        if m.status(k) is None:
+            m.execute(k, lambda: 1, ttl=ttl)
+            expiry[k] = clock.time() + ttl
+        clock.advance(rnd.random() * 0.2)
+        now = clock.time()
+        live = {k for k, e in expiry.items() if e > now}
+        assert live <= set(m.store._data)  # nothing live was removed
+    for i in range(2000):  # 250 s later, with writes going on: every old record is gone
+        clock.advance(0.125)
+        m.execute(f"later-{i}", lambda: 1, ttl=1)
+    assert not set(expiry) & set(m.store._data)
+
+
+# ------------------------------------------------------------------ isolation of scopes in Redis
+
+_NASTY = ["{", "}", ":", "%", "/", "\\", "*", "?", "[", "]", "(", ")", "\n", "\r", " ", "\x00", "é", "🙂",
+          "%7B", "%7D", "%3A", "%25", "%u", "a", "b", "7"]
+
+
+def _adversarial(rng, n: int, max_parts: int = 10) -> list[str]:
+    out = {"".join(rng.choices(_NASTY, k=rng.randrange(1, max_parts))) for _ in range(n)}
+    return sorted(out)
+
+
+def test_redis_record_keys_are_injective_over_scope_and_key():
+    """(scope, key) -> Redis key is one-to-one: 100k adversarial pairs, escape
+    characters included, give 100k distinct keys, each with one Cluster hash tag."""
+    import random
+
+    rng = random.Random(11)
+    scopes = ["tenant", "tenant/evil", "A", "A/B", "A:B", "A{B}", "A(B)", *_adversarial(rng, 450)]
+    keys = ["evil/charge-1", "charge-1", *_adversarial(rng, 250)]
+    seen: dict[str, tuple[str, str]] = {}
+    for scope in scopes:
+        store = RedisStore("redis://127.0.0.1:9/0", scope=scope)  # builds keys without connecting
+        for k in keys:
+            rk = store._key(k)
+            assert seen.setdefault(rk, (scope, k)) == (scope, k), f"{(scope, k)} and {seen[rk]} share {rk!r}"
+            tag = rk[rk.index("{") + 1 : rk.index("}")]
+            assert rk.endswith("}") and rk.index("}") == len(rk) - 1 and "{" not in tag
+            assert store._unkey(rk) == k
+            assert rk.startswith(store._prefix)
+    assert len(seen) >= 100_000
+
+
+@pytest.mark.redis
+def test_redis_scopes_never_share_or_clear_each_others_records(redis_url, clock):
+    def mgr(scope):
+        return IdempotencyManager(store=RedisStore(redis_url, scope=scope), clock=clock)
+
+    tenant, evil = mgr("tenant"), mgr("tenant/evil")
+    assert tenant.execute("evil/charge-1", lambda: "tenant's charge") == "tenant's charge"
+    assert evil.execute("charge-1", lambda: "evil's own charge") == "evil's own charge"
+    a, ab, acolon = mgr("A"), mgr("A/B"), mgr("A:B")
+    for m, v in ((a, "a"), (ab, "ab"), (acolon, "a:b")):
+        m.execute("k", lambda v=v: v)
+    a.clear()
+    assert a.get("k") is None
+    assert ab.get("k").result == "ab" and acolon.get("k").result == "a:b"
+    assert sorted(ab.cache) == ["k"] and len(a) == 0
+
+
+@pytest.mark.redis
+def test_records_of_the_0_1_layout_are_not_read(redis_url, redis_client, clock):
+    """Decided and documented: idempotency records live at most their TTL, and 0.1's
+    key layout could not tell nested scopes apart, so 0.2 does not read them."""
+    m = IdempotencyManager(store=redis_url, clock=clock)
+    m.execute("k", lambda: "first")
+    (new,) = redis_client.keys("*")
+    redis_client.rename(new, "sysprims:idem:{default/k}")  # where 0.1 kept this record
+    assert m.get("k") is None and len(m) == 0
+    assert m.execute("k", lambda: "second") == "second"
+    assert redis_client.exists("sysprims:idem:{default/k}")  # left alone: its own TTL removes it
+    assert redis_client.pttl("sysprims:idem:{default/k}") > 0
+
+
+def test_memory_sweep_still_works_after_an_explicit_cleanup(clock):
+    m = IdempotencyManager(store="memory", clock=clock, ttl=10)
+    for i in range(100):
+        m.execute(f"a{i}", lambda: 1)
+    clock.advance(5)
+    assert m.cleanup_expired() == 0  # nothing expired yet: the 100 records stay queued
+    clock.advance(10)
+    for i in range(50):
+        m.execute(f"b{i}", lambda: 1)
+    assert sorted(m.store._data) == sorted(f"b{i}" for i in range(50))

@@ -295,3 +295,43 @@ def test_bad_arguments():
         decode_many(np.array([1.5]))
     with pytest.raises(InvalidParameterError):
         decode(-1)
+
+
+@pytest.mark.parametrize("policy", ["raise", "wait", "logical"])
+def test_quick_restarts_with_a_state_file_just_work(tmp_path, clock, policy):
+    """A generator restarted inside the reserve window (the saved mark lies ahead of
+    the clock by design) waits the reserve out on its clock instead of raising, and
+    no ID repeats over many quick restarts."""
+    state = tmp_path / "hwm"
+    rng = np.random.default_rng(7)
+    issued: list[int] = []
+    for i in range(60):
+        g = SnowflakeID(4, clock=clock, state_file=state, reserve_ms=100, on_clock_backwards=policy)
+        before = clock.time_ms()
+        issued.append(g.generate())
+        issued += g.generate_many(int(rng.integers(1, 9000))).tolist()
+        if i % 3 == 0:
+            issued.append(g.generate())
+        waited = clock.time_ms() - before
+        assert waited <= 100 + 3  # at most the reserve (+ the ms each exhausted sequence takes)
+        clock.advance(float(rng.integers(0, 40)) / 1000.0)  # restart after 0-39 ms
+    assert len(set(issued)) == len(issued)
+    assert all(x < y for x, y in zip(issued, issued[1:], strict=False))
+    if policy != "logical":  # logical issues from the mark at once, ahead of its clock
+        assert g.clock_backwards_events == 0
+
+
+def test_state_file_replacement_syncs_its_folder(tmp_path, clock, monkeypatch):
+    import os
+    import stat
+
+    synced: list[bool] = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        synced.append(stat.S_ISDIR(os.fstat(fd).st_mode))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    SnowflakeID(4, clock=clock, state_file=tmp_path / "hwm").generate()
+    assert synced == [False, True]  # the file's data, then the folder's entry

@@ -194,3 +194,73 @@ def test_bad_store_arguments(tmp_path):
         URLShortener(f"sqlite:///{tmp_path}/missing/dir/x.db")
     with pytest.raises(InvalidParameterError):
         SQLiteLinkStore(":memory:", table="drop table")
+
+
+# ------------------------------------------------------------------ Redis key layout
+
+
+def test_redis_key_encoding_is_injective_on_adversarial_names():
+    """``backends.redis.key`` maps every (name, parts) to its own key, whose hash tag
+    is exactly the encoded name: 100k adversarial names (braces, colons, slashes,
+    newlines, glob characters and the escape sequences themselves)."""
+    import random
+
+    from sysprims.backends import redis as layer
+
+    rng = random.Random(5)
+    alphabet = ["{", "}", ":", "%", "/", "\\", "*", "?", "[", "]", "(", ")", "\n", " ", "é", "\ud800",
+                "%7B", "%7D", "%3A", "%25", "%u", "a", "Z"]
+    names = {"team{a}", "team(a)", "a:b", "a", "b", ""}
+    while len(names) < 100_000:
+        names.add("".join(rng.choices(alphabet, k=rng.randrange(1, 13))))
+    assert len(names) >= 100_000
+    seen: dict[str, str] = {}
+    for name in names:
+        k = layer.key("sysprims", "short", name, "l", name)
+        assert seen.setdefault(k, name) == name, f"{name!r} and {seen[k]!r} share {k!r}"
+        tag = k[k.index("{") + 1 : k.index("}")]
+        assert layer.unescape(tag) == name
+        k.encode("utf-8")  # lone surrogates are escaped too: every key can be sent
+    assert layer.key("ns", "short", ("a", "b:c")) != layer.key("ns", "short", ("a:b", "c"))
+    assert layer.key("ns", "short", "x", "a", "b") != layer.key("ns", "short", "x", "a:b")
+    with pytest.raises(InvalidParameterError, match="namespace"):
+        layer.key("ns{x}", "short", "x")
+
+
+def test_redis_link_store_names_are_distinct_stores_offline():
+    names = ["team{a}", "team(a)", "team%7Ba%7D", "t:x", "t", "links"]
+    built = [RedisLinkStore("redis://127.0.0.1:9/0", name=n) for n in names]
+    keys = [s._link("abc") for s in built] + [s._index for s in built] + [s._k("counter", "counter") for s in built]
+    assert len(set(keys)) == len(keys)
+
+
+@pytest.mark.redis
+def test_redis_link_stores_with_similar_names_do_not_share_links(redis_url):
+    a = URLShortener(RedisLinkStore(redis_url, name="team{a}"), clock=ManualClock(T0))
+    b = URLShortener(RedisLinkStore(redis_url, name="team(a)"), clock=ManualClock(T0))
+    code = a.shorten_counter_based("https://a.example/x")
+    assert b.expand(code) is None and len(b) == 0
+    assert b.shorten_counter_based("https://b.example/y") == code  # its own counter
+    assert a.expand(code) == "https://a.example/x" and b.expand(code) == "https://b.example/y"
+
+
+@pytest.mark.redis
+def test_links_written_by_0_1_are_refused_until_migrated(redis_url, redis_client):
+    s = URLShortener(redis_url, clock=ManualClock(T0))
+    codes = [s.shorten_counter_based(f"https://e.com/{i}") for i in range(5)]
+    codes.append(s.shorten("https://e.com/5", alias="my-alias", ttl=3600))
+    s.close()
+    # what sysprims 0.1 wrote for the same store: ns:short:{links}:... (no layout version)
+    for k in redis_client.keys("sysprims:v2:short:*"):
+        redis_client.rename(k, k.decode().replace("sysprims:v2:short:", "sysprims:short:", 1))
+    assert not redis_client.keys("sysprims:v2:*")
+    with pytest.raises(BackendError, match="0.1.*migrate_from_v01"):
+        URLShortener(redis_url, clock=ManualClock(T0)).expand(codes[0])
+    moved = RedisLinkStore.migrate_from_v01(redis_url)
+    assert moved >= 5 and not redis_client.keys("sysprims:short:*")
+    again = URLShortener(redis_url, clock=ManualClock(T0))
+    assert [again.expand(c) for c in codes] == [f"https://e.com/{i}" for i in range(6)]
+    assert again.shorten_counter_based("https://e.com/new") not in codes  # the counter moved too
+    assert len(again) == len(codes) + 1
+    with pytest.raises(BackendError, match="already holds links"):
+        RedisLinkStore.migrate_from_v01(redis_url)

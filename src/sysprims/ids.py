@@ -195,6 +195,18 @@ def _system_ms() -> int:
     return _time_ns() // 1_000_000
 
 
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:  # pragma: no cover - Windows
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class SnowflakeID:
     """Twitter-style Snowflake ID generator (the seed's class, fixed and extended).
 
@@ -219,8 +231,11 @@ class SnowflakeID:
         Optional high-water-mark file. The generator records a timestamp
         ``reserve_ms`` ahead of the IDs it issues (one small atomic write per
         ``reserve_ms``) and, when restarted, never issues a timestamp at or
-        below the recorded mark: a clock behind it is treated as a clock that
-        moved backwards (the policy applies).
+        below the recorded mark. A restart whose clock is behind the mark by at
+        most ``reserve_ms`` (the usual quick restart: the mark lies ahead of the
+        clock by design) waits on its clock until the mark has passed (with
+        ``"logical"``, it carries on from the mark at once); a clock further
+        behind is a clock that moved backwards (the policy applies).
     """
 
     def __init__(
@@ -262,6 +277,7 @@ class SnowflakeID:
             self.generate = self._generate_system  # type: ignore[method-assign]
         self.state_file = None if state_file is None else Path(state_file)
         self._reserved = float("inf")
+        self._restart_mark: int | None = None
         if self.state_file is not None:
             self._reserved = -1
             mark = self._read_mark()
@@ -270,6 +286,7 @@ class SnowflakeID:
                 self.last_timestamp = mark
                 self.sequence = self._max_seq
                 self._reserved = mark
+                self._restart_mark = mark
 
     # -- clock helpers -------------------------------------------------------
     def _clock_ms(self) -> int:
@@ -293,6 +310,11 @@ class SnowflakeID:
 
     def _backwards(self, now: int, last: int) -> int:
         """Apply the policy when ``now < last``; returns the timestamp to use."""
+        if last == self._restart_mark and last - now <= self.reserve_ms and self.policy != "logical":
+            # a restart inside the reserve window: the saved mark lies ahead of the
+            # clock by design, so this is no backwards clock; wait the reserve out
+            # ("logical" carries on from the mark at once, as it always did)
+            return self._sleep_until(last)
         self._backwards_events += 1
         if self.policy == "logical":
             return last
@@ -357,6 +379,7 @@ class SnowflakeID:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.state_file)
+        _fsync_folder(self.state_file.parent)
         self._reserved = mark
 
     # -- public API ----------------------------------------------------------

@@ -5,8 +5,12 @@
 prefix in ``O(limit log n)`` instead of walking the prefix's whole subtree.
 Fixes over the seed: ties are broken by the word (the seed's order depended
 on insertion order), ``AutocompleteSystem``'s cache no longer serves a short
-answer to a later call with a larger ``limit``, and ``add_search`` also
-invalidates the cached empty prefix.
+answer to a later call with a larger ``limit``, ``add_search`` also
+invalidates the cached empty prefix, and user text is bounded: words, queries
+and prefixes longer than ``max_length`` (1024 characters by default) raise
+:class:`~sysprims.autocomplete.WordTooLongError`, and ``add_search`` looks up
+only the prefixes as long as a cached one (the seed built every prefix of the
+query: quadratic work).
 """
 
 from __future__ import annotations
@@ -17,9 +21,19 @@ from .._format import Container, Persistable
 from .._html import html_table
 from .._validate import check_int
 from ..errors import KeyTypeError
-from ._index import Autocomplete
+from ._index import Autocomplete, WordTooLongError
 
 __all__ = ["AutocompleteSystem", "Trie", "TrieNode"]
+
+DEFAULT_MAX_LENGTH = 1024  # characters of a word, query or prefix
+
+
+def _check_prefix(name: str, prefix: Any, max_length: int | None) -> str:
+    if not isinstance(prefix, str):
+        raise KeyTypeError(f"{name} must be a str, got {type(prefix).__name__}: {prefix!r:.60}")
+    if max_length is not None and len(prefix) > max_length:
+        raise WordTooLongError(f"{name} must be at most max_length={max_length} characters, got {len(prefix)}")
+    return prefix
 
 
 class TrieNode:
@@ -39,15 +53,22 @@ class TrieNode:
 class Trie(Persistable):
     """Prefix tree with ranked completions (the seed's API).
 
-    Words are taken exactly as given (no case folding, no normalisation, no
-    length limit), as in the seed. Frequencies are non-negative ints and add up
-    on repeated inserts.
+    Words are taken exactly as given (no case folding, no normalisation), as
+    in the seed; words and prefixes longer than ``max_length`` characters raise
+    :class:`~sysprims.autocomplete.WordTooLongError`. Frequencies are
+    non-negative ints and add up on repeated inserts.
     """
 
     _KIND = "trie"
 
-    def __init__(self) -> None:
-        self._index = Autocomplete(casefold=False, normalize=None, max_length=None)
+    def __init__(self, *, max_length: int = DEFAULT_MAX_LENGTH) -> None:
+        max_length = check_int("max_length", max_length, min=1)
+        self._index = Autocomplete(casefold=False, normalize=None, max_length=max_length)
+
+    @property
+    def max_length(self) -> int | None:
+        """The longest word or prefix accepted (``None``: a trie saved by sysprims 0.1)."""
+        return self._index.max_length
 
     def insert(self, word: str, frequency: int = 1) -> None:
         """Insert ``word`` (or add ``frequency`` to it)."""
@@ -62,13 +83,13 @@ class Trie(Persistable):
 
     def starts_with(self, prefix: str) -> bool:
         """True when some word starts with ``prefix`` (the empty prefix always matches, as in the seed)."""
-        if not isinstance(prefix, str):
-            raise KeyTypeError(f"prefix must be a str, got {type(prefix).__name__}: {prefix!r:.60}")
+        _check_prefix("prefix", prefix, self._index.max_length)
         return prefix == "" or self._index.has_prefix(prefix)
 
     def autocomplete(self, prefix: str, limit: int = 10) -> list[tuple]:
         """Top ``limit`` ``(word, frequency)`` pairs for ``prefix``, by frequency
         (descending), ties by word."""
+        _check_prefix("prefix", prefix, self._index.max_length)
         return [(w, int(f)) for w, f in self._index.suggest_with_scores(prefix, limit)]
 
     # -- the seed's node view, built on demand (O(total characters))
@@ -96,10 +117,21 @@ class Trie(Persistable):
         return node
 
     def _dfs_words(self, node: TrieNode, current_word: str, results: list[tuple]) -> None:
-        if node.is_end_of_word:
-            results.append((current_word, node.frequency))
-        for ch, child in node.children.items():
-            self._dfs_words(child, current_word + ch, results)
+        # the seed's recursive walk, with an explicit stack: a long word would
+        # exceed Python's recursion limit, and each word is joined once at its end
+        path: list[str] = [current_word]
+        stack: list[Any] = [iter([("", node)])]
+        while stack:
+            step = next(stack[-1], None)
+            if step is None:
+                stack.pop()
+                path.pop()
+                continue
+            ch, child = step
+            path.append(ch)
+            if child.is_end_of_word:
+                results.append(("".join(path), child.frequency))
+            stack.append(iter(child.children.items()))
 
     def __len__(self) -> int:
         return len(self._index)
@@ -130,13 +162,17 @@ class AutocompleteSystem:
 
     Queries are lower-cased. ``suggest`` answers from ``cache`` when it can;
     ``add_search`` invalidates the cached entries of every prefix of the query
-    (the empty prefix included), so a cached answer is never stale.
+    (the empty prefix included), so a cached answer is never stale. Queries and
+    prefixes longer than ``max_length`` characters (after lower-casing) raise
+    :class:`~sysprims.autocomplete.WordTooLongError`.
     """
 
-    def __init__(self) -> None:
-        self.trie = Trie()
+    def __init__(self, *, max_length: int = DEFAULT_MAX_LENGTH) -> None:
+        self.trie = Trie(max_length=max_length)
+        self.max_length: int = self.trie._index.max_length  # type: ignore[assignment]
         self.cache: dict[str, list[tuple]] = {}
         self._complete: set[str] = set()  # cached prefixes whose list holds every completion
+        self._longest_cached = 0  # no cached prefix is longer (only grows)
 
     def add_search(self, query: str) -> None:
         """Record one search for ``query``."""
@@ -149,14 +185,13 @@ class AutocompleteSystem:
     def suggest(self, prefix: str, limit: int = 10) -> list[str]:
         """The ``limit`` most searched queries starting with ``prefix``."""
         limit = check_int("limit", limit, min=0)
-        if not isinstance(prefix, str):
-            raise KeyTypeError(f"prefix must be a str, got {type(prefix).__name__}: {prefix!r:.60}")
-        prefix = prefix.lower()
+        prefix = _check_prefix("prefix", _check_prefix("prefix", prefix, None).lower(), self.max_length)
         cached = self.cache.get(prefix)
         if cached is not None and (limit <= len(cached) or prefix in self._complete):
             return [word for word, _ in cached[:limit]]
         results = self.trie.autocomplete(prefix, limit)
         self.cache[prefix] = results
+        self._longest_cached = max(self._longest_cached, len(prefix))
         if len(results) < limit:
             self._complete.add(prefix)
         else:
@@ -164,8 +199,10 @@ class AutocompleteSystem:
         return [word for word, _ in results]
 
     def _invalidate_cache(self, query: str) -> None:
-        """Drop the cached answers of every prefix of ``query``, ``""`` included."""
-        for i in range(len(query) + 1):
+        """Drop the cached answers of every prefix of ``query``, ``""`` included.
+        Only prefixes up to the longest cached one can be cached: the work is
+        bounded by that length, not by the query's."""
+        for i in range(min(len(query), self._longest_cached) + 1):
             prefix = query[:i]
             if prefix in self.cache:
                 del self.cache[prefix]

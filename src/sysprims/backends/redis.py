@@ -6,22 +6,38 @@
   runs it with ``EVALSHA`` and falls back to ``SCRIPT LOAD`` on ``NOSCRIPT``
   (after a server restart or ``SCRIPT FLUSH``); it also works inside pipelines.
 * :func:`key` builds namespaced keys whose ``{hash tag}`` keeps every key of one
-  logical object in one Redis Cluster slot.
+  logical object in one Redis Cluster slot:
+  ``<namespace>:v2:<kind>:{<name>}[:<part>...]``. The name and the parts are
+  escaped (:func:`escape`: ``%``, ``{``, ``}``, ``:`` and lone surrogates become
+  ``%XX`` / ``%uXXXX``), so the layout is injective: two different
+  ``(namespace, kind, name, parts)`` never share a key, and the hash tag is
+  exactly the escaped name. ``v2`` is the layout's version; sysprims 0.1 wrote
+  ``<namespace>:<kind>:{<name>}...`` with ``{``/``}`` replaced by ``(``/``)``
+  (not injective), which 0.2 does not read.
 
 Redis errors surface as :class:`~sysprims.errors.BackendError`.
 """
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from typing import Any
 
 from .._deps import require
 from ..errors import BackendError, InvalidParameterError
 
-__all__ = ["DEFAULT_NAMESPACE", "LuaScript", "connect", "key", "redis_errors"]
+__all__ = [
+    "DEFAULT_NAMESPACE", "KEY_LAYOUT", "LuaScript", "connect", "escape", "key", "redis_errors",
+    "scan_pattern", "unescape",
+]
 
 DEFAULT_NAMESPACE = "sysprims"
+KEY_LAYOUT = "v2"  # the version segment of every key built by key()
+
+_SPECIAL = re.compile(r"[%{}:\ud800-\udfff]")
+_ESCAPED = re.compile(r"%(?:u([0-9A-F]{4})|([0-9A-F]{2}))")
+_GLOB = re.compile(r"([\\*?\[\]])")
 
 
 def connect(url_or_client: Any = None, **kwargs: Any) -> Any:
@@ -44,13 +60,50 @@ def redis_errors() -> tuple[type[BaseException], ...]:
     return (redis.exceptions.RedisError, OSError)
 
 
-def key(namespace: str, kind: str, name: str | bytes, *parts: str) -> str:
-    """``namespace:kind:{name}[:part...]``; the braces are the Cluster hash tag."""
-    if isinstance(name, bytes):
-        name = name.decode("utf-8", "backslashreplace")
-    name = str(name).replace("{", "(").replace("}", ")")
-    tail = "".join(f":{p}" for p in parts)
-    return f"{namespace}:{kind}:{{{name}}}{tail}"
+def _escape_char(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    return f"%u{c:04X}" if c > 0xFF else f"%{c:02X}"
+
+
+def escape(part: str) -> str:
+    """``part`` with ``%``, ``{``, ``}``, ``:`` and lone surrogates percent-escaped:
+    one-to-one, and free of the characters that delimit keys and hash tags."""
+    return _SPECIAL.sub(_escape_char, part) if _SPECIAL.search(part) else part
+
+
+def unescape(part: str) -> str:
+    """The inverse of :func:`escape`."""
+    return _ESCAPED.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), part)
+
+
+def _component(what: str, value: Any) -> str:
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidParameterError(f"{what} must be UTF-8, got {value!r:.60}") from None
+    if not isinstance(value, str):
+        raise InvalidParameterError(f"{what} must be a str, got {type(value).__name__}: {value!r:.60}")
+    return escape(value)
+
+
+def key(namespace: str, kind: str, name: str | bytes | tuple[str, ...], *parts: str) -> str:
+    """``namespace:v2:kind:{name}[:part...]``; the braces are the Cluster hash tag.
+
+    ``name`` may be a tuple of components (joined by ``:`` after escaping), for a
+    record named by several user strings. The namespace may hold ``:`` but no
+    braces; the kind is one of ours (a word)."""
+    if not isinstance(namespace, str) or not namespace or "{" in namespace or "}" in namespace:
+        raise InvalidParameterError(f"namespace must be a non-empty str without braces, got {namespace!r}")
+    names = name if isinstance(name, tuple) else (name,)
+    tag = ":".join(_component("name", n) for n in names)
+    tail = "".join(":" + _component("key part", p) for p in parts)
+    return f"{namespace}:{KEY_LAYOUT}:{kind}:{{{tag}}}{tail}"
+
+
+def scan_pattern(prefix: str) -> str:
+    """A ``SCAN MATCH`` pattern for every key that starts with ``prefix``."""
+    return _GLOB.sub(r"\\\1", prefix) + "*"
 
 
 class LuaScript:

@@ -8,7 +8,11 @@ Both implement :class:`sysprims.shortener.LinkStore`:
   ``executemany`` in one transaction per chunk.
 * Redis: one hash per link, a url index hash, a counter per strategy, zsets
   for expiry and clicks; every write is one Lua script (atomic). Keys are
-  ``namespace:short:{name}:...`` so one store lives in one Cluster slot.
+  ``namespace:v2:short:{name}:...`` (:func:`sysprims.backends.redis.key`:
+  injective, so two store names never share keys) and one store lives in one
+  Cluster slot. A store that finds links written by sysprims 0.1 under the old
+  layout ``namespace:short:{name}:...`` (and none under the new one) refuses to
+  run until :meth:`RedisLinkStore.migrate_from_v01` has moved them.
 """
 
 from __future__ import annotations
@@ -250,6 +254,54 @@ class RedisLinkStore(LinkStore):
         self._create_many = LS("shortener_create_many.lua")
         self._resolve = LS("shortener_resolve.lua")
         self._delete = LS("shortener_delete.lua")
+        self._layout_checked = False
+
+    @staticmethod
+    def _v01_prefix(namespace: str, name: str) -> str:
+        """Where sysprims 0.1 kept this store (braces were rewritten as parentheses)."""
+        return f"{namespace}:short:{{{name.replace('{', '(').replace('}', ')')}}}"
+
+    def _ready(self) -> None:
+        """Refuse (once per store, on first use) to run over links of the 0.1 layout."""
+        if self._layout_checked:
+            return
+        old = self._v01_prefix(self.namespace, self.name)
+        if self._call(self.client.exists, f"{old}:count", f"{old}:urls") and not self._call(
+            self.client.exists, self._count, self._index
+        ):
+            raise BackendError(
+                f"Redis holds links written by sysprims 0.1 under {old}:* (the 0.1 key layout); this "
+                f"version keeps them under {self._count[: -len(':count')]}:*. Move them once with "
+                f"RedisLinkStore.migrate_from_v01(redis, name={self.name!r}, namespace={self.namespace!r}), "
+                "or keep running sysprims 0.1"
+            )
+        self._layout_checked = True
+
+    @classmethod
+    def migrate_from_v01(cls, redis: Any, *, name: str = "links", namespace: str = "sysprims") -> int:
+        """Move a link store written by sysprims 0.1 to this version's key layout;
+        returns the number of Redis keys moved. In 0.1, names that differ only by
+        ``{}`` versus ``()`` shared one store: it moves to the ``name`` given."""
+        store = cls(redis, name=name, namespace=namespace)
+        store._layout_checked = True
+        client = store.client
+        if store._call(client.exists, store._count, store._index):
+            raise BackendError(f"link store {name!r} already holds links in the new layout; not migrating over them")
+        old = cls._v01_prefix(namespace, name) + ":"
+        moved = 0
+        for raw in store._call(lambda: list(client.scan_iter(match=store._r.scan_pattern(old), count=1000))):
+            src = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            tail = src[len(old) :]
+            kind, sep, rest = tail.partition(":")
+            dst = store._k(kind, rest) if sep else store._k(tail)
+            try:
+                store._call(client.rename, src, dst)
+            except BackendError:  # another Cluster slot: copy, then delete
+                ttl = store._call(client.pttl, src)
+                store._call(client.restore, dst, max(ttl, 0), store._call(client.dump, src))
+                store._call(client.delete, src)
+            moved += 1
+        return moved
 
     def _link(self, code: str) -> str:
         return self._k("l", code)
@@ -261,14 +313,17 @@ class RedisLinkStore(LinkStore):
             raise BackendError(f"Redis link store: {exc}") from exc
 
     def reserve_counter(self, name, n, start):
+        self._ready()
         return int(self._reserve(self.client, [self._k("counter", name)], [n, start]))
 
     def create(self, code, url, strategy, created_ms, expires_ms, now_ms):
+        self._ready()
         keys = [self._link(code), self._index, self._count, self._expz, self._top]
         exp = "" if expires_ms is None else int(expires_ms)
         return bool(self._create(self.client, keys, [code, url, strategy, int(created_ms), exp, int(now_ms)]))
 
     def create_many(self, codes, urls, strategy, created_ms, expires_ms):
+        self._ready()
         keys = [self._index, self._count, self._expz, *[self._link(c) for c in codes]]
         args: list[Any] = [strategy, int(created_ms), "" if expires_ms is None else int(expires_ms)]
         for c, u in zip(codes, urls, strict=False):
@@ -277,6 +332,7 @@ class RedisLinkStore(LinkStore):
         return bool(self._create_many(self.client, keys, args))
 
     def find_codes(self, urls, strategy):
+        self._ready()
         urls = list(urls)
         out: dict[str, str] = {}
         for lo in range(0, len(urls), 10000):
@@ -288,10 +344,12 @@ class RedisLinkStore(LinkStore):
         return out
 
     def resolve(self, code, now_ms, count_click=False):
+        self._ready()
         v = self._resolve(self.client, [self._link(code), self._top], [code, int(now_ms), "1" if count_click else "0"])
         return None if v is None else v.decode("utf-8")
 
     def _fetch(self, codes: Sequence[str]) -> list[list]:
+        self._ready()
         def run() -> list:
             pipe = self.client.pipeline(transaction=False)
             for c in codes:
@@ -323,6 +381,7 @@ class RedisLinkStore(LinkStore):
         return self._info(code, row) if self._live(row, now_ms) else None
 
     def top(self, n, now_ms):
+        self._ready()
         if n == 0:
             return []
         window = n
@@ -341,10 +400,12 @@ class RedisLinkStore(LinkStore):
             window = min(total, window * 2 + len(tied) - len(infos))
 
     def delete(self, code):
+        self._ready()
         keys = [self._link(code), self._index, self._count, self._expz, self._top]
         return bool(self._delete(self.client, keys, [code, ""]))
 
     def purge_expired(self, now_ms):
+        self._ready()
         codes = self._call(self.client.zrangebyscore, self._expz, "-inf", int(now_ms))
         removed = 0
         for c in codes:
@@ -354,6 +415,7 @@ class RedisLinkStore(LinkStore):
         return removed
 
     def __len__(self):
+        self._ready()
         v = self._call(self.client.get, self._count)
         return int(v or 0)
 

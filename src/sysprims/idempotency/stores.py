@@ -14,19 +14,25 @@ times, and the claim token of whoever is running it):
   expired records and returns how many.
 
 Times are seconds from the manager's clock, so ``ManualClock`` drives expiry on
-every store. Redis also sets a native expiry as a backstop.
+every store. Expired records also go away by themselves: Redis gives every
+record a native expiry; the memory store drops a few expired records on each
+write (from FIFOs of writes, one per power-of-two lifetime), and the SQLite store deletes the expired rows
+once per ``sweep_interval`` seconds of that clock, on the next claim.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import threading
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from .._html import html_table
+from .._validate import check_number
 from ..errors import BackendError, InvalidParameterError
 
 __all__ = ["MemoryStore", "Record", "RedisStore", "SQLiteStore", "open_store"]
@@ -69,14 +75,44 @@ class MemoryStore:
     """A dict behind a lock: thread-safe within one process, lost on exit.
 
     Results are kept as the Python objects the operation returned (no
-    serialization), so every replay returns the same object.
+    serialization), so every replay returns the same object. Every write also
+    removes up to ``_SWEEP`` expired records, found at the heads of FIFOs of
+    writes (one per power-of-two lifetime), so expired records never pile up:
+    a record goes at most about its own lifetime after it expired, while
+    writes continue.
     """
 
     persistent = False
+    _SWEEP = 8  # expired records removed per write: more than a write adds, so a backlog drains
 
     def __init__(self) -> None:
         self._data: dict[str, _Entry] = {}
         self._lock = threading.Lock()
+        self._fifos: dict[int, deque[tuple[float, str]]] = {}  # lifetime band -> (expires_at, key) of writes
+
+    def _put(self, key: str, entry: _Entry, now: float) -> None:
+        """Store ``entry``, queue its expiry and sweep; caller holds the lock."""
+        data = self._data
+        data[key] = entry
+        exp = entry.expires_at
+        # one FIFO per power-of-two lifetime: with a clock that does not go back,
+        # a FIFO is in expiry order to within its lifetime band, so its head is
+        # (nearly) the next record to expire
+        band = math.frexp(exp - now)[1] if exp > now else 0
+        fifo = self._fifos.get(band)
+        if fifo is None:
+            fifo = self._fifos[band] = deque()
+        fifo.append((exp, key))
+        budget = self._SWEEP
+        for fifo in self._fifos.values():
+            while fifo and fifo[0][0] <= now:
+                k = fifo.popleft()[1]
+                e = data.get(k)
+                if e is not None and e.expires_at <= now:  # else rewritten or deleted since
+                    del data[k]
+                budget -= 1
+                if not budget:
+                    return
 
     def begin(self, key: str, token: str, fingerprint: str | None, now: float, lock_expires_at: float):
         with self._lock:
@@ -84,7 +120,7 @@ class MemoryStore:
             if e is not None and e.expires_at > now:
                 return False, e.record(key)
             # entries are replaced, never mutated, so lock-free readers see whole records
-            self._data[key] = _Entry(RUNNING, fingerprint, None, now, None, lock_expires_at, token)
+            self._put(key, _Entry(RUNNING, fingerprint, None, now, None, lock_expires_at, token), now)
             return True, None
 
     def complete(self, key: str, token: str, state: str, payload: Any, now: float, expires_at: float) -> bool:
@@ -92,7 +128,7 @@ class MemoryStore:
             e = self._data.get(key)
             if e is None or e.state != RUNNING or e.token != token:
                 return False
-            self._data[key] = _Entry(state, e.fingerprint, payload, e.created_at, now, expires_at, token)
+            self._put(key, _Entry(state, e.fingerprint, payload, e.created_at, now, expires_at, token), now)
             return True
 
     def release(self, key: str, token: str) -> bool:
@@ -118,11 +154,16 @@ class MemoryStore:
             dead = [k for k, e in self._data.items() if e.expires_at <= now]
             for k in dead:
                 del self._data[k]
+            fifos: dict[int, list[tuple[float, str]]] = {}  # the live records' expiries, queued again
+            for k, e in self._data.items():
+                fifos.setdefault(math.frexp(e.expires_at - now)[1], []).append((e.expires_at, k))
+            self._fifos = {band: deque(sorted(items)) for band, items in fifos.items()}
             return len(dead)
 
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self._fifos = {}
 
     def records(self, now: float) -> Iterator[Record]:
         with self._lock:
@@ -149,12 +190,16 @@ class SQLiteStore:
 
     Claims run in ``BEGIN IMMEDIATE`` transactions, so exactly one of several
     threads or processes racing on a key wins it. Cache hits read without a
-    write lock. The connection is reopened after ``fork``.
+    write lock. The connection is reopened after ``fork``. The first claim
+    after ``sweep_interval`` seconds (of the manager's clock) have passed since
+    the last sweep deletes every expired row (``None``: only
+    :meth:`cleanup` does).
     """
 
     persistent = True
 
-    def __init__(self, path: str | os.PathLike[str], *, table: str = "sysprims_idempotency", timeout: float = 30.0):
+    def __init__(self, path: str | os.PathLike[str], *, table: str = "sysprims_idempotency", timeout: float = 30.0,
+                 sweep_interval: float | None = 60.0):
         from ..backends.sqlite import path_from_url
 
         if not isinstance(table, str) or not _IDENT.match(table):
@@ -164,6 +209,10 @@ class SQLiteStore:
             raise InvalidParameterError(f"path must be a file path or sqlite:/// URL, got {type(path).__name__}")
         self.table = table
         self.timeout = float(timeout)
+        if sweep_interval is not None:
+            sweep_interval = check_number("sweep_interval", sweep_interval, min=0.0)
+        self.sweep_interval = sweep_interval
+        self._next_sweep = float("-inf")
         self._lock = threading.Lock()
         self._pid = -1
         self._conn: Any = None
@@ -230,6 +279,9 @@ class SQLiteStore:
                 if row is not None:  # else deleted in between: try again
                     return False, self._row(key, row)
 
+        if self.sweep_interval is not None and now >= self._next_sweep:
+            self._next_sweep = now + self.sweep_interval
+            self.cleanup(now)
         return self._run(txn)
 
     def complete(self, key: str, token: str, state: str, payload: Any, now: float, expires_at: float) -> bool:
@@ -277,21 +329,17 @@ class SQLiteStore:
             self._conn = None
 
     def __getstate__(self) -> dict[str, Any]:  # picklable for multiprocessing: reconnects on the other side
-        return {"path": self.path, "table": self.table, "timeout": self.timeout}
+        return {"path": self.path, "table": self.table, "timeout": self.timeout, "sweep_interval": self.sweep_interval}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"], table=state["table"], timeout=state["timeout"])  # type: ignore[misc]
+        self.__init__(state["path"], table=state["table"], timeout=state["timeout"],  # type: ignore[misc]
+                      sweep_interval=state.get("sweep_interval", 60.0))
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r}, table={self.table!r})"
 
     def _repr_html_(self) -> str:
         return html_table("SQLiteStore", [("path", self.path), ("table", self.table)])
-
-
-def _escape(key: str) -> str:
-    # injective, and free of the braces that the shared key() rewrites
-    return key.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
 
 
 def _s(v: Any) -> str:
@@ -312,8 +360,8 @@ class RedisStore:
     def __init__(self, redis: Any, *, namespace: str = "sysprims", scope: str = "default"):
         from ..backends import redis as layer
 
-        if not isinstance(namespace, str) or not namespace:
-            raise InvalidParameterError(f"namespace must be a non-empty str, got {namespace!r}")
+        if not isinstance(namespace, str) or not namespace or "{" in namespace or "}" in namespace:
+            raise InvalidParameterError(f"namespace must be a non-empty str without braces, got {namespace!r}")
         if not isinstance(scope, str) or not scope:
             raise InvalidParameterError(f"scope must be a non-empty str, got {scope!r}")
         self._layer = layer
@@ -325,14 +373,14 @@ class RedisStore:
         self._complete = layer.LuaScript("idempotency_complete.lua")
         self._release = layer.LuaScript("idempotency_release.lua")
         self._expire = layer.LuaScript("idempotency_expire.lua")
-        self._prefix = layer.key(namespace, "idem", _escape(scope) + "/")[:-1]  # 'ns:idem:{scope/'
+        # 'ns:v2:idem:{<scope>:' - scope and key are escaped, so no other scope's keys start so
+        self._prefix = layer.key(namespace, "idem", (scope, ""))[:-1]
 
     def _key(self, key: str) -> str:
-        return self._layer.key(self.namespace, "idem", _escape(self.scope) + "/" + _escape(key))
+        return self._layer.key(self.namespace, "idem", (self.scope, key))
 
     def _unkey(self, rkey: str) -> str:
-        inner = rkey[len(self._prefix) : -1]
-        return inner.replace("%7D", "}").replace("%7B", "{").replace("%25", "%")
+        return self._layer.unescape(rkey[len(self._prefix) : -1])
 
     @staticmethod
     def _ms(seconds: float) -> int:
@@ -376,7 +424,7 @@ class RedisStore:
         return bool(self._call(lambda: self.client.delete(self._key(key))))
 
     def _scan(self) -> list[str]:
-        pattern = self._prefix.replace("[", "\\[").replace("]", "\\]").replace("*", "\\*").replace("?", "\\?") + "*"
+        pattern = self._layer.scan_pattern(self._prefix)
         return [_s(k) for k in self._call(lambda: list(self.client.scan_iter(match=pattern, count=1000)))]
 
     def cleanup(self, now: float) -> int:

@@ -18,19 +18,45 @@ from ._common import ShardingStrategy
 __all__ = ["MovementReport", "ReshardReport", "ShardedDatabase", "movement_report"]
 
 
+class _WriteSeq:
+    """The database-wide write sequence: every stored row carries the number of
+    the write that produced it, so a copy never replaces a newer row."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def observe(self, version: int) -> None:
+        self.value = max(self.value, version)
+
+    def next(self) -> int:
+        self.value += 1
+        return self.value
+
+
 class SqliteShard:
     """One shard in its own SQLite file; a small dict-like store.
 
     Keys are str, bytes or int (int64); values are pickled, so open only
-    databases you wrote yourself.
+    databases you wrote yourself. Every row holds a version (the number of the
+    write that stored it, shared by the shards of one database through
+    ``seq``); :meth:`put_raw` keeps whichever of two rows is newer.
     """
 
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], seq: _WriteSeq | None = None):
         from ..backends.sqlite import connect
 
         self.path = str(path)
         self._conn = connect(self.path)
-        self._conn.execute("CREATE TABLE IF NOT EXISTS kv (k PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID")
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS kv (k PRIMARY KEY, v BLOB NOT NULL, ver INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID"
+        )
+        if "ver" not in [r[1] for r in self._conn.execute("PRAGMA table_info(kv)")]:
+            # a shard written by sysprims 0.1: its rows count as older than any new write
+            self._conn.execute("ALTER TABLE kv ADD COLUMN ver INTEGER NOT NULL DEFAULT 0")
+        self._seq = _WriteSeq() if seq is None else seq
+        self._seq.observe(int(self._conn.execute("SELECT COALESCE(MAX(ver), 0) FROM kv").fetchone()[0]))
 
     @staticmethod
     def _key(key: Any) -> Any:
@@ -56,7 +82,9 @@ class SqliteShard:
         return pickle.loads(row[0])
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._conn.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (self._key(key), pickle.dumps(value, 5)))
+        self._conn.execute(
+            "INSERT OR REPLACE INTO kv (k, v, ver) VALUES (?, ?, ?)", (self._key(key), pickle.dumps(value, 5), self._seq.next())
+        )
 
     def __delitem__(self, key: Any) -> None:
         self._conn.execute("DELETE FROM kv WHERE k = ?", (self._key(key),))
@@ -75,28 +103,35 @@ class SqliteShard:
     def keys(self) -> list[Any]:
         return [r[0] for r in self._conn.execute("SELECT k FROM kv")]
 
-    def items_for(self, keys: list[Any]) -> list[tuple[Any, bytes]]:
+    def items_for(self, keys: list[Any]) -> list[tuple[Any, bytes, int]]:
+        """``(key, pickled value, version)`` of the keys present."""
         out = []
         for k in keys:
-            row = self._conn.execute("SELECT v FROM kv WHERE k = ?", (self._key(k),)).fetchone()
+            row = self._conn.execute("SELECT v, ver FROM kv WHERE k = ?", (self._key(k),)).fetchone()
             if row is not None:
-                out.append((k, row[0]))
+                out.append((k, row[0], int(row[1])))
         return out
 
-    def put_raw(self, items: list[tuple[Any, bytes]]) -> None:
-        """Write already-pickled values in one transaction."""
+    def put_raw(self, items: list[tuple[Any, bytes, int]]) -> None:
+        """Write already-pickled ``(key, value, version)`` rows in one transaction;
+        a row already here with the same or a newer version is kept."""
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            self._conn.executemany("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", [(self._key(k), v) for k, v in items])
+            self._conn.executemany(
+                "INSERT INTO kv (k, v, ver) VALUES (?, ?, ?) ON CONFLICT(k) DO UPDATE "
+                "SET v = excluded.v, ver = excluded.ver WHERE excluded.ver > kv.ver",
+                [(self._key(k), v, ver) for k, v, ver in items],
+            )
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
 
-    def delete_many(self, keys: list[Any]) -> None:
+    def delete_copied(self, items: list[tuple[Any, bytes, int]]) -> None:
+        """Delete the rows that :meth:`items_for` returned, unless rewritten since."""
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            self._conn.executemany("DELETE FROM kv WHERE k = ?", [(self._key(k),) for k in keys])
+            self._conn.executemany("DELETE FROM kv WHERE k = ? AND ver <= ?", [(self._key(k), ver) for k, _, ver in items])
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
@@ -144,6 +179,7 @@ class ShardedDatabase:
             self.path = None
         self.strategy = strategy
         self._pending: ShardingStrategy | None = None
+        self._seq = _WriteSeq()
         self.shards: list[Any] = [self._open(i) for i in range(self.num_shards)]
         self._check_ids(strategy)
 
@@ -151,7 +187,7 @@ class ShardedDatabase:
         if self.backend == "memory":
             return {}
         assert self.path is not None  # set in __init__ for sqlite (not input validation)
-        return SqliteShard(self.path / f"shard_{i:05d}.sqlite")
+        return SqliteShard(self.path / f"shard_{i:05d}.sqlite", self._seq)
 
     def _check_ids(self, strategy: ShardingStrategy) -> None:
         ids = strategy.shard_ids()
@@ -191,9 +227,10 @@ class ShardedDatabase:
         """Move every key whose shard changes under ``new_strategy``; nothing else moves.
 
         Each batch is copied to its new shard first, then deleted from the old
-        one, so an interruption leaves at worst identical copies; calling
+        one, so an interruption leaves at worst two copies; calling
         ``reshard(new_strategy)`` again (in this process or after reopening
-        the database) finishes the job. Reads and writes during an interrupted
+        the database) finishes the job, and never copies a row over a newer
+        one (rows carry write versions). Reads and writes during an interrupted
         reshard in this process see the new placement first.
         """
         if not isinstance(new_strategy, ShardingStrategy):
@@ -231,8 +268,9 @@ class ShardedDatabase:
         """Copy ``keys`` from shard ``src`` to ``dst``, then delete them from ``src``."""
         s, d = self.shards[src], self.shards[dst]
         if self.backend == "sqlite":
-            d.put_raw(s.items_for(keys))
-            s.delete_many(keys)
+            rows = s.items_for(keys)
+            d.put_raw(rows)  # a newer row already in ``d`` (written after a crash) wins
+            s.delete_copied(rows)
         else:
             for k in keys:
                 d[k] = s[k]
