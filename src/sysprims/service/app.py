@@ -25,7 +25,7 @@ from ..errors import BackendError
 from .core import ShortenerService
 from .openapi import openapi_spec
 from .settings import ServiceSettings
-from .validation import ApiError, parse_link_request
+from .validation import ApiError, check_host, host_of, parse_link_request
 
 __all__ = ["create_app"]
 
@@ -68,12 +68,24 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
     def error_response(err: ApiError) -> JSONResponse:
         return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
 
+    fixed_hosts = set(cfg.allowed_hosts or ())
+    if cfg.base_url is not None:
+        fixed_hosts.add(host_of(cfg.base_url) or "")
+
     def base_url(request: Request) -> str:
-        return str(request.base_url)
+        """The base of ``short_url``: the configured one, else the checked Host header."""
+        if cfg.allowed_hosts is not None or cfg.base_url is None:
+            check_host(request.headers.get("host"), cfg.allowed_hosts)
+        return cfg.base_url or str(request.base_url)
+
+    def self_hosts(request: Request) -> set[str]:
+        name = host_of("http://" + request.headers.get("host", "")) if request.headers.get("host") else None
+        return fixed_hosts | ({name} if name else set())
 
     def client_of(request: Request) -> str:
         host = request.client.host if request.client else None
-        return svc.client_id(request.headers.get("x-api-key"), host, request.headers.get("x-forwarded-for"))
+        lines = request.headers.getlist("x-forwarded-for")  # every line: a second one must not hide the proxy's
+        return svc.client_id(request.headers.get("x-api-key"), host, ",".join(lines) if lines else None)
 
     def query_k(request: Request) -> int:
         raw = request.query_params.get("k", "10")
@@ -111,9 +123,10 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
             chunks.append(chunk)
         body = b"".join(chunks)
         try:
-            req = parse_link_request(body, max_url_length=cfg.max_url_length, max_ttl_seconds=cfg.max_ttl_seconds)
-            out = await call(svc.create_link, client, req, request.headers.get("idempotency-key"),
-                             base_url(request))
+            base = base_url(request)
+            req = parse_link_request(body, max_url_length=cfg.max_url_length, max_ttl_seconds=cfg.max_ttl_seconds,
+                                     self_hosts=self_hosts(request))
+            out = await call(svc.create_link, client, req, request.headers.get("idempotency-key"), base)
         except ApiError as err:
             err.headers = {**headers, **err.headers}
             raise
