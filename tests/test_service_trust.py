@@ -66,41 +66,54 @@ def test_every_forwarded_for_line_is_read():
 
 
 # ---------------------------------------------------------------- item 14
+class Paused:
+    """A redis-server stopped with SIGSTOP (connections open, no replies) until
+    :meth:`resume`; a timer resumes it after ``safety`` seconds anyway, so that code
+    blocked on it fails its assertions instead of hanging (a safety net, never an
+    assertion)."""
+
+    def __init__(self, server, safety: float = 10.0):
+        self.pid = server.proc.pid
+        self._resumed = threading.Event()
+        self._net = threading.Timer(safety, self.resume)
+
+    def __enter__(self):
+        os.kill(self.pid, signal.SIGSTOP)
+        self._net.start()
+        return self
+
+    def resume(self):
+        if not self._resumed.is_set():
+            self._resumed.set()
+            os.kill(self.pid, signal.SIGCONT)
+
+    def __exit__(self, *exc):
+        self._net.cancel()
+        self.resume()
+
+
 def test_healthz_answers_while_a_store_call_hangs_on_a_stopped_redis(own_redis):
     """With default settings a redirect waiting on a stopped (SIGSTOP) Redis must not
     hold the event loop: /healthz completes while that redirect is still pending."""
     app = create_app(own_redis.url, clock=ManualClock(T0))
     svc = app.state.service
     code = svc.shortener.shorten("https://example.com/hung")
-    pid = own_redis.proc.pid
-    resumed = threading.Event()
 
-    def resume():
-        if not resumed.is_set():
-            resumed.set()
-            os.kill(pid, signal.SIGCONT)
-
-    async def scenario():
+    async def scenario(paused):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             redirect = asyncio.create_task(client.get(f"/{code}"))
             await asyncio.sleep(0)  # let the redirect start and reach the store
             health = await client.get("/healthz")
             pending_at_health = not redirect.done()
-            resume()
+            paused.resume()
             resp = await redirect
             return health, pending_at_health, resp
 
-    os.kill(pid, signal.SIGSTOP)
-    # a safety net only (never an assertion): an event loop blocked by the store call
-    # gets Redis back after a while, so the old behaviour fails instead of hanging
-    net = threading.Timer(10.0, resume)
-    net.start()
     try:
-        health, pending_at_health, resp = asyncio.run(scenario())
+        with Paused(own_redis) as paused:
+            health, pending_at_health, resp = asyncio.run(scenario(paused))
     finally:
-        net.cancel()
-        resume()
         svc.close()
     assert health.status_code == 200 and health.json() == {"status": "ok"}
     assert pending_at_health, "/healthz waited for the store call: the store ran on the event loop"

@@ -122,6 +122,14 @@ class IdempotencyMiddleware:
         self.store_status = store_status or _default_store_status
         self._persistent = not isinstance(self.manager.store, MemoryStore)
         self.offload = self._persistent if offload is None else bool(offload)
+        self._aio = None
+        if offload is None and isinstance(getattr(self.manager.store, "_url", None), str):
+            try:  # a Redis store from a URL: its async twin, no thread per call
+                from ..backends.aio_idempotency import AsyncRedisIdempotency
+
+                self._aio = AsyncRedisIdempotency(self.manager)
+            except (ImportError, InvalidParameterError):
+                self._aio = None
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if self.offload:
@@ -155,7 +163,10 @@ class IdempotencyMiddleware:
         fp = fingerprint_request(scope["method"], scope["path"], scope.get("query_string", b""), body)
         stored_key = _scoped("" if client is None else str(client), idem_key)
         try:
-            claim = await self._call(self.manager.claim, stored_key, fingerprint=fp, wait=0)
+            if self._aio is not None:
+                claim = await self._aio.claim(stored_key, fingerprint=fp)
+            else:
+                claim = await self._call(self.manager.claim, stored_key, fingerprint=fp, wait=0)
         except IdempotencyKeyMismatch:
             return await send_problem(send, 422, "Idempotency-Key is already used",
                                       "this Idempotency-Key was used with a different request (method, path or body)",
@@ -170,7 +181,7 @@ class IdempotencyMiddleware:
         except IdempotencyError as exc:
             return await send_problem(send, 500, "Stored error", str(exc)[:300])
         if claim.replayed:
-            return await _replay(send, claim.outcome.result)
+            return await _replay(send, claim.result if self._aio is not None else claim.outcome.result)
         await self._run(scope, body, send, claim)
 
     async def _run(self, scope: dict[str, Any], body: bytes, send: Any, claim: Any) -> None:
@@ -222,7 +233,10 @@ class IdempotencyMiddleware:
 
     async def _settle(self, fn: Callable[..., Any], *args: Any) -> None:
         try:
-            await self._call(fn, *args)
+            if self._aio is not None:
+                await fn(*args)
+            else:
+                await self._call(fn, *args)
         except BackendError:  # the response went out; a retry may run again (logged by the manager's store)
             pass
 

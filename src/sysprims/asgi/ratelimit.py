@@ -33,11 +33,13 @@ def _limiter_factory(store: Any, clock: Any, namespace: str) -> Callable[[Limit,
     if callable(store) and not isinstance(store, str):
         return store
     is_redis = isinstance(store, str) and store.split(":", 1)[0] in ("redis", "rediss", "unix")
+    if is_redis:  # the async twin: no thread per decision, the event loop never waits
+        from ..backends.aio_ratelimit import redis_limiters
+
+        return redis_limiters(store, clock=clock, namespace=namespace)
 
     def make(limit: Limit, rule: str) -> Any:
-        options = {"namespace": f"{namespace}-{rule}-{limit.name}".replace("{", "(").replace("}", ")")} \
-            if is_redis else None
-        return RateLimiter(limit.algorithm, clock=clock, backend=store, backend_options=options, **limit.params)
+        return RateLimiter(limit.algorithm, clock=clock, backend=store, **limit.params)
 
     return make
 
