@@ -34,7 +34,7 @@ from ..errors import (
 from ..idempotency import IdempotencyManager, MemoryStore, check_idempotency_key
 from ._common import resolve_key_func, run_blocking, send_problem
 
-__all__ = ["IdempotencyMiddleware", "fingerprint_request", "idempotent", "parse_key_header"]
+__all__ = ["IdempotencyMiddleware", "fingerprint_request", "idempotent", "parse_key_header", "scoped_key"]
 
 DOCS = "https://github.com/sysprims/sysprims/blob/main/docs/asgi.md#idempotency"
 # fields that describe one transmission, not the resource: never replayed
@@ -74,8 +74,8 @@ def fingerprint_request(method: str, path: str, query: bytes, body: bytes) -> st
     return h.hexdigest()
 
 
-def _scoped(client: str, key: str) -> str:
-    """An injective (client, key) -> stored key: length-prefixed, then hashed."""
+def scoped_key(client: str, key: str) -> str:
+    """The stored key of a client's ``Idempotency-Key``: length-prefixed (injective), then hashed."""
     return "c-" + hashlib.sha256(f"{len(client)}:{client}{key}".encode("utf-8", "surrogateescape")).hexdigest()
 
 
@@ -101,7 +101,10 @@ class IdempotencyMiddleware:
             responses are passed on but not stored (the key is released).
         store_status: which statuses are stored (default: below 500, except 408,
             409, 425, 429); others release the key so a retry runs again.
+        fingerprint: ``(scope, body) -> str`` replacing :func:`fingerprint_request`
+            (e.g. over the parsed JSON, so that whitespace does not count).
         offload: run store calls in a worker thread (default: every store but memory).
+        on_replay: called with the scope of every replayed request (metrics).
     """
 
     def __init__(self, app: Any, manager: IdempotencyManager | None = None, *, store: Any = None,
@@ -109,7 +112,8 @@ class IdempotencyMiddleware:
                  methods: Sequence[str] = ("POST", "PATCH"), paths: Sequence[str] = ("/*",),
                  required: bool = False, key: Any = "ip", max_body_bytes: int = 1 << 20,
                  max_stored_bytes: int = 1 << 20, store_status: Callable[[int], bool] | None = None,
-                 offload: bool | None = None):
+                 fingerprint: Callable[[dict[str, Any], bytes], Any] | None = None, offload: bool | None = None,
+                 on_replay: Callable[[dict[str, Any]], Any] | None = None):
         self.app = app
         self.manager = manager if manager is not None else IdempotencyManager(
             store=store, ttl=ttl, lock_ttl=lock_ttl, clock=clock)
@@ -120,6 +124,8 @@ class IdempotencyMiddleware:
         self.max_body_bytes = int(max_body_bytes)
         self.max_stored_bytes = int(max_stored_bytes)
         self.store_status = store_status or _default_store_status
+        self.fingerprint = fingerprint
+        self.on_replay = on_replay
         self._persistent = not isinstance(self.manager.store, MemoryStore)
         self.offload = self._persistent if offload is None else bool(offload)
         self._aio = None
@@ -147,21 +153,26 @@ class IdempotencyMiddleware:
             if self.required:
                 return await send_problem(send, 400, "Idempotency-Key is missing",
                                           f"{scope['method']} {scope['path']} requires an Idempotency-Key header",
-                                          [("link", f'<{DOCS}>; rel="describedby"')])
+                                          [("link", f'<{DOCS}>; rel="describedby"')], code="idempotency_key_missing")
             return await self.app(scope, receive, send)
         try:
             if len(values) > 1:
                 raise InvalidParameterError("send exactly one Idempotency-Key field")
             idem_key = parse_key_header(values[0].decode("latin-1"))
         except InvalidParameterError as exc:
-            return await send_problem(send, 400, "Invalid Idempotency-Key", str(exc)[:300])
+            return await send_problem(send, 400, "Invalid Idempotency-Key", str(exc)[:300],
+                                      code="invalid_idempotency_key")
         client = await self.key(scope) if self._key_async else self.key(scope)
         body, too_big = await _read_body(receive, self.max_body_bytes)
         if too_big:
             return await send_problem(send, 413, "Content Too Large",
-                                      f"the request body must be at most {self.max_body_bytes} bytes")
-        fp = fingerprint_request(scope["method"], scope["path"], scope.get("query_string", b""), body)
-        stored_key = _scoped("" if client is None else str(client), idem_key)
+                                      f"the request body must be at most {self.max_body_bytes} bytes", code="body_too_large")
+        if self.fingerprint is None:
+            fp = fingerprint_request(scope["method"], scope["path"], scope.get("query_string", b""), body)
+        else:  # the method and path still count: only the body's reading is the caller's
+            fp = fingerprint_request(scope["method"], scope["path"], scope.get("query_string", b""),
+                                     str(self.fingerprint(scope, body)).encode("utf-8", "surrogatepass"))
+        stored_key = scoped_key("" if client is None else str(client), idem_key)
         try:
             if self._aio is not None:
                 claim = await self._aio.claim(stored_key, fingerprint=fp)
@@ -170,17 +181,20 @@ class IdempotencyMiddleware:
         except IdempotencyKeyMismatch:
             return await send_problem(send, 422, "Idempotency-Key is already used",
                                       "this Idempotency-Key was used with a different request (method, path or body)",
-                                      [("link", f'<{DOCS}>; rel="describedby"')])
+                                      [("link", f'<{DOCS}>; rel="describedby"')], code="idempotency_key_reused")
         except RequestInProgress:
             return await send_problem(send, 409, "A request with this Idempotency-Key is in progress",
                                       "the first request with this key has not finished; retry later",
-                                      [("retry-after", "1")])
+                                      [("retry-after", "1")], code="request_in_progress")
         except BackendError as exc:
             return await send_problem(send, 503, "Service Unavailable",
-                                      f"the idempotency store is unavailable: {exc}"[:300], [("retry-after", "1")])
+                                      f"the idempotency store is unavailable: {exc}"[:300], [("retry-after", "1")],
+                                      code="backend_unavailable")
         except IdempotencyError as exc:
             return await send_problem(send, 500, "Stored error", str(exc)[:300])
         if claim.replayed:
+            if self.on_replay is not None:
+                self.on_replay(scope)
             return await _replay(send, claim.result if self._aio is not None else claim.outcome.result)
         await self._run(scope, body, send, claim)
 

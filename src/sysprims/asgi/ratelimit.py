@@ -194,11 +194,12 @@ class RateLimitMiddleware:
             if self.fail_open:
                 return await self.app(scope, receive, send)
             return await send_problem(send, 503, "Service Unavailable",
-                                      f"the rate limiter's store is unavailable: {exc}"[:300], [("retry-after", "1")])
+                                      f"the rate limiter's store is unavailable: {exc}"[:300], [("retry-after", "1")],
+                                      code="backend_unavailable")
         fields = gate.fields(decisions)
         scope.setdefault("state", {})["ratelimit"] = decisions
         if not decisions[-1].allowed:
-            return await send_problem(send, 429, "Too Many Requests", gate.refusal(decisions), fields)
+            return await send_problem(send, 429, "Too Many Requests", gate.refusal(decisions), fields, code="rate_limited")
         raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in fields]
 
         async def send_with_fields(message: dict[str, Any]) -> None:
@@ -247,7 +248,8 @@ def rate_limit(limits: Any, *, key: Any = "ip", **options: Any) -> Callable[[Cal
             if not decisions[-1].allowed:
                 from ._common import problem
 
-                return Response(problem(429, "Too Many Requests", gate.refusal(decisions)), status_code=429,
+                return Response(problem(429, "Too Many Requests", gate.refusal(decisions), code="rate_limited"),
+                                status_code=429,
                                 headers=dict(fields), media_type="application/problem+json")
             response = await handler(*args, **kwargs)
             if hasattr(response, "headers"):

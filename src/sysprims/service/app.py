@@ -1,6 +1,7 @@
 """The Starlette application of the URL-shortener service.
 
-Routes (all errors are JSON ``{"error": {"status", "code", "message"}}``):
+Routes (every error is RFC 9457 ``application/problem+json``: ``type``, ``title``,
+``status``, ``detail`` and our stable ``code``):
 
 ========================  =====================================================
 ``POST /api/links``       create a link: ``{url, alias?, ttl_seconds?}``; honours
@@ -13,19 +14,25 @@ Routes (all errors are JSON ``{"error": {"status", "code", "message"}}``):
 ``GET /healthz``          liveness
 ``GET /{code}``           redirect (302 by default) and count the click
 ========================  =====================================================
+
+Rate limits and ``Idempotency-Key`` are the middlewares of :mod:`sysprims.asgi`
+(``RateLimit``/``RateLimit-Policy`` fields of the current IETF draft on every response
+of a limited route, errors included).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 
 from .._deps import require
+from ..asgi import IdempotencyMiddleware, Limit, RateLimitMiddleware
 from ..errors import BackendError
 from .core import ShortenerService
 from .openapi import openapi_spec
 from .settings import ServiceSettings
-from .validation import ApiError, check_host, host_of, parse_link_request
+from .validation import ApiError, check_host, host_of, parse_link_request, problem_response
 
 __all__ = ["create_app"]
 
@@ -46,6 +53,7 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
+    from starlette.middleware import Middleware
     from starlette.requests import Request
     from starlette.responses import JSONResponse, RedirectResponse, Response
     from starlette.routing import Route
@@ -65,8 +73,8 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
         async def call(fn: Any, *args: Any) -> Any:
             return fn(*args)
 
-    def error_response(err: ApiError) -> JSONResponse:
-        return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
+    def error_response(err: ApiError) -> Response:
+        return problem_response(Response, err)
 
     fixed_hosts = set(cfg.allowed_hosts or ())
     if cfg.base_url is not None:
@@ -83,9 +91,29 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
         return fixed_hosts | ({name} if name else set())
 
     def client_of(request: Request) -> str:
+        """Who the request is (401 for an unknown API key)."""
         host = request.client.host if request.client else None
         lines = request.headers.getlist("x-forwarded-for")  # every line: a second one must not hide the proxy's
         return svc.client_id(request.headers.get("x-api-key"), host, ",".join(lines) if lines else None)
+
+    def client_key(scope: dict[str, Any]) -> str:
+        """The middlewares' client: a known API key, else the address (an unknown key is
+        limited by its address, and the route answers 401)."""
+        headers = scope.get("headers", ())
+        keys = [v.decode("latin-1") for k, v in headers if k == b"x-api-key"]
+        if cfg.api_keys is not None and keys and keys[-1] in cfg.api_keys:
+            return "key:" + keys[-1]
+        lines = [v.decode("latin-1") for k, v in headers if k == b"x-forwarded-for"]
+        peer = scope.get("client")
+        return svc.client_id(None, str(peer[0]) if peer else None, ",".join(lines) if lines else None)
+
+    def link_fingerprint(scope: dict[str, Any], body: bytes) -> str:
+        """A POST's fingerprint: the parsed request (whitespace and key order do not count)."""
+        try:
+            req = parse_link_request(body, max_url_length=cfg.max_url_length, max_ttl_seconds=cfg.max_ttl_seconds)
+        except ApiError:
+            return "raw:" + body.decode("utf-8", "surrogateescape")
+        return json.dumps(req.canonical(), sort_keys=True)
 
     def query_k(request: Request) -> int:
         raw = request.query_params.get("k", "10")
@@ -97,12 +125,9 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
             raise ApiError(400, "invalid_k", f"k must be an integer in [1, {_MAX_K}], got {k}")
         return k
 
-    async def limited(request: Request) -> dict[str, str]:
-        return await call(svc.check_rate, client_of(request))
-
     async def create_link(request: Request) -> Response:
-        client = client_of(request)
-        headers = await call(svc.check_rate, client)
+        client_of(request)
+        headers: dict[str, str] = {}
         ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if ctype not in ("application/json", "") and not ctype.endswith("+json"):
             raise ApiError(415, "unsupported_media_type",
@@ -126,37 +151,37 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
             base = base_url(request)
             req = parse_link_request(body, max_url_length=cfg.max_url_length, max_ttl_seconds=cfg.max_ttl_seconds,
                                      self_hosts=self_hosts(request))
-            out = await call(svc.create_link, client, req, request.headers.get("idempotency-key"), base)
+            out = await call(svc.create_link, None, req, None, base)
         except ApiError as err:
             err.headers = {**headers, **err.headers}
             raise
         return JSONResponse(out["body"], status_code=out["status"], headers={**headers, **out.get("headers", {})})
 
     async def get_link(request: Request) -> Response:
-        headers = await limited(request)
+        client_of(request)
         body = await call(svc.link_info, request.path_params["code"], base_url(request))
-        return JSONResponse(body, headers=headers)
+        return JSONResponse(body)
 
     async def top(request: Request) -> Response:
-        headers = await limited(request)
+        client_of(request)
         k = query_k(request)
         links = await call(svc.top, k, base_url(request))
-        return JSONResponse({"k": k, "links": links}, headers=headers)
+        return JSONResponse({"k": k, "links": links})
 
     async def trending(request: Request) -> Response:
-        headers = await limited(request)
+        client_of(request)
         k = query_k(request)
         links = await call(svc.trending, k)
-        return JSONResponse({"k": k, "window_seconds": cfg.trending_window, "links": links}, headers=headers)
+        return JSONResponse({"k": k, "window_seconds": cfg.trending_window, "links": links})
 
     async def stats(request: Request) -> Response:
-        headers = await limited(request)
-        return JSONResponse(await call(svc.describe), headers=headers)
+        client_of(request)
+        return JSONResponse(await call(svc.describe))
 
     async def redirect(request: Request) -> Response:
         headers: dict[str, str] = {}
         if cfg.rate_redirects:
-            headers = await limited(request)
+            client_of(request)
         code = request.path_params["code"]
         url = await call(svc.resolve, code, request.method == "GET")  # HEAD does not count a click
         if url is None:
@@ -214,8 +239,25 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
         yield
         svc.close()
 
+    middleware = []
+    if svc.limiter is not None:
+        # the service's token bucket (memory, or Redis shared by every instance) behind
+        # the IETF fields: q = whole tokens of the burst, w = seconds to refill it
+        cap, refill = cfg.rate_capacity, cfg.rate_refill
+        limits = [Limit(max(1, int(cap)), cap / refill, "token_bucket", name="api")]
+        middleware.append(Middleware(
+            RateLimitMiddleware, limits=limits if cfg.rate_redirects else None, routes={"/api/*": limits},
+            exclude=["/", "/healthz", "/openapi.json"], key=client_key, store=lambda limit, rule: svc.limiter,
+            offload=svc.kind != "memory", legacy_headers=True))
+    middleware.append(Middleware(
+        IdempotencyMiddleware, manager=svc.idempotency, methods=["POST"], paths=["/api/links"], key=client_key,
+        fingerprint=link_fingerprint, store_status=lambda status: 200 <= status < 300,
+        max_body_bytes=cfg.max_body_bytes, offload=svc.kind != "memory",
+        on_replay=lambda scope: svc._bump("replayed")))
+
     app = Starlette(
         routes=routes,
+        middleware=middleware,
         exception_handlers={ApiError: on_api_error, HTTPException: on_http_error, BackendError: on_backend_error,
                             Exception: on_error},
         lifespan=lifespan,

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 from ..errors import InvalidParameterError
 from ..shortener import validate_url
 
-__all__ = ["ApiError", "LinkRequest", "parse_link_request", "check_host", "check_link_url", "host_of", "CODE_RE"]
+__all__ = ["ApiError", "LinkRequest", "parse_link_request", "check_host", "check_link_url", "host_of",
+           "problem_response", "CODE_RE"]
 
 # what a short code or alias can look like (anything else is a 404 without a store lookup)
 CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -24,8 +25,14 @@ _FIELDS = ("url", "alias", "ttl_seconds")
 _HOST_RE = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=%-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
+           410: "Gone", 413: "Content Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Content",
+           429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+
+
 class ApiError(Exception):
-    """An HTTP error answered with ``{"error": {"status", "code", "message"}}``."""
+    """An HTTP error answered as RFC 9457 problem details: ``{"type", "title", "status",
+    "detail", "code"}`` (``code``: our stable machine-readable name)."""
 
     def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
@@ -35,7 +42,14 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"status": self.status, "code": self.code, "message": self.message}}
+        return {"type": "about:blank", "title": _TITLES.get(self.status, "Error"), "status": self.status,
+                "detail": self.message, "code": self.code}
+
+
+def problem_response(response_cls: Any, err: ApiError) -> Any:
+    """``err`` as an ``application/problem+json`` response of ``response_cls`` (Starlette's)."""
+    body = json.dumps(err.body(), ensure_ascii=True, separators=(",", ":")).encode()
+    return response_cls(body, status_code=err.status, headers=err.headers, media_type="application/problem+json")
 
 
 @dataclass(frozen=True)
