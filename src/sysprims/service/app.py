@@ -29,6 +29,7 @@ from typing import Any
 from .._deps import require
 from ..asgi import IdempotencyMiddleware, Limit, RateLimitMiddleware
 from ..errors import BackendError
+from . import apidocs, editing, ui
 from .core import ShortenerService
 from .openapi import openapi_spec
 from .settings import ServiceSettings
@@ -37,6 +38,7 @@ from .validation import ApiError, check_host, host_of, parse_link_request, probl
 __all__ = ["create_app"]
 
 _MAX_K = 1000
+_FORM = "application/x-www-form-urlencoded"
 
 
 def create_app(store: Any = None, *, settings: ServiceSettings | None = None, clock: Any = None,
@@ -55,7 +57,7 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
     from starlette.exceptions import HTTPException
     from starlette.middleware import Middleware
     from starlette.requests import Request
-    from starlette.responses import JSONResponse, RedirectResponse, Response
+    from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
     from starlette.routing import Route
 
     if service is None:
@@ -125,37 +127,110 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
             raise ApiError(400, "invalid_k", f"k must be an integer in [1, {_MAX_K}], got {k}")
         return k
 
-    async def create_link(request: Request) -> Response:
-        client_of(request)
-        headers: dict[str, str] = {}
+    async def read_json_body(request: Request, form: bool = False) -> bytes:
         ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-        if ctype not in ("application/json", "") and not ctype.endswith("+json"):
-            raise ApiError(415, "unsupported_media_type",
-                           f"the request body must be application/json, got {ctype!r}"[:200], headers)
+        ok = ctype in ("application/json", "") or ctype.endswith("+json") or (form and ctype == _FORM)
+        if not ok:
+            raise ApiError(415, "unsupported_media_type", f"the request body must be application/json, got {ctype!r}"[:200])
         try:
             length = int(request.headers.get("content-length", "0") or 0)
         except ValueError:
             length = 0
         if length > cfg.max_body_bytes:
-            raise ApiError(413, "body_too_large", f"the request body must be at most {cfg.max_body_bytes} bytes, got {length}", headers)
+            raise ApiError(413, "body_too_large", f"the request body must be at most {cfg.max_body_bytes} bytes, got {length}")
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():  # stop reading as soon as the limit is passed
             size += len(chunk)
             if size > cfg.max_body_bytes:
-                raise ApiError(413, "body_too_large",
-                               f"the request body must be at most {cfg.max_body_bytes} bytes", headers)
+                raise ApiError(413, "body_too_large", f"the request body must be at most {cfg.max_body_bytes} bytes")
             chunks.append(chunk)
-        body = b"".join(chunks)
+        return b"".join(chunks)
+
+    async def new_link(request: Request, body: bytes) -> dict[str, Any]:
+        base = base_url(request)
+        req = parse_link_request(body, max_url_length=cfg.max_url_length, max_ttl_seconds=cfg.max_ttl_seconds,
+                                 self_hosts=self_hosts(request))
+        return await call(svc.create_link, None, req, None, base)
+
+    async def create_link(request: Request) -> Response:
+        client_of(request)
+        out = await new_link(request, await read_json_body(request))
+        return JSONResponse(out["body"], status_code=out["status"], headers=out.get("headers", {}))
+
+    def query_int(request: Request, name: str, default: int, hi: int) -> int:
+        raw = request.query_params.get(name, str(default))
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= hi):
+            raise ApiError(400, f"invalid_{name}", f"{name} must be an integer in [1, {hi}], got {raw!r}"[:200])
+        return int(raw)
+
+    async def list_links(request: Request) -> Response:
+        client_of(request)
+        limit = query_int(request, "limit", 20, 100)
+        out = await call(editing.list_links, svc, limit, request.query_params.get("cursor"), base_url(request))
+        return JSONResponse(out)
+
+    async def patch_link(request: Request) -> Response:
+        client_of(request)
+        changes = editing.parse_patch(await read_json_body(request), cfg.max_url_length, cfg.max_ttl_seconds,
+                                      self_hosts(request))
+        return JSONResponse(await call(editing.patch_link, svc, request.path_params["code"], changes, base_url(request)))
+
+    async def delete_link(request: Request) -> Response:
+        client_of(request)
+        await call(editing.delete_link, svc, request.path_params["code"])
+        return Response(status_code=204)
+
+    async def link_clicks(request: Request) -> Response:
+        client_of(request)
+        return JSONResponse(await call(editing.click_series, svc, request.path_params["code"]))
+
+    # ------------------------------------------------------------ HTML pages
+    async def index(request: Request) -> Response:
+        base = base_url(request)
+        page = await call(editing.list_links, svc, 50, request.query_params.get("cursor") or None, base)
+        created = None
+        code = request.query_params.get("created")
+        if code:
+            try:
+                created = await call(svc.link_info, code, base)
+            except ApiError:
+                created = None
+        return HTMLResponse(ui.index_page(page["links"], page["next_cursor"], request.query_params.get("error"), created))
+
+    async def ui_create(request: Request) -> Response:
+        from urllib.parse import parse_qs, quote
+
+        raw = await read_json_body(request, form=True)
+        fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items() if v and v[0]}
+        data: dict[str, Any] = {"url": fields.get("url", "")}
+        if fields.get("alias"):
+            data["alias"] = fields["alias"]
+        if fields.get("ttl_seconds"):
+            try:
+                data["ttl_seconds"] = float(fields["ttl_seconds"])
+            except ValueError:
+                data["ttl_seconds"] = fields["ttl_seconds"]
         try:
-            base = base_url(request)
-            req = parse_link_request(body, max_url_length=cfg.max_url_length, max_ttl_seconds=cfg.max_ttl_seconds,
-                                     self_hosts=self_hosts(request))
-            out = await call(svc.create_link, None, req, None, base)
+            out = await new_link(request, json.dumps(data).encode())
         except ApiError as err:
-            err.headers = {**headers, **err.headers}
-            raise
-        return JSONResponse(out["body"], status_code=out["status"], headers={**headers, **out.get("headers", {})})
+            return RedirectResponse("/?error=" + quote(err.message[:200]), status_code=303)
+        return RedirectResponse("/?created=" + quote(out["body"]["code"]), status_code=303)
+
+    async def link_page(request: Request) -> Response:
+        code = request.path_params["code"]
+        link = await call(svc.link_info, code, base_url(request))
+        series = await call(editing.click_series, svc, code)
+        return HTMLResponse(ui.link_page(link, series))
+
+    async def docs(request: Request) -> Response:
+        return HTMLResponse(apidocs.page())
+
+    async def docs_asset(request: Request) -> Response:
+        found = apidocs.asset(request.path_params["name"])
+        if found is None:
+            raise ApiError(404, "not_found", "no such API page asset")
+        return Response(found[0], media_type=found[1], headers={"Cache-Control": "public, max-age=86400"})
 
     async def get_link(request: Request) -> Response:
         client_of(request)
@@ -190,7 +265,7 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
             headers["Cache-Control"] = "private, max-age=90"  # bounded caching: most clicks still reach us
         return RedirectResponse(url, status_code=cfg.redirect_status, headers=headers)
 
-    spec = openapi_spec(cfg)
+    spec: dict[str, Any] = {}
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(spec)
@@ -198,9 +273,6 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    async def index(request: Request) -> Response:
-        return JSONResponse({"service": "sysprims URL shortener", "openapi": "/openapi.json",
-                             "create": "POST /api/links"})
 
     async def on_api_error(request: Request, exc: Exception) -> Response:
         return error_response(exc)  # type: ignore[arg-type]
@@ -224,15 +296,25 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
 
     routes = [
         Route("/", index, methods=["GET"]),
+        Route("/ui/links", ui_create, methods=["POST"]),
+        Route("/links/{code}", link_page, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+        Route("/docs/assets/{name}", docs_asset, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/api/links", create_link, methods=["POST"]),
+        Route("/api/links", list_links, methods=["GET"]),
         Route("/api/links/{code}", get_link, methods=["GET"]),
+        Route("/api/links/{code}", patch_link, methods=["PATCH"]),
+        Route("/api/links/{code}", delete_link, methods=["DELETE"]),
+        Route("/api/links/{code}/clicks", link_clicks, methods=["GET"]),
         Route("/api/top", top, methods=["GET"]),
         Route("/api/trending", trending, methods=["GET"]),
         Route("/api/stats", stats, methods=["GET"]),
         Route("/{code}", redirect, methods=["GET"]),
     ]
+
+    spec.update(openapi_spec(cfg, routes))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any):
@@ -246,8 +328,8 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
         cap, refill = cfg.rate_capacity, cfg.rate_refill
         limits = [Limit(max(1, int(cap)), cap / refill, "token_bucket", name="api")]
         middleware.append(Middleware(
-            RateLimitMiddleware, limits=limits if cfg.rate_redirects else None, routes={"/api/*": limits},
-            exclude=["/", "/healthz", "/openapi.json"], key=client_key, store=lambda limit, rule: svc.limiter,
+            RateLimitMiddleware, limits=limits if cfg.rate_redirects else None, routes={"/api/*": limits, "/ui/*": limits},
+            exclude=["/", "/healthz", "/openapi.json", "/docs", "/docs/*", "/links/*"], key=client_key, store=lambda limit, rule: svc.limiter,
             offload=svc.kind != "memory", legacy_headers=True))
     middleware.append(Middleware(
         IdempotencyMiddleware, manager=svc.idempotency, methods=["POST"], paths=["/api/links"], key=client_key,

@@ -21,6 +21,8 @@ __all__ = ["ApiError", "LinkRequest", "parse_link_request", "check_host", "check
 # what a short code or alias can look like (anything else is a 404 without a store lookup)
 CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _FIELDS = ("url", "alias", "ttl_seconds")
+# first path segments of the service's own pages: an alias equal to one would be shadowed
+RESERVED = frozenset({"api", "ui", "links", "docs", "healthz", "favicon"})
 # a Host header: reg-name / IPv4 / [IPv6] and an optional port (RFC 9110 7.2, RFC 3986 3.2.2)
 _HOST_RE = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=%-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
@@ -86,6 +88,8 @@ def parse_link_request(body: bytes, *, max_url_length: int, max_ttl_seconds: flo
         raise ApiError(400, "invalid_url", "the field url is required")
     url = check_link_url(data["url"], max_url_length, self_hosts)
     alias = data.get("alias")
+    if isinstance(alias, str) and alias.lower() in RESERVED:
+        raise ApiError(400, "invalid_alias", f"the alias {alias!r} is reserved (a page of this service)")
     if alias is not None and (not isinstance(alias, str) or CODE_RE.fullmatch(alias) is None):
         raise ApiError(
             400, "invalid_alias",
