@@ -63,7 +63,7 @@ def resolve_key_func(key: Any) -> tuple[KeyFunc, bool]:
     if isinstance(key, str) and key.startswith("header:") and len(key) > 7:
         return header_key(key[7:]), False
     if callable(key):
-        return key, inspect.iscoroutinefunction(key) or inspect.iscoroutinefunction(getattr(key, "__call__", None))
+        return key, inspect.iscoroutinefunction(key) or inspect.iscoroutinefunction(type(key).__call__)
     raise InvalidParameterError(f"key must be 'ip', 'header:<name>' or a callable of the ASGI scope, got {key!r}")
 
 

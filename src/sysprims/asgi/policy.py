@@ -111,8 +111,13 @@ def _ceil(x: float) -> int:
     return max(0, math.ceil(x - 1e-9)) if math.isfinite(x) else 0
 
 
+def policy_field(limits: Sequence[Limit]) -> str:
+    """The ``RateLimit-Policy`` value of a route (constant: compute it once)."""
+    return ", ".join(x.policy_item() for x in limits)
+
+
 def ratelimit_fields(limits: Sequence[Limit], decisions: Sequence[Decision | None],
-                     legacy: bool = False) -> list[tuple[str, str]]:
+                     legacy: bool = False, policy: str | None = None) -> list[tuple[str, str]]:
     """Header (name, value) pairs for one request.
 
     ``decisions[i]`` is the outcome of ``limits[i]`` (None: not evaluated because an
@@ -121,11 +126,12 @@ def ratelimit_fields(limits: Sequence[Limit], decisions: Sequence[Decision | Non
     second at which the request would pass; ``retry_after``
     (a denial's) is returned last as a ``Retry-After`` pair when finite.
     """
-    policy = ", ".join(x.policy_item() for x in limits)
+    if policy is None:
+        policy = policy_field(limits)
     items = []
     retry: int | None = None
     tightest: tuple[int, Limit, int] | None = None
-    for lim, d in zip(limits, decisions):
+    for lim, d in zip(limits, decisions, strict=True):
         if d is None:
             continue
         remaining = max(0, int(d.remaining))

@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import BackendError, InvalidParameterError, RateLimitExceeded
 from ..ratelimit import Decision, RateLimiter
 from ._common import resolve_key_func, run_blocking, send_problem
-from .policy import Limit, parse_limits, ratelimit_fields
+from .policy import Limit, parse_limits, policy_field, ratelimit_fields
 
 __all__ = ["RateLimitGate", "RateLimitMiddleware", "limited", "rate_limit"]
 
@@ -58,6 +58,7 @@ class RateLimitGate:
         make = _limiter_factory(store, clock, namespace)
         self.limiters = [make(lim, rule) for lim in self.limits]
         self.legacy_headers = bool(legacy_headers)
+        self.policy = policy_field(self.limits)
         self._async = [callable(getattr(x, "adecide", None)) for x in self.limiters]
         # the memory table answers in microseconds: a thread hop would cost more than it saves
         self.offload = (store not in (None, "memory")) if offload is None else bool(offload)
@@ -78,7 +79,7 @@ class RateLimitGate:
         if not any(self._async):
             return await run_blocking(self.decide, client, cost) if self.offload else self.decide(client, cost)
         out = []
-        for limiter, is_async in zip(self.limiters, self._async):
+        for limiter, is_async in zip(self.limiters, self._async, strict=True):
             if is_async:
                 d = await limiter.adecide(client, cost=cost)
             elif self.offload:
@@ -92,7 +93,7 @@ class RateLimitGate:
 
     def fields(self, decisions: Sequence[Decision]) -> list[tuple[str, str]]:
         padded = list(decisions) + [None] * (len(self.limits) - len(decisions))
-        return ratelimit_fields(self.limits, padded, self.legacy_headers)
+        return ratelimit_fields(self.limits, padded, self.legacy_headers, self.policy)
 
     def refusal(self, decisions: Sequence[Decision]) -> str:
         lim = self.limits[len(decisions) - 1]

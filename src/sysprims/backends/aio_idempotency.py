@@ -18,7 +18,13 @@ import weakref
 from typing import Any
 
 from .._deps import require
-from ..errors import BackendError, CachedOperationError, IdempotencyKeyMismatch, InvalidParameterError, RequestInProgress
+from ..errors import (
+    BackendError,
+    CachedOperationError,
+    IdempotencyKeyMismatch,
+    InvalidParameterError,
+    RequestInProgress,
+)
 from ..idempotency import IdempotencyManager, RedisStore, check_idempotency_key
 from ..idempotency.serializers import fingerprint_of
 

@@ -76,7 +76,7 @@ class _SQLite:
     def get(self, code: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._conn.execute(f"SELECT {', '.join(_FIELDS)} FROM {self.t_meta} WHERE code = ?", (code,)).fetchone()
-        return None if row is None else dict(zip(_FIELDS, row))
+        return None if row is None else dict(zip(_FIELDS, row, strict=True))
 
     def remove(self, code: str) -> None:
         with self._lock:

@@ -154,9 +154,8 @@ def check_link_url(url: Any, max_length: int, self_hosts: Collection[str] = ()) 
     authority = url.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
     if "@" in authority:
         raise _refuse("url must not carry userinfo (user@ or user:password@ before the host)")
-    parts = urlsplit(url)
     try:
-        parts.port
+        urlsplit(url).port  # noqa: B018 - reading it validates the port
     except ValueError:
         raise _refuse(f"url has an invalid port: {authority[:80]!r}") from None
     host = host_of(url)
