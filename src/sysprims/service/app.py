@@ -327,10 +327,17 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
         # the IETF fields: q = whole tokens of the burst, w = seconds to refill it
         cap, refill = cfg.rate_capacity, cfg.rate_refill
         limits = [Limit(max(1, int(cap)), cap / refill, "token_bucket", name="api")]
+        limiter: Any = svc.limiter
+        if svc.kind == "redis" and isinstance(store, str):
+            # the async twin of the same bucket (same namespace, same keys): no thread per request
+            from ..backends.aio_ratelimit import AsyncRateLimiter
+
+            limiter = AsyncRateLimiter("token_bucket", store, clock=clock, capacity=cap, refill_rate=refill,
+                                       backend_options={"namespace": f"{cfg.namespace}-{cfg.service_name}"})
         middleware.append(Middleware(
             RateLimitMiddleware, limits=limits if cfg.rate_redirects else None, routes={"/api/*": limits, "/ui/*": limits},
-            exclude=["/", "/healthz", "/openapi.json", "/docs", "/docs/*", "/links/*"], key=client_key, store=lambda limit, rule: svc.limiter,
-            offload=svc.kind != "memory", legacy_headers=True))
+            exclude=["/", "/healthz", "/openapi.json", "/docs", "/docs/*", "/links/*"], key=client_key,
+            store=lambda limit, rule: limiter, offload=svc.kind != "memory", legacy_headers=True))
     middleware.append(Middleware(
         IdempotencyMiddleware, manager=svc.idempotency, methods=["POST"], paths=["/api/links"], key=client_key,
         fingerprint=link_fingerprint, store_status=lambda status: 200 <= status < 300,
