@@ -196,7 +196,7 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
                 created = await call(svc.link_info, code, base)
             except ApiError:
                 created = None
-        return HTMLResponse(ui.index_page(page["links"], page["next_cursor"], request.query_params.get("error"), created))
+        return HTMLResponse(ui.index_page(page["links"], page["next_cursor"], None, created))
 
     async def ui_create(request: Request) -> Response:
         from urllib.parse import parse_qs, quote
@@ -213,8 +213,9 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
                 data["ttl_seconds"] = fields["ttl_seconds"]
         try:
             out = await new_link(request, json.dumps(data).encode())
-        except ApiError as err:
-            return RedirectResponse("/?error=" + quote(err.message[:200]), status_code=303)
+        except ApiError as err:  # the form again with the reason (never a message carried in a URL)
+            page = await call(editing.list_links, svc, 50, None, base_url(request))
+            return HTMLResponse(ui.index_page(page["links"], page["next_cursor"], err.message), status_code=err.status)
         return RedirectResponse("/?created=" + quote(out["body"]["code"]), status_code=303)
 
     async def link_page(request: Request) -> Response:

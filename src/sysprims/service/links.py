@@ -143,8 +143,10 @@ class _Redis:
         pipe.execute()
 
     def page(self, limit: int, before: tuple[int, str] | None) -> list[tuple[int, str]]:
+        key = self._key("linkorder")
         top = "+inf" if before is None else before[0]
-        rows = self.client.zrevrangebyscore(self._key("linkorder"), top, "-inf", start=0, num=limit + 64, withscores=True)
+        ties = 0 if before is None else int(self.client.zcount(key, before[0], before[0]))  # same ms, any code
+        rows = self.client.zrevrangebyscore(key, top, "-inf", start=0, num=limit + ties, withscores=True)
         out = sorted(((int(s), c.decode()) for c, s in rows), reverse=True)
         if before is not None:
             out = [k for k in out if k < before]
