@@ -68,7 +68,7 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
     svc = service
     cfg = svc.settings
 
-    if cfg.threadpool:
+    if cfg.threadpool and svc.kind != "memory":  # process memory never blocks: no thread hop
         async def call(fn: Any, *args: Any) -> Any:
             return await run_in_threadpool(fn, *args)
     else:

@@ -64,8 +64,9 @@ class ServiceSettings:
     * ``alias_capacity`` / ``alias_false_positive_rate``: the scalable Bloom filter of
       taken aliases.
     * ``namespace``: prefix of every Redis key and name of the SQLite tables' owner.
-    * ``threadpool``: run store calls in a worker thread (default), so that a slow or
-      hung store never stalls the event loop (``/healthz`` keeps answering);
+    * ``threadpool``: run SQLite and Redis calls in a worker thread (default), so that a
+      slow or hung store never stalls the event loop (``/healthz`` keeps answering; the
+      memory store always runs inline);
       ``False`` runs them inline on the loop (a little faster on an idle loopback
       store, but one hung Redis call then stalls every request).
     """
