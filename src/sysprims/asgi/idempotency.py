@@ -218,9 +218,9 @@ class IdempotencyMiddleware:
             nonlocal status, headers, size, storable
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
+                headers = list(message.get("headers", ()))
             elif message["type"] == "http.response.body" and storable:
-                chunk = bytes(message.get("body", b""))
+                chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > self.max_stored_bytes:
                     storable = False
@@ -235,12 +235,13 @@ class IdempotencyMiddleware:
             await self._settle(claim.release)
             raise
         if storable and status and self.store_status(status):
-            record = {
-                "status": status,
-                "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers
-                            if k.lower() not in _NOT_STORED],
-                "body": base64.b64encode(b"".join(chunks)).decode("ascii"),
-            }
+            kept = [(bytes(k), bytes(v)) for k, v in headers if bytes(k).lower() not in _NOT_STORED]
+            body = b"".join(chunks)
+            if self._persistent:  # JSON-serialisable for the store's serializer
+                record: dict[str, Any] = {"status": status, "body": base64.b64encode(body).decode("ascii"),
+                                          "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in kept]}
+            else:  # the memory store keeps objects as they are
+                record = {"status": status, "body": body, "headers": kept}
             await self._settle(claim.complete, record)
         else:
             await self._settle(claim.release)
@@ -272,8 +273,12 @@ async def _read_body(receive: Any, limit: int) -> tuple[bytes, bool]:
 
 
 async def _replay(send: Any, record: dict[str, Any]) -> None:
-    body = base64.b64decode(record["body"])
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in record["headers"]]
+    raw = record["body"]
+    if isinstance(raw, bytes):  # memory store
+        body, headers = raw, list(record["headers"])
+    else:
+        body = base64.b64decode(raw)
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in record["headers"]]
     headers.append((b"idempotent-replayed", b"true"))
     await send({"type": "http.response.start", "status": int(record["status"]), "headers": headers})
     await send({"type": "http.response.body", "body": body})
