@@ -156,6 +156,8 @@ def test_missing_key_is_400_when_required():
 
 
 def test_invalid_or_repeated_key_fields_are_400():
+    """The field is a single Item (one String): a value that is not a valid key, or two
+    field lines, is a client error (400), never silently one of them."""
     app, orders, c = make()
     assert_problem(c.post("/orders", json={}, headers={"Idempotency-Key": "x" * 300}), 400)
     r = c.post("/orders", json={}, headers=[("Idempotency-Key", "a"), ("Idempotency-Key", "b")])
@@ -190,6 +192,8 @@ def test_server_errors_are_not_stored_client_errors_are():
 
 
 def test_records_expire_with_the_ttl():
+    """A key is valid for a limited time (the server's expiry policy): after it, the same
+    key starts a new request."""
     clock = ManualClock(T0)
     app, orders, c = make(ttl=60, clock=clock)
     h = {"Idempotency-Key": "t"}
@@ -271,6 +275,7 @@ def test_plain_function_decorator_sync_and_async():
 
 
 def test_body_limits():
+    """The payload is read to fingerprint it, so its size is bounded (413 beyond)."""
     app, orders, c = make(max_body_bytes=64)
     r = c.post("/orders", content=json.dumps({"item": "x" * 100}), headers={"Idempotency-Key": "big"})
     assert_problem(r, 413)

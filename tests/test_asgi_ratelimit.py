@@ -187,6 +187,8 @@ def test_legacy_fields_on_request():
 
 
 def test_client_keys_ip_header_and_callable():
+    """The draft leaves the partition (who shares a quota) to the server: by IP, by an API
+    key header, or by any function of the request; each partition has its own quota."""
     c, _ = make_app(limits="1/minute", key="header:X-API-Key")
     assert c.get("/hello", headers={"x-api-key": "a"}).status_code == 200
     assert c.get("/hello", headers={"x-api-key": "a"}).status_code == 429
@@ -211,6 +213,8 @@ def test_client_keys_ip_header_and_callable():
 
 
 def test_routes_and_excluded_paths():
+    """Policies apply per resource: a route may have its own policies, none (no fields at
+    all), or the defaults."""
     c, _ = make_app(limits="100/minute", routes={"POST /hello": "1/minute", "/api/*": ["2/minute"],
                                                  "/bad": None}, exclude=["/healthz"])
     assert [c.post("/hello").status_code for _ in range(2)] == [200, 429]

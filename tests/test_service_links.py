@@ -175,3 +175,16 @@ def test_api_page_served_from_package_files(client):
     assert js.status_code == 200 and len(js.content) > 100_000
     assert c.get("/docs/assets/../../etc/passwd").status_code == 404
     assert c.get("/docs/assets/index.html").status_code == 404
+
+
+def test_changes_need_an_api_key_when_the_service_has_them():
+    app = create_app(None, clock=ManualClock(T0), rate_capacity=1000, api_keys={"owner"})
+    c = TestClient(app, follow_redirects=False)
+    code = create(c, "https://example.com/mine")["code"]
+    for call in (lambda h: c.patch(f"/api/links/{code}", json={"disabled": True}, headers=h),
+                 lambda h: c.delete(f"/api/links/{code}", headers=h)):
+        assert call({}).status_code == 401
+        assert call({"X-API-Key": "intruder"}).status_code == 401
+    assert c.patch(f"/api/links/{code}", json={"disabled": True}, headers={"X-API-Key": "owner"}).status_code == 200
+    assert c.delete(f"/api/links/{code}", headers={"X-API-Key": "owner"}).status_code == 204
+    app.state.service.close()

@@ -170,14 +170,20 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
         out = await call(editing.list_links, svc, limit, request.query_params.get("cursor"), base_url(request))
         return JSONResponse(out)
 
-    async def patch_link(request: Request) -> Response:
+    def owner_of(request: Request) -> None:
+        """PATCH and DELETE: with configured API keys, only a known key may change links."""
         client_of(request)
+        if cfg.api_keys is not None and request.headers.get("x-api-key") is None:
+            raise ApiError(401, "api_key_required", "changing or deleting a link needs an X-API-Key header")
+
+    async def patch_link(request: Request) -> Response:
+        owner_of(request)
         changes = editing.parse_patch(await read_json_body(request), cfg.max_url_length, cfg.max_ttl_seconds,
                                       self_hosts(request))
         return JSONResponse(await call(editing.patch_link, svc, request.path_params["code"], changes, base_url(request)))
 
     async def delete_link(request: Request) -> Response:
-        client_of(request)
+        owner_of(request)
         await call(editing.delete_link, svc, request.path_params["code"])
         return Response(status_code=204)
 
