@@ -195,7 +195,8 @@ class IdempotencyMiddleware:
         if claim.replayed:
             if self.on_replay is not None:
                 self.on_replay(scope)
-            return await _replay(send, claim.result if self._aio is not None else claim.outcome.result)
+            result = claim.result if self._aio is not None else claim.outcome.result  # type: ignore[union-attr,attr-defined]
+            return await _replay(send, result)
         await self._run(scope, body, send, claim)
 
     async def _run(self, scope: dict[str, Any], body: bytes, send: Any, claim: Any) -> None:

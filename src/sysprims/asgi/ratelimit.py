@@ -39,7 +39,8 @@ def _limiter_factory(store: Any, clock: Any, namespace: str) -> Callable[[Limit,
         return redis_limiters(store, clock=clock, namespace=namespace)
 
     def make(limit: Limit, rule: str) -> Any:
-        return RateLimiter(limit.algorithm, clock=clock, backend=store, **limit.params)
+        params: dict[str, Any] = dict(limit.params)
+        return RateLimiter(limit.algorithm, clock=clock, backend=store, **params)
 
     return make
 

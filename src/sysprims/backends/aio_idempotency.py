@@ -67,6 +67,7 @@ class AsyncRedisIdempotency:
             raise InvalidParameterError("AsyncRedisIdempotency needs a manager whose store is a RedisStore built from a URL")
         self.manager = manager
         self.store = store
+        self.url: str = str(store._url)
         self._clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         from redis.exceptions import NoScriptError, RedisError
 
@@ -79,7 +80,7 @@ class AsyncRedisIdempotency:
         if client is None:
             import redis.asyncio as aredis
 
-            client = self._clients[loop] = aredis.Redis.from_url(self.store._url)
+            client = self._clients[loop] = aredis.Redis.from_url(self.url)
         return client
 
     async def _script(self, script: Any, key: str, args: list[Any]) -> Any:
