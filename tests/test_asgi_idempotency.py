@@ -21,7 +21,13 @@ from starlette.applications import Starlette  # noqa: E402
 from starlette.responses import JSONResponse  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
-from sysprims.asgi import IdempotencyMiddleware, RateLimitMiddleware, idempotent, parse_key_header  # noqa: E402
+from sysprims.asgi import (  # noqa: E402
+    IdempotencyMiddleware,
+    RateLimitMiddleware,
+    idempotent,
+    idempotent_handler,
+    parse_key_header,
+)
 from sysprims.clock import ManualClock  # noqa: E402
 from sysprims.errors import IdempotencyKeyMismatch, InvalidParameterError, RequestInProgress  # noqa: E402
 from sysprims.idempotency import IdempotencyManager  # noqa: E402
@@ -280,3 +286,25 @@ def test_body_limits():
     r = c.post("/orders", content=json.dumps({"item": "x" * 100}), headers={"Idempotency-Key": "big"})
     assert_problem(r, 413)
     assert orders.created == 0
+
+
+def test_handler_decorator():
+    """One handler with the middleware's behaviour: replay, 422 on another payload, 400
+    when the key is required and missing."""
+    created = []
+
+    @idempotent_handler(clock=ManualClock(T0), required=True)
+    async def pay(request):
+        body = await request.json()
+        created.append(body)
+        return JSONResponse({"paid": body["amount"], "n": len(created)}, status_code=201, headers={"X-Id": "p1"})
+
+    c = TestClient(Starlette(routes=[Route("/pay", pay, methods=["POST"])]))
+    h = {"Idempotency-Key": "pay-1"}
+    r1 = c.post("/pay", json={"amount": 5}, headers=h)
+    r2 = c.post("/pay", json={"amount": 5}, headers=h)
+    assert r1.status_code == r2.status_code == 201 and r1.json() == r2.json() == {"paid": 5, "n": 1}
+    assert r2.headers["idempotent-replayed"] == "true" and r2.headers["x-id"] == "p1"
+    assert_problem(c.post("/pay", json={"amount": 6}, headers=h), 422)
+    assert_problem(c.post("/pay", json={"amount": 6}), 400)
+    assert len(created) == 1

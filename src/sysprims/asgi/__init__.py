@@ -5,8 +5,8 @@
   ``RateLimit-Policy`` fields; ``app.add_middleware(RateLimitMiddleware, limits=["10/s", "1000/h"])``.
 * :class:`IdempotencyMiddleware`: the ``Idempotency-Key`` header, scoped per client,
   replaying stored responses; ``app.add_middleware(IdempotencyMiddleware, store="sqlite:///idem.db")``.
-* decorators: :func:`rate_limit` (handlers), :func:`limited` and :func:`idempotent`
-  (plain sync or async functions).
+* decorators: :func:`rate_limit` and :func:`idempotent_handler` (handlers),
+  :func:`limited` and :func:`idempotent` (plain sync or async functions).
 
 Both middlewares are pure ASGI (no ``BaseHTTPMiddleware``) and never block the event
 loop on a store call: memory stores answer inline, the others run in a worker thread
@@ -16,7 +16,13 @@ or through their async twins (:mod:`sysprims.backends.aio_ratelimit`). See docs/
 from __future__ import annotations
 
 from ._common import client_ip, header_key
-from .idempotency import IdempotencyMiddleware, fingerprint_request, idempotent, parse_key_header
+from .idempotency import (
+    IdempotencyMiddleware,
+    fingerprint_request,
+    idempotent,
+    idempotent_handler,
+    parse_key_header,
+)
 from .policy import Limit, parse_limits, ratelimit_fields
 from .ratelimit import RateLimitGate, RateLimitMiddleware, limited, rate_limit
 
@@ -29,6 +35,7 @@ __all__ = [
     "fingerprint_request",
     "header_key",
     "idempotent",
+    "idempotent_handler",
     "limited",
     "parse_key_header",
     "parse_limits",

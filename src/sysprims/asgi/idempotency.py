@@ -16,6 +16,7 @@ built on :class:`~sysprims.idempotency.IdempotencyManager` and any of its stores
 from __future__ import annotations
 
 import base64
+import contextvars
 import fnmatch
 import functools
 import hashlib
@@ -34,7 +35,8 @@ from ..errors import (
 from ..idempotency import IdempotencyManager, MemoryStore, check_idempotency_key
 from ._common import resolve_key_func, run_blocking, send_problem
 
-__all__ = ["IdempotencyMiddleware", "fingerprint_request", "idempotent", "parse_key_header", "scoped_key"]
+__all__ = ["IdempotencyMiddleware", "fingerprint_request", "idempotent", "idempotent_handler", "parse_key_header",
+           "scoped_key"]
 
 DOCS = "https://github.com/sysprims/sysprims/blob/main/docs/asgi.md#idempotency"
 # fields that describe one transmission, not the resource: never replayed
@@ -330,6 +332,53 @@ def idempotent(manager: IdempotencyManager, *, key: Callable[..., str],
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             return manager.execute(key(*args, **kwargs), lambda: fn(*args, **kwargs), fingerprint=fp_of(args, kwargs))
 
+        return wrapper
+
+    return wrap
+
+
+def idempotent_handler(manager: IdempotencyManager | None = None, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate one Starlette/FastAPI handler (``async def handler(request)``) with the
+    middleware's behaviour: ``options`` are :class:`IdempotencyMiddleware`'s (``store``,
+    ``required``, ``key``, ``methods``...). The handler runs as a small ASGI app behind
+    the middleware, so replays, 409, 422 and 400 are exactly the middleware's."""
+
+    def wrap(handler: Callable[..., Any]) -> Callable[..., Any]:
+        if not inspect.iscoroutinefunction(handler):
+            raise TypeError("@idempotent_handler decorates async handlers; use @idempotent for plain functions")
+        call_args: contextvars.ContextVar[tuple[tuple[Any, ...], dict[str, Any]]] = contextvars.ContextVar("call_args")
+
+        async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            from starlette.requests import Request
+
+            args, kwargs = call_args.get()  # this call's own (a context per task: concurrent calls never mix)
+            response = await handler(Request(scope, receive), *args, **kwargs)
+            await response(scope, receive, send)
+
+        middleware = IdempotencyMiddleware(inner, manager, **options)
+
+        @functools.wraps(handler)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from starlette.responses import Response
+
+            request = next((a for a in (*args, *kwargs.values()) if hasattr(a, "scope") and hasattr(a, "receive")), None)
+            if request is None:
+                raise TypeError("@idempotent_handler needs the handler to take the request")
+            call_args.set((tuple(a for a in args if a is not request), {k: v for k, v in kwargs.items() if v is not request}))
+            out: dict[str, Any] = {"status": 500, "headers": [], "body": []}
+
+            async def collect(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    out["status"], out["headers"] = message["status"], list(message.get("headers", ()))
+                elif message["type"] == "http.response.body":
+                    out["body"].append(message.get("body", b""))
+
+            await middleware(request.scope, request.receive, collect)
+            response = Response(b"".join(out["body"]), status_code=out["status"])
+            response.raw_headers = out["headers"]
+            return response
+
+        wrapper.idempotency = middleware  # type: ignore[attr-defined]
         return wrapper
 
     return wrap
