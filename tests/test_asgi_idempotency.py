@@ -308,3 +308,33 @@ def test_handler_decorator():
     assert_problem(c.post("/pay", json={"amount": 6}, headers=h), 422)
     assert_problem(c.post("/pay", json={"amount": 6}), 400)
     assert len(created) == 1
+
+
+@pytest.mark.parametrize("status,stored", [(201, "done"), (503, None)])
+def test_the_response_ends_only_after_its_outcome_is_settled(status, stored):
+    """A client may retry the moment it has the response: by then the first request's
+    outcome must be stored (a replay, not a 409 "in progress"), or released (a rerun)."""
+    from sysprims.asgi.idempotency import scoped_key
+
+    manager = IdempotencyManager(clock=ManualClock(T0))
+
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"part ", "more_body": True})
+        await send({"type": "http.response.body", "body": b"end"})
+
+    mw = IdempotencyMiddleware(app, manager)
+    scope = {"type": "http", "method": "POST", "path": "/x", "query_string": b"", "client": ("10.0.0.1", 1),
+             "headers": [(b"idempotency-key", b"k1")]}
+    seen = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message):
+        if message["type"] == "http.response.body":
+            seen.append((message.get("body"), manager.status(scoped_key("ip:10.0.0.1", "k1"))))
+
+    asyncio.run(mw(scope, receive, send))
+    assert seen == [(b"part ", "running"), (b"end", stored)]

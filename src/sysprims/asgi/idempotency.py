@@ -216,9 +216,13 @@ class IdempotencyMiddleware:
         chunks: list[bytes] = []
         size = 0
         storable = True
+        final: dict[str, Any] | None = None
 
         async def capture(message: dict[str, Any]) -> None:
-            nonlocal status, headers, size, storable
+            nonlocal status, headers, size, storable, final
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                final = message  # held back until the outcome is stored: a retry that follows
+                # the response at once must find it done, not "in progress"
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 headers = list(message.get("headers", ()))
@@ -230,7 +234,8 @@ class IdempotencyMiddleware:
                     chunks.clear()
                 else:
                     chunks.append(chunk)
-            await send(message)
+            if message is not final:
+                await send(message)
 
         try:
             await self.app(scope, replay_receive, capture)
@@ -239,15 +244,17 @@ class IdempotencyMiddleware:
             raise
         if storable and status and self.store_status(status):
             kept = [(bytes(k), bytes(v)) for k, v in headers if bytes(k).lower() not in _NOT_STORED]
-            body = b"".join(chunks)
+            out_body = b"".join(chunks)
             if self._persistent:  # JSON-serialisable for the store's serializer
-                record: dict[str, Any] = {"status": status, "body": base64.b64encode(body).decode("ascii"),
+                record: dict[str, Any] = {"status": status, "body": base64.b64encode(out_body).decode("ascii"),
                                           "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in kept]}
             else:  # the memory store keeps objects as they are
-                record = {"status": status, "body": body, "headers": kept}
+                record = {"status": status, "body": out_body, "headers": kept}
             await self._settle(claim.complete, record)
         else:
             await self._settle(claim.release)
+        if final is not None:
+            await send(final)
 
     async def _settle(self, fn: Callable[..., Any], *args: Any) -> None:
         try:
