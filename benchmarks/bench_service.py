@@ -112,3 +112,100 @@ def test_load_run_loopback(benchmark):
     benchmark.extra_info.update({k: out[k] for k in ("redirects_per_s", "p50_ms", "p99_ms", "errors")})
     assert out["errors"] == 0
     assert out["clicks_counted"] == out["clicks_expected"]
+
+
+# ---------------------------------------------------------------- middleware cost
+def _asgi_bench_apps(clock=None):
+    """A bare Starlette route, and the same route behind each middleware (memory stores)."""
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from sysprims.asgi import IdempotencyMiddleware, RateLimitMiddleware
+
+    async def ok(request):
+        return PlainTextResponse("ok")
+
+    routes = [Route("/r", ok, methods=["GET", "POST"])]
+    limits = ["1000000000/second", "1000000000/hour"]
+    return {
+        "bare": Starlette(routes=routes),
+        "ratelimit": Starlette(routes=routes, middleware=[Middleware(RateLimitMiddleware, limits=limits,
+                                                                     clock=clock)]),
+        "idempotency": Starlette(routes=routes, middleware=[Middleware(IdempotencyMiddleware, clock=clock)]),
+        "both": Starlette(routes=routes, middleware=[Middleware(RateLimitMiddleware, limits=limits, clock=clock),
+                                                     Middleware(IdempotencyMiddleware, clock=clock)]),
+    }
+
+
+def asgi_calls(app, n: int, method: str = "GET", keyed: bool = False) -> float:
+    """Seconds for ``n`` in-process ASGI requests (distinct, never reused Idempotency-Keys
+    when ``keyed``: every request claims, runs and stores)."""
+    import time
+
+    base = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+            "path": "/r", "raw_path": b"/r", "query_string": b"", "root_path": "",
+            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    body = {"type": "http.request", "body": b'{"x": 1}', "more_body": False}
+
+    async def receive():
+        return body
+
+    async def send(message):
+        if message["type"] == "http.response.start" and message["status"] != 200:
+            raise RuntimeError(f"status {message['status']}")
+
+    counter = iter(range(1 << 62))
+
+    async def run():
+        for _ in range(n):
+            headers = [(b"host", b"bench")]
+            if keyed:
+                headers.append((b"idempotency-key", f"k{next(counter)}".encode()))
+            await app({**base, "headers": headers}, receive, send)
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(run())  # warm-up and middleware stack build
+        t0 = time.perf_counter()
+        loop.run_until_complete(run())
+        return time.perf_counter() - t0
+    finally:
+        loop.close()
+
+
+def middleware_cost(n: int = 20_000, repeats: int = 5) -> dict[str, float]:
+    """Microseconds per request of each app (best of ``repeats``) and the middlewares'
+    added cost over the bare route, all in one run."""
+    out = {}
+    apps = _asgi_bench_apps()
+    for name, app in apps.items():
+        out[name] = min(asgi_calls(app, n) for _ in range(repeats)) / n * 1e6
+    for name in ("idempotency", "both"):
+        fresh = _asgi_bench_apps()  # new keys every time: each request claims and stores
+        out[name + "_keyed_post"] = min(asgi_calls(fresh[name], n, "POST", keyed=True) for _ in range(1)) / n * 1e6
+    out["bare_post"] = min(asgi_calls(apps["bare"], n, "POST") for _ in range(repeats)) / n * 1e6
+    for name in ("ratelimit", "idempotency", "both"):
+        out[name + "_added_us"] = out[name] - out["bare"]
+    for name in ("idempotency_keyed_post", "both_keyed_post"):
+        out[name + "_added_us"] = out[name] - out["bare_post"]
+    return out
+
+
+@pytest.mark.parametrize("name", ["bare", "ratelimit", "idempotency", "both"])
+def test_middleware_cost(benchmark, name):
+    """The middlewares against a bare Starlette route (memory stores), same run; issue
+    goal: at most 50 us added per request."""
+    app = _asgi_bench_apps()[name]
+    benchmark.group = "asgi-middleware"
+    benchmark.extra_info["calls_per_round"] = CALLS
+    benchmark(asgi_calls, app, CALLS)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    print(json.dumps({k: round(v, 2) for k, v in middleware_cost(n).items()}, indent=1))

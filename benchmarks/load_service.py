@@ -175,13 +175,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--links", type=int, default=1000)
     ap.add_argument("--stores", default="sqlite,redis")
     ap.add_argument("--redis-url", default=None)
-    ap.add_argument("--threadpool", action="store_true", help="serve with --threadpool")
+    ap.add_argument("--inline", action="store_true", help="serve with --inline (store calls on the event loop)")
     ap.add_argument("--smoke", action="store_true", help="a tiny run (300 requests, 2 clients, 50 links)")
     ap.add_argument("--json", default=None, help="write the figures to this file")
     a = ap.parse_args(argv)
     if a.smoke:
         a.requests, a.clients, a.links = 300, 2, 50
-    extra = ["--threadpool"] if a.threadpool else []
+    extra = ["--inline"] if a.inline else []
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for store in a.stores.split(","):

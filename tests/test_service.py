@@ -16,6 +16,7 @@ with warnings.catch_warnings():  # starlette 1.x nudges towards httpx2; httpx is
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient  # noqa: E402
 
+from sysprims.asgi.idempotency import fingerprint_request, scoped_key  # noqa: E402
 from sysprims.clock import ManualClock  # noqa: E402
 from sysprims.service import ServiceSettings, create_app, parse_link_request  # noqa: E402
 from sysprims.service.validation import ApiError  # noqa: E402
@@ -40,10 +41,10 @@ def make(store=None, clock=None, **kw):
 
 def assert_error(resp, status, code=None):
     assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith("application/json")
-    err = resp.json()["error"]
-    assert err["status"] == status
-    assert isinstance(err["message"], str) and len(err["message"]) > 10
+    assert resp.headers["content-type"] == "application/problem+json"
+    err = resp.json()
+    assert err["status"] == status and err["type"] and err["title"]
+    assert isinstance(err["detail"], str) and len(err["detail"]) > 10
     if code is not None:
         assert err["code"] == code, err
     return err
@@ -131,7 +132,7 @@ def test_idempotency_key_reused_with_other_body_is_422(store):
     n = len(app.state.service.store)
     err = assert_error(c.post("/api/links", json={"url": "https://example.com/2"}, headers=h), 422,
                        "idempotency_key_reused")
-    assert "different request body" in err["message"]
+    assert "different request" in err["detail"]
     assert len(app.state.service.store) == n
 
 
@@ -150,9 +151,9 @@ def test_in_flight_request_is_409_then_runs_after_release(store):
     app, c, _ = make(store, strategy="snowflake")
     svc = app.state.service
     # another worker holds the key mid-request (as a second process sharing the store would)
-    scoped = svc.scoped_idempotency_key("ip:testclient", "busy")
-    claim = svc.idempotency.claim(scoped, fingerprint={"url": "https://example.com/x", "alias": None,
-                                                       "ttl_seconds": None})
+    scoped = scoped_key("ip:testclient", "busy")
+    canonical = json.dumps({"url": "https://example.com/x", "alias": None, "ttl_seconds": None}, sort_keys=True)
+    claim = svc.idempotency.claim(scoped, fingerprint=fingerprint_request("POST", "/api/links", b"", canonical.encode()))
     r = c.post("/api/links", json={"url": "https://example.com/x"}, headers={"Idempotency-Key": "busy"})
     assert_error(r, 409, "request_in_progress")
     assert r.headers["retry-after"] == "1"
@@ -208,8 +209,10 @@ def test_rate_limit_429_with_headers():
     err = assert_error(r, 429, "rate_limited")
     assert r.headers["retry-after"] == "2"  # one token at 0.5 tokens/s
     assert r.headers["ratelimit-remaining"] == "0"
-    assert r.headers["ratelimit-reset"] == "6"  # 3 tokens to refill at 0.5/s
-    assert "retry after 2 s" in err["message"]
+    # the reset of a refusal names the moment of Retry-After (the draft: both name one time)
+    assert r.headers["ratelimit"] == '"api";r=0;t=2' and r.headers["ratelimit-reset"] == "2"
+    assert r.headers["ratelimit-policy"] == '"api";q=3;w=6'  # a burst of 3, refilled in 6 s
+    assert "3 requests per 6 s" in err["detail"]
     assert len(svc.store) == 3  # the refused request stored nothing
     # another client has its own bucket; the IP of key-less requests too
     assert c.post("/api/links", json={"url": "https://example.com/k2"}, headers={"X-API-Key": "k2"}).status_code == 201
@@ -256,7 +259,7 @@ def test_invalid_urls_refused_nothing_stored(store, url, why):
     app, c, _ = make(store)
     r = c.post("/api/links", json={"url": url}, headers={"Idempotency-Key": "bad-url"})
     err = assert_error(r, 400, "invalid_url")
-    assert why in err["message"]
+    assert why in err["detail"]
     assert len(app.state.service.store) == 0
     # the key was not consumed by the refused request
     ok = c.post("/api/links", json={"url": "https://example.com/fine"}, headers={"Idempotency-Key": "bad-url"})
@@ -273,7 +276,7 @@ def test_aliases_bloom_then_store(tmp_path):
     assert c.get("/summer-sale").headers["location"] == "https://example.com/sale"
     n = len(svc.store)
     err = assert_error(c.post("/api/links", json={"url": "https://x.org/", "alias": "summer-sale"}), 409, "alias_taken")
-    assert "summer-sale" in err["message"]
+    assert "summer-sale" in err["detail"]
     assert svc.stats["alias_bloom_positive"] == 1 and len(svc.store) == n
     assert_error(c.post("/api/links", json={"url": "https://x.org/", "alias": "api"}), 400, "invalid_alias")
     assert_error(c.post("/api/links", json={"url": "https://x.org/", "alias": "no/slash"}), 400, "invalid_alias")
@@ -360,8 +363,10 @@ def test_openapi_valid_and_complete():
     app, c, _ = make()
     spec = c.get("/openapi.json").json()
     validate(spec)
-    routes = {r.path for r in app.routes} - {"/"}
-    assert routes == set(spec["paths"])
+    # generated from the routes: exactly their paths and methods
+    routes = {(r.path, m.lower()) for r in app.routes for m in r.methods if m != "HEAD"}
+    assert routes == {(p, m) for p, ops in spec["paths"].items() for m in ops}
+    assert "/docs" in spec["paths"] and "delete" in spec["paths"]["/api/links/{code}"]
     post = spec["paths"]["/api/links"]["post"]["responses"]
     assert {"201", "400", "409", "422", "429"} <= set(post)
 
@@ -453,3 +458,18 @@ def test_cli_serve_help_and_bad_rate():
 
     assert main(["serve", "shortener", "--help"]) == 0
     assert main(["serve", "shortener", "--rate", "fast", "--store", "memory"]) == 2
+
+
+def test_limited_error_responses_carry_integer_ratelimit_fields():
+    """Issue #20: a 404 or 400 of a limited route consumed quota, so it carries the fields
+    too; a fractional burst still gives integers (the draft's q and r are Integers)."""
+    _, c, _ = make(rate_capacity=2.5, rate_refill=0.5)
+    r = c.get("/api/links/doesNotExist")
+    assert r.status_code == 404
+    assert r.headers["ratelimit-policy"] == '"api";q=2;w=5' and r.headers["ratelimit"].startswith('"api";r=1;')
+    r = c.get("/api/top", params={"k": 0})
+    assert r.status_code == 400 and r.headers["ratelimit"].startswith('"api";r=0;')
+    r = c.get("/api/top")
+    assert r.status_code == 429 and r.headers["content-type"] == "application/problem+json"
+    assert r.headers["ratelimit"] == f'"api";r=0;t={r.headers["retry-after"]}'
+    assert "." not in r.headers["ratelimit-limit"] + r.headers["ratelimit-policy"]

@@ -65,7 +65,7 @@ def test_real_uvicorn_process(tmp_path):
             assert json.load(r)["clicks"] == 1
         with pytest.raises(urllib.error.HTTPError) as info:
             opener.open(f"{base}/missing1", timeout=5)
-        assert info.value.code == 404 and json.load(info.value)["error"]["code"] == "not_found"
+        assert info.value.code == 404 and json.load(info.value)["code"] == "not_found"
         with urllib.request.urlopen(f"{base}/openapi.json", timeout=5) as r:
             assert json.load(r)["openapi"].startswith("3.1")
     finally:

@@ -22,6 +22,7 @@ __all__ = [
     "MissingDependencyError",
     "NoShardError",
     "NotFoundError",
+    "RateLimitExceeded",
     "RequestInProgress",
     "SerializationError",
     "SysprimsError",
@@ -68,6 +69,16 @@ class ClockMovedBackwardsError(SysprimsError):
 
 class CapacityError(SysprimsError):
     """A fixed-capacity structure cannot take more (sequence space, ID space)."""
+
+
+class RateLimitExceeded(SysprimsError):
+    """A call was refused by a rate limit (HTTP 429); ``decision`` is the refusing
+    :class:`~sysprims.ratelimit.Decision` and ``retry_after`` its seconds to wait."""
+
+    def __init__(self, message: str, decision: object = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.decision = decision
+        self.retry_after = retry_after
 
 
 class AliasTakenError(SysprimsError, ValueError):

@@ -30,13 +30,16 @@ def COMMAND() -> None:
 @click.option("--api-key", "api_keys", multiple=True, help="an accepted X-API-Key (repeatable); limits are per key")
 @click.option("--trust-forwarded", is_flag=True, help="take the client IP from the last X-Forwarded-For entry (only behind your own proxy)")
 @click.option("--base-url", default=None, help="base of the short URLs returned [default: the request's]")
-@click.option("--threadpool", is_flag=True, help="run store calls in a thread pool instead of on the event loop")
+@click.option("--allowed-host", "allowed_hosts", multiple=True,
+              help="a host name the service answers to (repeatable); other Host headers are 400")
+@click.option("--threadpool/--inline", default=True, show_default=True,
+              help="run store calls in worker threads (a hung store never stalls the event loop) or inline")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
               show_default=True)
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
 def shortener(host: str, port: int, store: str, strategy: str | None, secret: str | None, machine_id: int | None,
               redirect_status: str, rate: str, rate_redirects: bool, api_keys: tuple[str, ...],
-              trust_forwarded: bool, base_url: str | None, threadpool: bool, log_level: str,
+              trust_forwarded: bool, base_url: str | None, allowed_hosts: tuple[str, ...], threadpool: bool, log_level: str,
               access_log: bool) -> None:
     """Serve the URL shortener: POST /api/links, GET /{code}, GET /api/links/{code},
     GET /api/top?k=10, OpenAPI at /openapi.json."""
@@ -58,6 +61,7 @@ def shortener(host: str, port: int, store: str, strategy: str | None, secret: st
         api_keys=frozenset(api_keys) if api_keys else None,
         trust_forwarded=trust_forwarded,
         base_url=base_url,
+        allowed_hosts=frozenset(allowed_hosts) if allowed_hosts else None,
         threadpool=threadpool,
     )
     svc = app.state.service

@@ -33,6 +33,7 @@ from ..errors import (
 from ..idempotency import IdempotencyManager, InvalidIdempotencyKey, check_idempotency_key
 from ..ratelimit import Decision, RateLimiter
 from ..shortener import LinkInfo, MemoryLinkStore, URLShortener
+from .links import LinkRegistry
 from .settings import ServiceSettings, store_kind
 from .validation import CODE_RE, ApiError, LinkRequest
 
@@ -185,6 +186,9 @@ class ShortenerService:
             machine_id=machine_id,
         )
         self.store = link_store
+        self.registry = LinkRegistry(
+            self.kind, path=getattr(link_store, "path", None), table=s.service_name.replace("-", "_"),
+            client=self.redis, namespace=s.namespace, name=s.service_name, flush_every=s.trending_flush)
         self.idempotency = IdempotencyManager(
             store=idem_store, ttl=s.idempotency_ttl, lock_ttl=s.idempotency_lock_ttl, clock=clock
         )
@@ -327,10 +331,13 @@ class ShortenerService:
             now = self.shortener._now_ms()
             info = LinkInfo(code, req.url, "alias" if alias else self.strategy, now, None, 0)
         self._bump("created")
+        self.registry.added(info.code, info.url, info.strategy, info.created_ms, info.expires_ms)
         body = self.link_body(info, base_url)
         return {"status": 201, "body": body, "headers": {"Location": body["short_url"]}}
 
-    def link_body(self, info: LinkInfo, base_url: str) -> dict[str, Any]:
+    def link_body(self, info: LinkInfo, base_url: str, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The JSON of a link; ``meta`` (the registry's record) adds the clicks it had
+        before its target changed and whether it is disabled."""
         base = (self.settings.base_url or base_url).rstrip("/")
         return {
             "code": info.code,
@@ -338,8 +345,9 @@ class ShortenerService:
             "short_url": f"{base}/{info.code}",
             "created_at": _iso(info.created_ms),
             "expires_at": _iso(info.expires_ms),
-            "clicks": info.clicks,
+            "clicks": info.clicks + (meta["offset"] if meta else 0),
             "strategy": info.strategy,
+            "disabled": bool(meta and meta["disabled"]),
         }
 
     def resolve(self, code: str, count: bool = True) -> str | None:
@@ -354,6 +362,7 @@ class ShortenerService:
             return None
         if count:
             self._bump("redirects")
+            self.registry.clicked(code, self.clock.time())
             with self._trend_lock:
                 self._trend_buffer.append(code)
                 if len(self._trend_buffer) >= self.settings.trending_flush:
@@ -361,10 +370,9 @@ class ShortenerService:
         return url
 
     def link_info(self, code: str, base_url: str) -> dict[str, Any]:
-        info = self.store.info(code, self.shortener._now_ms()) if CODE_RE.fullmatch(code) else None
-        if info is None:
-            raise ApiError(404, "not_found", f"no live link with code {code!r}"[:200])
-        return self.link_body(info, base_url)
+        from .editing import describe
+
+        return describe(self, code, base_url)
 
     def top(self, k: int, base_url: str) -> list[dict[str, Any]]:
         """The ``k`` most clicked live links, exact counts from the store."""
@@ -431,6 +439,7 @@ class ShortenerService:
         if backend is not None and hasattr(backend, "close"):
             backend.close()
         self.idempotency.close()
+        self.registry.close()
         self.shortener.close()
 
     def __repr__(self) -> str:

@@ -50,7 +50,12 @@ class ServiceSettings:
       requests carrying one are limited per key; requests without a key are limited per
       IP address. Without ``api_keys`` the header is ignored (a client could dodge its
       limit by inventing keys). ``trust_forwarded``: take the IP from the last
-      ``X-Forwarded-For`` entry, the one your proxy added (only behind a proxy you run).
+      ``X-Forwarded-For`` entry, the one your proxy added (only behind a proxy you run;
+      every header line is read, as one comma-joined list).
+    * ``base_url``: the base of ``short_url`` (set it in production). Without it the
+      request's ``Host`` header is used, if it is a valid host[:port] (400 otherwise);
+      ``allowed_hosts`` (lower-case names) restricts it further, like Django's
+      ``ALLOWED_HOSTS``. Links to any of these hosts are refused (a redirect loop).
     * ``idempotency_ttl``: seconds a POST's response is replayed for its key;
       ``idempotency_lock_ttl``: how long a claim holds while the request runs.
     * ``trending_k`` / ``trending_width`` / ``trending_depth``: the Count-Min top-K
@@ -59,8 +64,11 @@ class ServiceSettings:
     * ``alias_capacity`` / ``alias_false_positive_rate``: the scalable Bloom filter of
       taken aliases.
     * ``namespace``: prefix of every Redis key and name of the SQLite tables' owner.
-    * ``threadpool``: run store calls in Starlette's thread pool instead of inline on
-      the event loop (inline is faster for local SQLite and loopback Redis).
+    * ``threadpool``: run SQLite and Redis calls in a worker thread (default), so that a
+      slow or hung store never stalls the event loop (``/healthz`` keeps answering; the
+      memory store always runs inline);
+      ``False`` runs them inline on the loop (a little faster on an idle loopback
+      store, but one hung Redis call then stalls every request).
     """
 
     strategy: str | None = None
@@ -78,6 +86,7 @@ class ServiceSettings:
     rate_redirects: bool = False
     api_keys: frozenset[str] | None = None
     trust_forwarded: bool = False
+    allowed_hosts: frozenset[str] | None = None
     idempotency_ttl: float = 86400.0
     idempotency_lock_ttl: float = 30.0
     trending_k: int = 100
@@ -89,7 +98,7 @@ class ServiceSettings:
     alias_false_positive_rate: float = 0.001
     namespace: str = "sysprims"
     service_name: str = "shortener"
-    threadpool: bool = False
+    threadpool: bool = True
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -116,6 +125,13 @@ class ServiceSettings:
             if bad:
                 raise InvalidParameterError(f"api_keys must be non-empty printable str, got {bad[0]!r}")
             object.__setattr__(self, "api_keys", keys)
+        if self.allowed_hosts is not None:
+            if isinstance(self.allowed_hosts, str):
+                raise InvalidParameterError(f"allowed_hosts must be a collection of host names, got the str {self.allowed_hosts!r}")
+            hosts = frozenset(h.rstrip(".").lower() for h in self.allowed_hosts if isinstance(h, str))
+            if len(hosts) != len(frozenset(self.allowed_hosts)) or not all(hosts):
+                raise InvalidParameterError(f"allowed_hosts must be non-empty host names, got {sorted(map(repr, self.allowed_hosts))}")
+            object.__setattr__(self, "allowed_hosts", hosts)
         check_number("idempotency_ttl", self.idempotency_ttl, min=0, min_inclusive=False)
         check_number("idempotency_lock_ttl", self.idempotency_lock_ttl, min=0, min_inclusive=False)
         check_int("trending_k", self.trending_k, min=1, max=100000)
