@@ -216,7 +216,8 @@ class KernelKeys:
       structure's seed (from :class:`HashedKeys`, or lists/tuples/object arrays
       of str/bytes hashed in place);
     * ``kind == "int"``: ``ints`` (uint64), hashed as 8 little-endian bytes;
-    * ``kind == "bytes"``: key ``i`` is ``data[starts[i]:ends[i]]``.
+    * ``kind == "bytes"``: key ``i`` is ``data[starts[i]:ends[i]]`` (every array
+      C-contiguous).
 
     The arrays of the other forms are empty (so a kernel that takes every form,
     like the shard routers, gets one argument list). Built only by
@@ -265,7 +266,8 @@ def kernel_keys(keys: Any, seed: int, owner: str = "structure") -> KernelKeys:
     batch = normalize_keys(keys)
     if batch.kind == "int":
         return KernelKeys(INTS, batch.n, seed, ints=batch.ints)
-    return KernelKeys(BYTES, batch.n, seed, data=batch.data, starts=batch.starts, ends=batch.ends)
+    starts, ends = np.ascontiguousarray(batch.starts), np.ascontiguousarray(batch.ends)
+    return KernelKeys(BYTES, batch.n, seed, data=batch.data, starts=starts, ends=ends)
 
 
 def hashes_for(keys: Any, seed: int, owner: str = "structure") -> np.ndarray:
