@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The key and hashing tests on CPython 3.10, 3.12 and 3.13 (the main run covers
-# the default interpreter), each with the in-place key reader and with the safe
-# path forced (SYSPRIMS_SAFE_KEYS=1). The str layouts differ between these
+# The key and hashing tests on CPython 3.10, 3.12 and 3.13, each with the
+# in-place key reader and with the safe path forced (SYSPRIMS_SAFE_KEYS=1), and
+# on the CI interpreter with the safe path forced (the main suite runs them in
+# place). The str layouts differ between these
 # versions (a 48-byte compact ASCII header on 3.10/3.11, 40 on 3.12/3.13), so
 # this is where the reader's layout discovery is proven on each.
 #
@@ -54,5 +55,11 @@ for v in $VERSIONS; do
     done
     summary+=("$v: key reader $reader")
 done
+# The CI interpreter itself runs these tests in place in the main suite; here, on the safe path.
+echo "== $(python3 -V), SYSPRIMS_SAFE_KEYS=1"
+if ! SYSPRIMS_SAFE_KEYS=1 python3 -m pytest "${TESTS[@]}" -q -p no:cacheprovider -o addopts= -o testpaths=tests --timeout=900; then
+    status=1
+    summary+=("$(python3 -V) SAFE_KEYS=1: FAILED")
+fi
 printf '== %s\n' "${summary[@]}"
 exit "$status"
