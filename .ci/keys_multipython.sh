@@ -57,7 +57,7 @@ for v in $VERSIONS; do
 done
 # The CI interpreter itself runs these tests in place in the main suite; here, on the safe path.
 echo "== $(python3 -V), SYSPRIMS_SAFE_KEYS=1"
-if ! SYSPRIMS_SAFE_KEYS=1 python3 -m pytest "${TESTS[@]}" -q -p no:cacheprovider -o addopts= -o testpaths=tests --timeout=900; then
+if ! PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" SYSPRIMS_SAFE_KEYS=1 python3 -m pytest "${TESTS[@]}" -q -p no:cacheprovider -o addopts= -o testpaths=tests --timeout=900; then
     status=1
     summary+=("$(python3 -V) SAFE_KEYS=1: FAILED")
 fi
