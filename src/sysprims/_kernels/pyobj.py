@@ -237,7 +237,7 @@ def _key(obj, want, is_str, layout, scratch):
     """(view, nbytes) of one object's key bytes, or nbytes -1 to fall back.
 
     ``scratch`` receives the UTF-8 of non-ASCII strings (the caller sized it)."""
-    empty = scratch[:0]
+    empty = numba.carray(ptr_u8(obj), 0)  # no meminfo: no reference counting per key
     if obj == 0 or np.int64(peek64(obj + layout[OB_TYPE])) != want:
         return empty, -1
     if not is_str:
