@@ -6,8 +6,13 @@
 * :func:`hash_keys` -> :class:`HashedKeys`, which every keyed ``_many`` method
   accepts so one hashing pass can feed a Bloom filter, a sketch and a router.
 
-Keys follow :mod:`sysprims.keys`. Scalar helpers call ``mmh3`` directly: one C
-call beats a kernel dispatch for a single key.
+* :func:`kernel_keys` -> :class:`KernelKeys`: the one path from any accepted
+  batch to a kernel (the ``hashes``, ``int`` or ``bytes`` form; see
+  ``docs/keys.md``); every keyed ``_many`` method takes its keys from it.
+
+Keys follow :mod:`sysprims.keys`. Lists, tuples and object arrays of ``str`` or
+``bytes`` are read in place (:mod:`sysprims._pyobj`). Scalar helpers call
+``mmh3`` directly: one C call beats a kernel dispatch for a single key.
 """
 
 from __future__ import annotations
