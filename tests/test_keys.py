@@ -191,3 +191,123 @@ def test_split_nul_kernel_equals_bytes_split(keys):
         assert [bytes(data[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)] == keys
     else:  # more separators than keys: reported, so the caller falls back
         assert got == -1
+
+
+# ------------------------------------------- hand-built batches (issue #17, item 3)
+
+
+def _crash_free(code: str):
+    """Run ``code`` in a fresh interpreter (a wild read may kill it) and return it."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    import sysprims
+
+    src = str(Path(sysprims.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          env=env, timeout=600)
+
+
+def test_key_batch_with_spans_outside_its_data_never_reaches_a_kernel():
+    res = _crash_free("""
+        import numpy as np
+        from sysprims import BloomFilter, CountMinSketch, InvalidParameterError, murmur3_128
+        from sysprims.keys import KeyBatch
+        from sysprims.sharding import HashBasedSharding
+        data = np.zeros(16, dtype=np.uint8)
+        bad = [
+            KeyBatch("bytes", 2, data=data, starts=np.array([0, 4]), ends=np.array([4, 1 << 40])),
+            KeyBatch("bytes", 1, data=data, starts=np.array([-(1 << 40)]), ends=np.array([4])),
+            KeyBatch("bytes", 1, data=data, starts=np.array([8]), ends=np.array([4])),
+        ]
+        calls = [murmur3_128, BloomFilter(1024, 3).add_many, CountMinSketch(64, 3).update_many,
+                 HashBasedSharding(4).get_shards]
+        for batch in bad:
+            for call in calls:
+                try:
+                    call(batch)
+                except InvalidParameterError as exc:
+                    assert "outside its data" in str(exc), exc
+                else:
+                    raise SystemExit(f"{call} accepted {batch}")
+        print("refused")
+    """)
+    assert res.returncode == 0 and res.stdout.strip() == "refused", (res.returncode, res.stdout, res.stderr[-2000:])
+
+
+def test_key_batch_with_wrong_dtypes_or_shapes_cannot_be_built():
+    from sysprims.keys import KeyBatch
+
+    data, z2 = np.zeros(8, dtype=np.uint8), np.zeros(2, dtype=np.int64)
+    bad = [
+        dict(kind="bytes", n=2, data=data.astype(np.float64), starts=z2, ends=z2),
+        dict(kind="bytes", n=2, data=data, starts=z2.astype(np.int32), ends=z2),
+        dict(kind="bytes", n=3, data=data, starts=z2, ends=z2),
+        dict(kind="bytes", n=2, data=np.zeros((2, 4), dtype=np.uint8), starts=z2, ends=z2),
+        dict(kind="bytes", n=2, data=np.zeros(16, dtype=np.uint8)[::2], starts=z2, ends=z2),
+        dict(kind="bytes", n=2, data=None, starts=z2, ends=z2),
+        dict(kind="int", n=2, ints=np.zeros(2, dtype=np.int64)),
+        dict(kind="int", n=3, ints=np.zeros(2, dtype=np.uint64)),
+        dict(kind="str", n=0),
+        dict(kind="int", n=-1, ints=np.zeros(0, dtype=np.uint64)),
+    ]
+    for fields in bad:
+        with pytest.raises(InvalidParameterError, match="KeyBatch"):
+            KeyBatch(**fields)
+    ok = KeyBatch("bytes", 2, data=data, starts=z2, ends=z2 + 3)
+    assert np.array_equal(murmur3_128(ok), murmur3_128([b"\x00" * 3] * 2))
+
+
+def test_key_batch_altered_after_it_was_built_is_checked_again():
+    res = _crash_free("""
+        import numpy as np
+        from sysprims import InvalidParameterError, murmur3_128
+        from sysprims.keys import normalize_keys
+        batch = normalize_keys(["abc", "de"])
+        batch.ends[1] = 10**9  # arrays stay writable: the spans are checked on entry
+        try:
+            murmur3_128(batch)
+        except InvalidParameterError as exc:
+            print(exc)
+        object.__setattr__(batch, "ints", None)
+        object.__setattr__(batch, "kind", "int")
+        try:
+            murmur3_128(batch)
+        except InvalidParameterError as exc:
+            print(exc)
+    """)
+    assert res.returncode == 0, (res.returncode, res.stderr[-2000:])
+    lines = res.stdout.splitlines()
+    assert len(lines) == 2 and "key 1 spans [4, 1000000000)" in lines[0] and "KeyBatch of kind 'int'" in lines[1], lines
+
+
+def test_altered_hashed_keys_never_reach_a_kernel():
+    from sysprims import BloomFilter, CountMinSketch, hash_keys
+    from sysprims.sharding import HashBasedSharding
+
+    calls = [BloomFilter(1024, 3).contains_many, CountMinSketch(64, 3).query_many, HashBasedSharding(4).get_shards]
+    hk = hash_keys(["a", "b", "c"])
+    with pytest.raises(AttributeError):
+        hk.hashes = np.zeros((3, 1), dtype=np.uint64)
+    with pytest.raises(AttributeError):
+        hk.seed = 2**40
+    import warnings
+
+    with warnings.catch_warnings():  # NumPy 2.5 deprecates setting .shape; it still works
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            hk.hashes.shape = (6, 1)  # an ndarray's shape can change in place
+        except AttributeError:  # a NumPy that no longer allows it
+            hk = None
+    for call in calls if hk is not None else []:
+        with pytest.raises(InvalidParameterError, match="altered"):
+            call(hk)
+    hk2 = hash_keys(["a", "b"])
+    object.__setattr__(hk2, "_hashes", np.zeros((2, 2), dtype=np.float64))
+    for call in calls:
+        with pytest.raises(InvalidParameterError, match="altered"):
+            call(hk2)

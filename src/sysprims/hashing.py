@@ -6,8 +6,13 @@
 * :func:`hash_keys` -> :class:`HashedKeys`, which every keyed ``_many`` method
   accepts so one hashing pass can feed a Bloom filter, a sketch and a router.
 
-Keys follow :mod:`sysprims.keys`. Scalar helpers call ``mmh3`` directly: one C
-call beats a kernel dispatch for a single key.
+* :func:`kernel_keys` -> :class:`KernelKeys`: the one path from any accepted
+  batch to a kernel (the ``hashes``, ``int`` or ``bytes`` form; see
+  ``docs/keys.md``); every keyed ``_many`` method takes its keys from it.
+
+Keys follow :mod:`sysprims.keys`. Lists, tuples and object arrays of ``str`` or
+``bytes`` are read in place (:mod:`sysprims._pyobj`). Scalar helpers call
+``mmh3`` directly: one C call beats a kernel dispatch for a single key.
 """
 
 from __future__ import annotations
@@ -17,17 +22,20 @@ from typing import Any
 import mmh3
 import numpy as np
 
+from . import _pyobj
 from .errors import IncompatibleError, InvalidParameterError
 from .keys import KeyBatch, key_to_bytes, normalize_keys
 
 __all__ = [
     "HASH_ID_MURMUR3_X64_128",
     "HashedKeys",
+    "KernelKeys",
     "check_seed",
     "fmix64",
     "hash128",
     "hash_keys",
     "hashes_for",
+    "kernel_keys",
     "murmur3_128",
     "murmur3_32",
 ]
@@ -77,10 +85,19 @@ def _hash_batch128(batch: KeyBatch, seed: int) -> np.ndarray:
     return out
 
 
+def _hash128(keys: Any, seed: int) -> np.ndarray:
+    """(n, 2) hashes of any batch form (not HashedKeys): lists, tuples and object
+    arrays of str/bytes are read in place (:mod:`sysprims._pyobj`), the rest
+    normalised first."""
+    out = _pyobj.murmur3_128(keys, seed)
+    if out is None:
+        out = _hash_batch128(normalize_keys(keys), seed)
+    return out
+
+
 def murmur3_128(keys: Any, seed: int = 0) -> np.ndarray:
     """MurmurHash3_x64_128 of every key: an ``(n, 2)`` uint64 array of (h1, h2)."""
-    seed = check_seed(seed)
-    return _hash_batch128(normalize_keys(keys), seed)
+    return _hash128(keys, check_seed(seed))
 
 
 def murmur3_32(keys: Any, seed: int = 0) -> np.ndarray:
@@ -88,6 +105,9 @@ def murmur3_32(keys: Any, seed: int = 0) -> np.ndarray:
     from ._kernels.murmur3 import murmur3_x86_32_u64, murmur3_x86_32_var
 
     seed = check_seed(seed)
+    out = _pyobj.murmur3_32(keys, seed)
+    if out is not None:
+        return out
     batch = normalize_keys(keys)
     out = np.empty(batch.n, dtype=np.uint32)
     if batch.n == 0:
@@ -104,10 +124,12 @@ class HashedKeys:
 
     Pass it wherever a keyed ``_many`` method takes keys; structures whose seed
     differs raise :class:`~sysprims.errors.IncompatibleError` instead of
-    silently answering for other keys.
+    silently answering for other keys. ``hashes`` and ``seed`` are read-only,
+    and the array's shape, dtype and layout are checked again whenever a
+    structure takes the keys (an ndarray's shape can be changed in place).
     """
 
-    __slots__ = ("hashes", "seed")
+    __slots__ = ("_hashes", "_seed")
 
     def __init__(self, hashes: np.ndarray, seed: int):
         hashes = np.asarray(hashes)
@@ -115,37 +137,58 @@ class HashedKeys:
             raise InvalidParameterError(
                 f"hashes must be an (n, 2) uint64 array, got {hashes.dtype} of shape {hashes.shape}"
             )
-        self.hashes = np.ascontiguousarray(hashes)
-        self.seed = check_seed(seed)
+        self._hashes = np.ascontiguousarray(hashes)
+        self._seed = check_seed(seed)
+
+    @property
+    def hashes(self) -> np.ndarray:
+        """The ``(n, 2)`` uint64 array of (h1, h2)."""
+        return self._hashes
+
+    @property
+    def seed(self) -> int:
+        return self._seed
 
     @property
     def h1(self) -> np.ndarray:
-        return self.hashes[:, 0]
+        return self._hashes[:, 0]
 
     @property
     def h2(self) -> np.ndarray:
-        return self.hashes[:, 1]
+        return self._hashes[:, 1]
 
     def __len__(self) -> int:
-        return self.hashes.shape[0]
+        return self._hashes.shape[0]
 
     def __getitem__(self, index: Any) -> HashedKeys:
-        sub = self.hashes[index]
+        sub = self._hashes[index]
         if sub.ndim != 2:
             raise InvalidParameterError("index HashedKeys with a slice, a mask or an index array")
-        return HashedKeys(sub, self.seed)
+        return HashedKeys(sub, self._seed)
 
     def require_seed(self, seed: int, owner: str = "structure") -> np.ndarray:
-        """Return the hashes, or raise IncompatibleError if ``seed`` differs."""
-        if seed != self.seed:
+        """Return the hashes, or raise IncompatibleError if ``seed`` differs
+        (InvalidParameterError if the object was altered into something a
+        kernel cannot take)."""
+        h = self._hashes
+        if (
+            type(h) is not np.ndarray or h.dtype != np.uint64 or h.ndim != 2 or h.shape[1] != 2
+            or not h.flags.c_contiguous or type(self._seed) is not int or not 0 <= self._seed < 1 << 32
+        ):
+            raise InvalidParameterError(
+                "this HashedKeys was altered: hashes must be a C-contiguous (n, 2) uint64 array "
+                f"and seed an int in [0, 2**32), got {getattr(h, 'dtype', type(h).__name__)} "
+                f"of shape {getattr(h, 'shape', '?')} and seed {self._seed!r}"
+            )
+        if seed != self._seed:
             raise IncompatibleError(
-                f"keys were hashed with seed {self.seed} but the {owner} uses seed {seed}; "
+                f"keys were hashed with seed {self._seed} but the {owner} uses seed {seed}; "
                 f"hash them again with hash_keys(keys, seed={seed})"
             )
-        return self.hashes
+        return h
 
     def __repr__(self) -> str:
-        return f"HashedKeys(n={len(self)}, seed={self.seed})"
+        return f"HashedKeys(n={len(self)}, seed={self._seed})"
 
 
 def hash_keys(keys: Any, seed: int = 0) -> HashedKeys:
@@ -157,14 +200,84 @@ def hash_keys(keys: Any, seed: int = 0) -> HashedKeys:
     if isinstance(keys, HashedKeys):
         keys.require_seed(seed, "caller")
         return keys
-    return HashedKeys(_hash_batch128(normalize_keys(keys), seed), seed)
+    return HashedKeys(_hash128(keys, seed), seed)
+
+
+# ------------------------------------------------------------- the key path
+
+_NO_HASHES = np.zeros((0, 2), dtype=np.uint64)
+_NO_U64 = np.zeros(0, dtype=np.uint64)
+_NO_I64 = np.zeros(0, dtype=np.int64)
+_NO_U8 = np.zeros(0, dtype=np.uint8)
+
+#: The kernel input forms of :class:`KernelKeys`.
+HASHES, INTS, BYTES = "hashes", "int", "bytes"
+
+
+class KernelKeys:
+    """A batch in one of the three forms every keyed kernel takes.
+
+    * ``kind == "hashes"``: ``hashes`` is ``(n, 2)`` uint64 (h1, h2) under the
+      structure's seed (from :class:`HashedKeys`, or lists/tuples/object arrays
+      of str/bytes hashed in place);
+    * ``kind == "int"``: ``ints`` (uint64), hashed as 8 little-endian bytes;
+    * ``kind == "bytes"``: key ``i`` is ``data[starts[i]:ends[i]]`` (every array
+      C-contiguous).
+
+    The arrays of the other forms are empty (so a kernel that takes every form,
+    like the shard routers, gets one argument list). Built only by
+    :func:`kernel_keys`, which validates everything a kernel will index.
+    """
+
+    __slots__ = ("data", "ends", "hashes", "ints", "kind", "n", "seed", "starts")
+
+    def __init__(self, kind: str, n: int, seed: int, hashes: np.ndarray = _NO_HASHES, ints: np.ndarray = _NO_U64,
+                 data: np.ndarray = _NO_U8, starts: np.ndarray = _NO_I64, ends: np.ndarray = _NO_I64):
+        self.kind, self.n, self.seed = kind, n, seed
+        self.hashes, self.ints, self.data, self.starts, self.ends = hashes, ints, data, starts, ends
+
+    @property
+    def mode(self) -> int:
+        """0 (hashes), 1 (int) or 2 (bytes): the routers' ``mode`` argument."""
+        return 0 if self.kind == HASHES else 1 if self.kind == INTS else 2
+
+    def h1(self) -> np.ndarray:
+        """Contiguous h1 of every key (hashing int/bytes forms under ``seed``)."""
+        return np.ascontiguousarray(self.all_hashes()[:, 0])
+
+    def all_hashes(self) -> np.ndarray:
+        """The ``(n, 2)`` hashes, computing them for the int and bytes forms."""
+        if self.kind == HASHES:
+            return self.hashes
+        return _hash_batch128(KeyBatch(self.kind, self.n, data=self.data, starts=self.starts,
+                                       ends=self.ends, ints=self.ints), self.seed)
+
+
+def kernel_keys(keys: Any, seed: int, owner: str = "structure") -> KernelKeys:
+    """The one key path: any accepted batch -> :class:`KernelKeys` under ``seed``.
+
+    :class:`HashedKeys` (seed checked) and lists, tuples and object arrays of
+    exact ``str``/``bytes`` (hashed in place) become the ``hashes`` form;
+    every other batch form is normalised by :func:`sysprims.keys.normalize_keys`
+    (a hand-built :class:`~sysprims.keys.KeyBatch` is bounds-checked there) into
+    the ``int`` or ``bytes`` form, which fused kernels hash as they go.
+    """
+    if isinstance(keys, HashedKeys):
+        h = keys.require_seed(seed, owner)
+        return KernelKeys(HASHES, h.shape[0], seed, hashes=h)
+    h = _pyobj.murmur3_128(keys, seed)
+    if h is not None:
+        return KernelKeys(HASHES, h.shape[0], seed, hashes=h)
+    batch = normalize_keys(keys)
+    if batch.kind == "int":
+        return KernelKeys(INTS, batch.n, seed, ints=batch.ints)
+    starts, ends = np.ascontiguousarray(batch.starts), np.ascontiguousarray(batch.ends)
+    return KernelKeys(BYTES, batch.n, seed, data=batch.data, starts=starts, ends=ends)
 
 
 def hashes_for(keys: Any, seed: int, owner: str = "structure") -> np.ndarray:
-    """The ``(n, 2)`` hashes of ``keys`` under ``seed``; for structures' ``_many`` methods.
+    """The ``(n, 2)`` hashes of ``keys`` under ``seed``; for kernels that take hashes only.
 
     Accepts every key-batch form and :class:`HashedKeys` (whose seed must match).
     """
-    if isinstance(keys, HashedKeys):
-        return keys.require_seed(seed, owner)
-    return _hash_batch128(normalize_keys(keys), seed)
+    return kernel_keys(keys, seed, owner).all_hashes()

@@ -40,8 +40,16 @@ _BYTES_LIKE = (bytes, bytearray, memoryview)
 class KeyBatch:
     """A normalised batch of ``n`` keys.
 
-    ``kind == "bytes"``: key ``i`` is ``data[starts[i]:ends[i]]``.
-    ``kind == "int"``: key ``i`` is the 8 little-endian bytes of ``ints[i]``.
+    ``kind == "bytes"``: key ``i`` is ``data[starts[i]:ends[i]]`` (``data`` a
+    C-contiguous uint8 array, ``starts``/``ends`` int64 arrays of length ``n``).
+    ``kind == "int"``: key ``i`` is the 8 little-endian bytes of ``ints[i]``
+    (a C-contiguous uint64 array of length ``n``).
+
+    Kinds, dtypes and shapes are checked when a batch is built; the spans are
+    checked against ``data`` whenever a batch enters :func:`normalize_keys`
+    (so every public method that takes keys), since array contents can change
+    after construction. A batch that fails raises
+    :class:`~sysprims.errors.InvalidParameterError` and never reaches a kernel.
     """
 
     kind: str
@@ -50,6 +58,9 @@ class KeyBatch:
     starts: np.ndarray | None = None
     ends: np.ndarray | None = None
     ints: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        _check_layout(self)
 
     def __len__(self) -> int:
         return self.n
@@ -68,6 +79,62 @@ class KeyBatch:
             return np.full(self.n, 8, dtype=np.int64)
         assert self.starts is not None and self.ends is not None
         return self.ends - self.starts
+
+
+def _is_array(a: Any, dtype: type, n: int | None, contiguous: bool) -> bool:
+    return (
+        type(a) is np.ndarray and a.dtype == dtype and a.ndim == 1
+        and (n is None or a.shape[0] == n) and (a.flags.c_contiguous or not contiguous)
+    )
+
+
+def _check_layout(b: KeyBatch) -> None:
+    """Kinds, dtypes and shapes of a batch (O(1))."""
+    n = b.n
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise InvalidParameterError(f"KeyBatch.n must be an int >= 0, got {n!r}")
+    if b.kind == "int":
+        if not _is_array(b.ints, np.uint64, n, True):
+            raise InvalidParameterError(
+                f"KeyBatch of kind 'int' needs ints: a C-contiguous uint64 array of length n ({n}), "
+                f"got {_describe(b.ints)}"
+            )
+    elif b.kind == "bytes":
+        if not _is_array(b.data, np.uint8, None, True):
+            raise InvalidParameterError(
+                f"KeyBatch of kind 'bytes' needs data: a C-contiguous 1-D uint8 array, got {_describe(b.data)}"
+            )
+        for name, arr in (("starts", b.starts), ("ends", b.ends)):
+            if not _is_array(arr, np.int64, n, False):
+                raise InvalidParameterError(
+                    f"KeyBatch of kind 'bytes' needs {name}: an int64 array of length n ({n}), "
+                    f"got {_describe(arr)}"
+                )
+    else:
+        raise InvalidParameterError(f"KeyBatch.kind must be 'bytes' or 'int', got {b.kind!r}")
+
+
+def _check_batch(b: KeyBatch, name: str) -> KeyBatch:
+    """A batch handed in by a caller: its layout again, and every span inside ``data``."""
+    _check_layout(b)
+    if b.kind == "bytes" and b.n:
+        from ._kernels.keybuf import first_bad_span
+
+        assert b.data is not None and b.starts is not None and b.ends is not None
+        bad = int(first_bad_span(b.starts, b.ends, b.data.shape[0]))
+        if bad >= 0:
+            raise InvalidParameterError(
+                f"{name} is a KeyBatch whose key {bad} spans [{int(b.starts[bad])}, {int(b.ends[bad])}), "
+                f"outside its data of {b.data.shape[0]} bytes (need 0 <= start <= end <= len(data))"
+            )
+    return b
+
+
+def _describe(a: Any) -> str:
+    if isinstance(a, np.ndarray):
+        layout = "" if a.flags.c_contiguous else "non-contiguous "
+        return f"a {layout}{a.dtype} array of shape {a.shape}"
+    return type(a).__name__
 
 
 def key_to_bytes(key: Any) -> bytes:
@@ -93,7 +160,7 @@ def key_to_bytes(key: Any) -> bytes:
 def normalize_keys(keys: Any, name: str = "keys") -> KeyBatch:
     """Normalise any accepted batch form into a :class:`KeyBatch`."""
     if isinstance(keys, KeyBatch):
-        return keys
+        return _check_batch(keys, name)
     if isinstance(keys, np.ndarray):
         return _from_numpy(keys, name)
     module = type(keys).__module__

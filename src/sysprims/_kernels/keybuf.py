@@ -135,3 +135,18 @@ def split_nul(data, starts, ends):
         p += 1
     ends[k] = size
     return k + 1
+
+
+def _ex_spans():
+    return (np.array([0, 1], dtype=np.int64), np.array([1, 3], dtype=np.int64), 3)
+
+
+@kernel(_ex_spans)
+def first_bad_span(starts, ends, size):
+    """Index of the first span outside ``[0, size]`` or reversed, or -1."""
+    for i in range(starts.shape[0]):
+        s = starts[i]
+        e = ends[i]
+        if s < 0 or e < s or e > size:
+            return i
+    return -1

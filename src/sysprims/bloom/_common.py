@@ -1,5 +1,6 @@
-"""Helpers shared by the Bloom filter classes: key bytes, probe positions
-(the scalar twins of :mod:`sysprims._kernels.bloom`) and batch dispatch."""
+"""Helpers shared by the Bloom filter classes: probe positions (the scalar
+twins of :mod:`sysprims._kernels.bloom`), parameters and the hashes of a batch
+(batches reach the kernels through :func:`sysprims.hashing.kernel_keys`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SerializationError, SysprimsError
-from ..hashing import HashedKeys, fmix64, hashes_for
-from ..keys import normalize_keys
+from ..hashing import fmix64, hashes_for
 
 M64 = (1 << 64) - 1
 GOLD = 0x9E3779B97F4A7C15
@@ -39,30 +39,6 @@ def blocked_positions(h1: int, h2: int, k: int, nblocks: int) -> list[int]:
         out.append(base + (x >> 55))
         x = (x * GOLD) & M64
     return out
-
-
-def batch_call(keys: Any, seed: int, owner: str, on_hashes, on_var, on_u64) -> None:
-    """Route a batch to the fused kernels (raw keys) or the hash kernels."""
-    if isinstance(keys, HashedKeys):
-        hashes = hashes_for(keys, seed, owner)
-        if hashes.shape[0]:
-            on_hashes(hashes)
-        return
-    batch = normalize_keys(keys)
-    if batch.n == 0:
-        return
-    if batch.kind == "int":
-        on_u64(batch.ints)
-    else:
-        on_var(batch.data, batch.starts, batch.ends)
-
-
-def batch_len(keys: Any) -> tuple[Any, int]:
-    """Normalise once and return (normalised keys, n)."""
-    if isinstance(keys, HashedKeys):
-        return keys, len(keys)
-    batch = normalize_keys(keys)
-    return batch, batch.n
 
 
 def param(params: dict, name: str, types: type | tuple[type, ...]) -> Any:

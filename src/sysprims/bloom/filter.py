@@ -14,12 +14,11 @@ from .._format import Container, Persistable
 from .._html import html_table
 from .._validate import check_int, check_probability
 from ..errors import IncompatibleError, InvalidParameterError, SerializationError
-from ..hashing import check_seed
+from ..hashing import HASHES, INTS, check_seed, kernel_keys
 from ..keys import key_to_bytes
 from . import _sizing
 from ._common import (
     ReadOnlyFilterError,
-    batch_call,
     param,
     popcount,
 )
@@ -175,30 +174,28 @@ class BloomFilter(Persistable):
         from .._kernels import bloom as K
 
         self._check_writable()
-        k, m, b, bits = np.int64(self.num_hash_functions), np.uint64(self._marg), np.int64(self.blocked), self._bits
-        seed = np.uint64(self.seed)
-        batch_call(
-            keys, self.seed, "BloomFilter",
-            lambda h: K.bloom_add_hashes(h, k, m, b, bits),
-            lambda d, s, e: K.bloom_add_var(d, s, e, seed, k, m, b, bits),
-            lambda v: K.bloom_add_u64(v, seed, k, m, b, bits),
-        )
+        kk = kernel_keys(keys, self.seed, "BloomFilter")
+        k, m, b, bits, seed = self._k, self._mu, self._b, self._bits, np.uint64(self.seed)
+        if kk.kind == HASHES:
+            K.bloom_add_hashes(kk.hashes, k, m, b, bits)
+        elif kk.kind == INTS:
+            K.bloom_add_u64(kk.ints, seed, k, m, b, bits)
+        else:
+            K.bloom_add_var(kk.data, kk.starts, kk.ends, seed, k, m, b, bits)
 
     def contains_many(self, keys: Any) -> np.ndarray:
         """``contains`` of every key of a batch, as a bool array."""
         from .._kernels import bloom as K
-        from ._common import batch_len
 
-        keys, n = batch_len(keys)
-        out = np.zeros(n, dtype=np.bool_)
-        k, m, b, bits = np.int64(self.num_hash_functions), np.uint64(self._marg), np.int64(self.blocked), self._bits
-        seed = np.uint64(self.seed)
-        batch_call(
-            keys, self.seed, "BloomFilter",
-            lambda h: K.bloom_contains_hashes(h, k, m, b, bits, out),
-            lambda d, s, e: K.bloom_contains_var(d, s, e, seed, k, m, b, bits, out),
-            lambda v: K.bloom_contains_u64(v, seed, k, m, b, bits, out),
-        )
+        kk = kernel_keys(keys, self.seed, "BloomFilter")
+        out = np.zeros(kk.n, dtype=np.bool_)
+        k, m, b, bits, seed = self._k, self._mu, self._b, self._bits, np.uint64(self.seed)
+        if kk.kind == HASHES:
+            K.bloom_contains_hashes(kk.hashes, k, m, b, bits, out)
+        elif kk.kind == INTS:
+            K.bloom_contains_u64(kk.ints, seed, k, m, b, bits, out)
+        else:
+            K.bloom_contains_var(kk.data, kk.starts, kk.ends, seed, k, m, b, bits, out)
         return out
 
     def _contains_hashes(self, hashes: np.ndarray) -> np.ndarray:

@@ -11,8 +11,8 @@ from .._format import Container, Persistable
 from .._html import html_table
 from .._validate import check_int, check_probability
 from ..errors import IncompatibleError, InvalidParameterError, SerializationError
-from ..hashing import HashedKeys, check_seed, fmix64, hash128
-from ..keys import key_to_bytes, normalize_keys
+from ..hashing import HASHES, INTS, check_seed, fmix64, hash128, kernel_keys
+from ..keys import key_to_bytes
 
 __all__ = ["CountMinSketch"]
 
@@ -38,15 +38,6 @@ def columns(h1: int, h2: int, depth: int, width: int) -> list[int]:
     """Columns of a key's counters, row by row: ``fmix64(h1 + r*h2 mod 2**64) *
     width >> 64``; the scalar twin of the kernels' positions."""
     return [(fmix64((h1 + r * h2) & _M64) * width) >> 64 for r in range(depth)]
-
-
-def prepare_keys(keys: Any, seed: int, owner: str) -> tuple[str, Any, int]:
-    """Normalise a batch for the kernels: ("hashes", (n,2) uint64, n),
-    ("var", KeyBatch, n) or ("int", KeyBatch, n)."""
-    if isinstance(keys, HashedKeys):
-        return "hashes", keys.require_seed(seed, owner), len(keys)
-    batch = normalize_keys(keys)
-    return ("int" if batch.kind == "int" else "var"), batch, batch.n
 
 
 def prepare_counts(counts: Any, n: int) -> tuple[np.ndarray, int]:
@@ -211,35 +202,35 @@ class CountMinSketch(Persistable):
         :class:`~sysprims.HashedKeys`."""
         from .._kernels.countmin import cms_update_hashes, cms_update_u64, cms_update_var
 
-        kind, batch, n = prepare_keys(keys, self.seed, "sketch")
-        c, total = prepare_counts(counts, n)
-        if n == 0:
+        kk = kernel_keys(keys, self.seed, "sketch")
+        c, total = prepare_counts(counts, kk.n)
+        if kk.n == 0:
             return
         self._writable()
         cap = np.uint64(self._cap)
         cons = self.conservative
-        if kind == "hashes":
-            cms_update_hashes(self.table, batch, c, cap, cons)
-        elif kind == "int":
-            cms_update_u64(self.table, batch.ints, np.uint64(self.seed), c, cap, cons)
+        if kk.kind == HASHES:
+            cms_update_hashes(self.table, kk.hashes, c, cap, cons)
+        elif kk.kind == INTS:
+            cms_update_u64(self.table, kk.ints, np.uint64(self.seed), c, cap, cons)
         else:
-            cms_update_var(self.table, batch.data, batch.starts, batch.ends, np.uint64(self.seed), c, cap, cons)
+            cms_update_var(self.table, kk.data, kk.starts, kk.ends, np.uint64(self.seed), c, cap, cons)
         self.total += total
 
     def query_many(self, keys: Any) -> np.ndarray:
         """Estimates of every key: int64 (uint64 for ``dtype="uint64"``)."""
         from .._kernels.countmin import cms_query_hashes, cms_query_u64, cms_query_var
 
-        kind, batch, n = prepare_keys(keys, self.seed, "sketch")
-        out = np.empty(n, dtype=np.int64 if self.dtype == "uint32" else np.uint64)
-        if n == 0:
+        kk = kernel_keys(keys, self.seed, "sketch")
+        out = np.empty(kk.n, dtype=np.int64 if self.dtype == "uint32" else np.uint64)
+        if kk.n == 0:
             return out
-        if kind == "hashes":
-            cms_query_hashes(self.table, batch, out)
-        elif kind == "int":
-            cms_query_u64(self.table, batch.ints, np.uint64(self.seed), out)
+        if kk.kind == HASHES:
+            cms_query_hashes(self.table, kk.hashes, out)
+        elif kk.kind == INTS:
+            cms_query_u64(self.table, kk.ints, np.uint64(self.seed), out)
         else:
-            cms_query_var(self.table, batch.data, batch.starts, batch.ends, np.uint64(self.seed), out)
+            cms_query_var(self.table, kk.data, kk.starts, kk.ends, np.uint64(self.seed), out)
         return out
 
     # ---------------------------------------------------------------- guarantees

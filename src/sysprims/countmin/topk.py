@@ -10,9 +10,9 @@ from .._format import Container, Persistable
 from .._html import html_table
 from .._validate import check_int
 from ..errors import IncompatibleError, InvalidParameterError, KeyTypeError, SerializationError
-from ..hashing import HashedKeys, hash128
+from ..hashing import HASHES, HashedKeys, hash128, kernel_keys
 from ..keys import key_to_bytes
-from .sketch import CountMinSketch, prepare_counts, prepare_keys
+from .sketch import CountMinSketch, prepare_counts
 
 __all__ = ["HeavyHitters", "TopK"]
 
@@ -151,13 +151,11 @@ class TopK(Persistable):
                 raise InvalidParameterError(
                     f"hashed holds {len(hashed)} hashes but keys holds {len(keys)} keys"
                 )
-            kind, batch, n = prepare_keys(hashed, self.seed, "top-K tracker")
-        else:
-            kind, batch, n = prepare_keys(keys, self.seed, "top-K tracker")
-        c, total = prepare_counts(counts, n)
-        if n == 0:
+        kk = kernel_keys(keys if hashed is None else hashed, self.seed, "top-K tracker")
+        c, total = prepare_counts(counts, kk.n)
+        if kk.n == 0:
             return
-        self._run(kind, batch, c, keys)
+        self._run(kk.kind, kk.hashes if kk.kind == HASHES else kk, c, keys)
         self.sketch.total += total
 
     def _run(self, kind: str, batch: Any, counts: np.ndarray, keys: Any) -> None:

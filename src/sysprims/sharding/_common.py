@@ -7,8 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import KeyTypeError, NoShardError
-from ..hashing import HashedKeys, hash128
-from ..keys import normalize_keys
+from ..hashing import HASHES, HashedKeys, hash128, kernel_keys
 
 __all__ = ["NoShardError", "ShardingStrategy"]
 
@@ -45,22 +44,13 @@ class _HashedStrategy(ShardingStrategy):
 
     def _key_args(self, keys: Any) -> tuple:
         """``(mode, h1, ints, data, starts, ends, seed)`` for the fused routing kernels."""
-        seed = np.uint64(self.seed)
-        if isinstance(keys, HashedKeys):
-            h1 = np.ascontiguousarray(keys.require_seed(self.seed, type(self).__name__)[:, 0])
-            return (0, h1, _E64, _EB, _EI, _EI, seed)
-        batch = normalize_keys(keys)
-        if batch.kind == "int":
-            return (1, _E64, np.ascontiguousarray(batch.ints, dtype=np.uint64), _EB, _EI, _EI, seed)
-        return (
-            2,
-            _E64,
-            _E64,
-            np.ascontiguousarray(batch.data, dtype=np.uint8),
-            np.ascontiguousarray(batch.starts, dtype=np.int64),
-            np.ascontiguousarray(batch.ends, dtype=np.int64),
-            seed,
-        )
+        kk = kernel_keys(keys, self.seed, type(self).__name__)
+        h1 = np.ascontiguousarray(kk.hashes[:, 0]) if kk.kind == HASHES else _E64
+        return (kk.mode, h1, kk.ints, kk.data, kk.starts, kk.ends, np.uint64(self.seed))
+
+    def _one_key_args(self, h1: int) -> tuple:
+        """The routers' arguments for one key given its ``h1`` (scalar calls)."""
+        return (0, np.array([h1], dtype=np.uint64), _E64, _EB, _EI, _EI, np.uint64(self.seed))
 
     @staticmethod
     def _out(args: tuple) -> np.ndarray:

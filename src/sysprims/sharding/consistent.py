@@ -17,8 +17,8 @@ from .._format import Container, Persistable
 from .._html import html_table
 from .._validate import check_int, check_number
 from ..errors import InvalidParameterError, NotFoundError, SerializationError
-from ..hashing import HashedKeys, check_seed, hash128, murmur3_128
-from ..keys import key_to_bytes, normalize_keys
+from ..hashing import INTS, HashedKeys, check_seed, hash128, kernel_keys, murmur3_128
+from ..keys import key_to_bytes
 from ._common import _HashedStrategy
 
 __all__ = [
@@ -285,14 +285,8 @@ def jump_consistent_hash(keys: Any, num_buckets: int) -> Any:
                 raise InvalidParameterError(f"key must be an int in [-2**63, 2**64), got {k}")
             return _jump_reference(k & _M64, n)
         return _jump_reference(hash128(keys, 0)[0], n)
-    if isinstance(keys, HashedKeys):
-        u = np.ascontiguousarray(keys.h1)
-    else:
-        batch = normalize_keys(keys)
-        if batch.kind == "int":
-            u = batch.ints
-        else:
-            u = np.ascontiguousarray(murmur3_128(batch, 0)[:, 0])
+    kk = kernel_keys(keys, keys.seed if isinstance(keys, HashedKeys) else 0, "jump_hash")
+    u = kk.ints if kk.kind == INTS else kk.h1()
     out = np.empty(u.shape[0], dtype=np.int64)
     jump_u64(u, n, out)
     return out
@@ -430,7 +424,7 @@ class RendezvousSharding(_NodeStrategy):
     def get_shard(self, key: Any) -> int:
         # One key through the same kernel: the weighted score uses log(), and
         # the batch and the scalar path must agree to the last bit.
-        return int(self._route(self._key_args(HashedKeys(np.array([[self._h1(key), 0]], dtype=np.uint64), self.seed)))[0])
+        return int(self._route(self._one_key_args(self._h1(key)))[0])
 
     def get_shards(self, keys: Any) -> np.ndarray:
         return self._route(self._key_args(keys))

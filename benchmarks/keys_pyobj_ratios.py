@@ -1,0 +1,185 @@
+"""Same-run ratios for Python-object keys (issue #22): sysprims against today's
+buffer path and the peers, on fresh ~21-byte str keys, interleaved round by round
+in one process. The machine is shared, so each call is timed in process CPU
+time (``time.process_time``: the waits for a core other processes hold do not
+count) and ratios, not absolute times, are what this reports.
+
+    PYTHONPATH=src python benchmarks/keys_pyobj_ratios.py --n 1000000 --rounds 3
+
+Per-key Python loops (mmh3, md5, rbloom ``in``, datasketches, limits) run on the
+first ``--loop-cap`` keys and are compared per key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+
+import sysprims
+from sysprims import BloomFilter, CountMinSketch, RateLimiter, TopK, murmur3_128
+from sysprims.hashing import _hash_batch128
+from sysprims.keys import normalize_keys
+from sysprims.sharding import HashBasedSharding
+
+
+def fresh_keys(n: int, seed: int = 1, non_ascii: bool = False) -> list[str]:
+    """n new str objects of 21 characters (as read from I/O: no cached hash)."""
+    rng = np.random.default_rng(seed)
+    raw = b"".join(b"user:%016d" % v for v in rng.integers(0, 10**16, n).tolist())
+    text = raw.decode()
+    if non_ascii:
+        return [text[i * 21 : i * 21 + 20] + "\xe9" for i in range(n)]
+    return [text[i * 21 : (i + 1) * 21] for i in range(n)]
+
+
+def zipf_stream(n: int, seed: int = 3) -> list[str]:
+    ids = (np.random.default_rng(seed).zipf(1.2, n) - 1) % 1_000_000
+    text = "".join(f"item:{i:016d}" for i in ids.tolist())
+    return [text[i * 21 : (i + 1) * 21] for i in range(n)]
+
+
+class Bench:
+    """Contenders timed round-robin (CPU time); the best round of each counts."""
+
+    def __init__(self, rounds: int):
+        self.rounds = rounds
+        self.cases: list[tuple[str, int, Callable[[], Callable[[], object]]]] = []
+        self.best: dict[str, float] = {}
+
+    def add(self, name: str, n: int, make: Callable[[], Callable[[], object]]) -> None:
+        """``make()`` builds fresh state untimed and returns the timed call."""
+        self.cases.append((name, n, make))
+
+    def run(self) -> dict[str, float]:
+        for _ in range(self.rounds):
+            for name, n, make in self.cases:
+                call = make()
+                t0 = time.process_time()
+                call()
+                dt = (time.process_time() - t0) / n * 1e9
+                self.best[name] = min(self.best.get(name, float("inf")), dt)
+        return self.best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--loop-cap", type=int, default=1_000_000)
+    args = ap.parse_args()
+    import bounter
+    import datasketches as ds
+    import limits
+    import mmh3
+    import rbloom
+    from limits.storage import MemoryStorage
+
+    n, cap = args.n, min(args.n, args.loop_cap)
+    keys = fresh_keys(n)
+    na = fresh_keys(n, non_ascii=True)
+    blobs = [k.encode() for k in keys]
+    cached = fresh_keys(n, seed=2)
+    for k in cached:
+        hash(k)
+    stream = zipf_stream(n)
+    sysprims.warmup()  # compile or load every kernel before timing
+    b = Bench(args.rounds)
+    h64 = mmh3.hash64
+    b.add("murmur3_128 list[str]", n, lambda: lambda: murmur3_128(keys))
+    b.add("today's path list[str]", n, lambda: lambda: _hash_batch128(normalize_keys(keys), 0))
+    b.add("mmh3 loop list[str]", cap, lambda: lambda: [h64(k, 0, signed=False) for k in keys[:cap]])
+    b.add("murmur3_128 list[bytes]", n, lambda: lambda: murmur3_128(blobs))
+    b.add("mmh3 loop list[bytes]", cap, lambda: lambda: [h64(k, 0, signed=False) for k in blobs[:cap]])
+    b.add("murmur3_128 non-ASCII list[str]", n, lambda: lambda: murmur3_128(na))
+    b.add("today's path non-ASCII", n, lambda: lambda: _hash_batch128(normalize_keys(na), 0))
+
+    b.add("Bloom add_many", n, lambda: (lambda f: lambda: f.add_many(keys))(BloomFilter.for_capacity(n, 0.01)))
+    b.add("rbloom update (fresh)", n, lambda: (lambda f, ks: lambda: f.update(ks))(rbloom.Bloom(n, 0.01), fresh_keys(n, seed=9)))
+    b.add("rbloom update (cached hashes)", n, lambda: (lambda f: lambda: f.update(cached))(rbloom.Bloom(n, 0.01)))
+    full = BloomFilter.for_capacity(n, 0.01)
+    full.add_many(keys)
+    rb = rbloom.Bloom(n, 0.01)
+    rb.update(keys)
+    b.add("Bloom contains_many", n, lambda: lambda: full.contains_many(keys))
+    b.add("rbloom in-loop (fresh)", cap, lambda: (lambda ks: lambda: [k in rb for k in ks])(fresh_keys(cap, seed=1)))
+
+    b.add("CountMin update_many", n, lambda: (lambda c: lambda: c.update_many(keys))(CountMinSketch(4096, 5)))
+    b.add("bounter update", n, lambda: (lambda c, ks: lambda: c.update(ks))(bounter.CountMinSketch(width=4096, depth=5), fresh_keys(n, seed=1)))
+    cms = CountMinSketch(4096, 5)
+    cms.update_many(keys)
+    bt = bounter.CountMinSketch(width=4096, depth=5)
+    bt.update(keys)
+    b.add("CountMin query_many", n, lambda: lambda: cms.query_many(keys))
+    b.add("bounter query loop", cap, lambda: (lambda ks: lambda: [bt[k] for k in ks])(fresh_keys(cap, seed=1)))
+
+    topk_out: dict[str, object] = {}
+
+    def make_topk():
+        t = TopK(100, 2719, 5)
+        topk_out["t"] = t
+        return lambda: t.update_many(stream)
+
+    def make_ds():
+        f = ds.frequent_strings_sketch(10)
+        topk_out["f"] = f
+        upd = f.update
+        return lambda: [upd(k) for k in stream[:cap]]
+
+    b.add("TopK update_many", n, make_topk)
+    b.add("datasketches frequent loop", cap, make_ds)
+
+    sh = HashBasedSharding(64)
+    b.add("get_shards", n, lambda: lambda: sh.get_shards(keys))
+    b.add("mmh3 loop shard", cap, lambda: lambda: [h64(k, 0, signed=False)[0] % 64 for k in keys[:cap]])
+    md5 = hashlib.md5
+    b.add("md5 loop shard (primer)", cap, lambda: lambda: [int(md5(k.encode()).hexdigest(), 16) % 64 for k in keys[:cap]])
+
+    nrl = min(cap, 200_000)
+    ts = np.sort(np.random.default_rng(5).uniform(0, nrl / 20_000, nrl)) + 1.7e9
+    rl_keys = stream[:nrl]
+    b.add("RateLimiter allow_many", nrl, lambda: (lambda r: lambda: r.allow_many(rl_keys, ts))(RateLimiter("fixed_window", max_requests=100, window_seconds=1.0)))
+    item = limits.RateLimitItemPerSecond(100)
+
+    def make_limits():
+        hit = limits.strategies.FixedWindowRateLimiter(MemoryStorage()).hit
+        return lambda: [hit(item, k) for k in rl_keys]
+
+    b.add("limits FixedWindow loop", nrl, make_limits)
+
+    r = b.run()
+    truth = {k for k, _ in Counter(stream).most_common(100)}
+    recall = len(truth & {k for k, _ in topk_out["t"].top()}) / 100
+
+    def ratio(peer: str, ours: str, goal: float | None = None) -> str:
+        x = r[peer] / r[ours]
+        g = f" (goal >= {goal}x: {'met' if x >= goal else 'NOT met'})" if goal else ""
+        return f"  {ours} vs {peer}: {x:.2f}x  [{r[ours]:.1f} vs {r[peer]:.1f} ns/key]{g}"
+
+    na_ratio = r["murmur3_128 non-ASCII list[str]"] / r["murmur3_128 list[str]"]
+    today_na = r["today's path non-ASCII"] / r["today's path list[str]"]
+    print(f"n = {n:,} fresh 21-byte keys, best of {args.rounds} interleaved rounds; loops on {cap:,} keys")
+    for line in (
+        ratio("today's path list[str]", "murmur3_128 list[str]", 3),
+        ratio("mmh3 loop list[str]", "murmur3_128 list[str]", 10),
+        ratio("mmh3 loop list[bytes]", "murmur3_128 list[bytes]", 5),
+        f"  non-ASCII / ASCII: {na_ratio:.2f}x (goal <= 1.5x); today's path {today_na:.2f}x",
+        ratio("rbloom update (fresh)", "Bloom add_many", 2),
+        ratio("rbloom update (cached hashes)", "Bloom add_many", 1.2),
+        ratio("rbloom in-loop (fresh)", "Bloom contains_many", 2.5),
+        ratio("bounter update", "CountMin update_many", 3),
+        ratio("bounter query loop", "CountMin query_many", 3),
+        ratio("datasketches frequent loop", "TopK update_many", 3) + f"; TopK recall of the true top-100: {recall}",
+        ratio("md5 loop shard (primer)", "get_shards", 40),
+        ratio("mmh3 loop shard", "get_shards", 5),
+        ratio("limits FixedWindow loop", "RateLimiter allow_many", 100) + f"  (on {nrl:,} requests)",
+    ):
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
