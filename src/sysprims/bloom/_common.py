@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SerializationError, SysprimsError
+from ..errors import SysprimsError
 from ..hashing import HashedKeys, fmix64, hashes_for
 from ..keys import normalize_keys
 
@@ -63,18 +63,6 @@ def batch_len(keys: Any) -> tuple[Any, int]:
         return keys, len(keys)
     batch = normalize_keys(keys)
     return batch, batch.n
-
-
-def param(params: dict, name: str, types: type | tuple[type, ...]) -> Any:
-    """A parameter from a container, type-checked (else SerializationError)."""
-    if name not in params:
-        raise SerializationError(f"the container lacks the parameter {name!r}")
-    value = params[name]
-    if isinstance(value, bool) and types is not bool:
-        raise SerializationError(f"parameter {name!r} has a bad value {value!r}")
-    if not isinstance(value, types):
-        raise SerializationError(f"parameter {name!r} has a bad value {value!r}")
-    return value
 
 
 def popcount(bits: np.ndarray) -> int:
