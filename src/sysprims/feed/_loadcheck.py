@@ -53,7 +53,7 @@ def check_arrays(arrays: dict[str, np.ndarray], n: int, p: int, cap: int, last_t
     require(bool(np.all(np.isfinite(ts))) and bool(np.all(np.diff(ts) >= 0)), "post timestamps are not finite and in order")
     require(
         (p == 0 and last_ts is None)
-        or (p > 0 and type(last_ts) in (int, float) and np.isfinite(last_ts) and last_ts >= ts[-1]),
+        or (p > 0 and type(last_ts) in (int, float) and last_ts == ts[-1]),
         f"last_ts {last_ts!r:.40} does not match the posts",
     )
     require(bool(np.all(pushed <= 1)), "post_pushed must hold 0 or 1")
