@@ -46,8 +46,8 @@ import stat as _stat
 import struct
 import tempfile
 import zlib
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 

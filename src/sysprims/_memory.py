@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import InvalidParameterError
 
-__all__ = ["check_fits", "physical_memory", "zeros"]
+__all__ = ["check_fits", "count", "physical_memory", "zeros"]
 
 
 @lru_cache(maxsize=1)
@@ -25,7 +25,14 @@ def physical_memory() -> int | None:
         return None
 
 
+def count(n: int) -> str:
+    """``n`` with thousands separators, or in scientific notation past 10**18."""
+    return f"{n:,}" if n < 10**18 else f"{float(n):.3g}"
+
+
 def _human(n: float) -> str:
+    if n >= 1 << 70:
+        return f"{float(n) / (1 << 50):.3g} PiB"
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if n < 1024 or unit == "PiB":
             return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
@@ -38,7 +45,7 @@ def check_fits(what: str, nbytes: int) -> None:
     limit = physical_memory() or (1 << 62)
     if nbytes > limit:
         raise InvalidParameterError(
-            f"{what} needs {_human(nbytes)} ({nbytes:,} bytes), more than this machine's memory ({_human(limit)})"
+            f"{what} needs {_human(nbytes)} ({count(nbytes)} bytes), more than this machine's memory ({_human(limit)})"
         )
 
 
@@ -50,4 +57,6 @@ def zeros(what: str, shape: int | tuple[int, ...], dtype: Any) -> np.ndarray:
     try:
         return np.zeros(dims, dtype=dtype)
     except (MemoryError, ValueError):
-        raise InvalidParameterError(f"{what} needs {_human(nbytes)} ({nbytes:,} bytes), which cannot be allocated now") from None
+        raise InvalidParameterError(
+            f"{what} needs {_human(nbytes)} ({count(nbytes)} bytes), which cannot be allocated now"
+        ) from None

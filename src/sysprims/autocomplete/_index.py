@@ -23,6 +23,7 @@ from .._format import Container, Persistable
 from .._html import html_table
 from .._kernels import autocomplete as _k
 from .._loadcheck import get_array, get_bool, get_choice, get_int, refusing, require
+from .._memory import check_fits
 from .._validate import check_choice, check_int, check_number
 from ..errors import InvalidParameterError, KeyTypeError, SerializationError
 
@@ -355,6 +356,7 @@ class Autocomplete(Persistable):
         p = _u8(self._clean_prefix(prefix))
         if self._dirty:
             self._sync_delta()
+        limit = min(limit, len(self))  # never more rows than words (limit may be 10**12)
         out = self._out
         if out.shape[0] < limit:
             out = self._out = np.empty((limit, 3), dtype=np.int64)
@@ -386,6 +388,8 @@ class Autocomplete(Persistable):
         )
         q = np.frombuffer(b"".join(encoded), dtype=np.uint8)
         self._sync_delta()
+        limit = min(limit, len(self))  # never more rows than words
+        check_fits(f"suggest_many of {n} prefixes with limit={limit}", 24 * n * limit)
         rows = np.empty((n, limit, 3), dtype=np.int64)
         counts = np.zeros(n, dtype=np.int64)
         if n and limit:

@@ -13,7 +13,7 @@ import numpy as np
 from .._format import Container, Persistable
 from .._html import html_table
 from .._loadcheck import get_array, get_bool, get_float, get_int, require
-from .._memory import zeros
+from .._memory import check_fits, count, zeros
 from .._validate import check_int, check_probability
 from ..errors import IncompatibleError, InvalidParameterError
 from ..hashing import check_seed
@@ -110,6 +110,10 @@ class BloomFilter(Persistable):
             bf = cls(nblocks * _sizing.BLOCK_BITS, k, seed=seed, blocked=True)
         else:
             m = _sizing.optimal_bits(capacity, p)
+            check_fits(
+                f"BloomFilter.for_capacity(capacity={count(capacity)}, false_positive_rate={p}): {count(m)} bits",
+                -(-m // 64) * 8,
+            )
             bf = cls(m, _sizing.optimal_hashes(m, capacity), seed=seed)
         bf.capacity = capacity
         bf.target_false_positive_rate = p

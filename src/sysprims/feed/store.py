@@ -10,6 +10,7 @@ from .._format import Container, Persistable
 from .._html import html_table
 from .._kernels import feed as _k
 from .._loadcheck import get_int, refusing
+from .._memory import check_fits
 from .._validate import check_choice, check_int
 from ..clock import resolve_clock
 from ..errors import (
@@ -124,6 +125,7 @@ class FeedStore(Persistable):
         first, n = self._n_users, self._n_users + count
         if n > MAX_USERS:
             raise InvalidParameterError(f"n_users must be <= {MAX_USERS}, got {n}")
+        check_fits(f"a FeedStore of {n} users with timelines of capacity={self.capacity}", n * (4 * self.capacity + 48))
         if n > self._tl.shape[0]:
             self._tl = _grow(self._tl, n, 0)
             self._tl_count = _grow(self._tl_count, n, 0)
@@ -361,6 +363,7 @@ class FeedStore(Persistable):
         limit = self._limit(limit)
         self.graph.compact()
         g = self.graph
+        check_fits(f"get_feeds of {users.shape[0]} users with limit={limit}", 8 * users.shape[0] * limit)
         out = np.full((users.shape[0], limit), -1, dtype=np.int64)
         counts = np.zeros(users.shape[0], dtype=np.int64)
         if users.shape[0] == 0:

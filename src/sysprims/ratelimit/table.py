@@ -19,7 +19,7 @@ from mmh3 import hash64 as _hash64
 from .._format import Container, Persistable
 from .._html import html_table
 from ..clock import Clock, resolve_clock
-from ..errors import InvalidParameterError, MissingDependencyError, SerializationError
+from ..errors import InvalidParameterError, MissingDependencyError
 from ..hashing import check_seed, hash128, hashes_for
 from ..keys import key_to_bytes
 from . import algorithms as A
