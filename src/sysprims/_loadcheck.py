@@ -33,7 +33,7 @@ __all__ = [
 
 #: The most memory (bytes) a load may allocate beyond 16 times the arrays the
 #: file holds: a few hundred bytes cannot claim gigabytes.
-MAX_UNBACKED_BYTES = 256 << 20
+MAX_UNBACKED_BYTES = 64 << 20
 
 _MISSING = object()
 

@@ -31,7 +31,7 @@ __all__ = [
 
 _M64 = (1 << 64) - 1
 #: Most points a ConsistentHashRing holds (about 100 bytes and 1 microsecond of build each).
-MAX_RING_POINTS = 1 << 21
+MAX_RING_POINTS = 1 << 20
 
 
 # ------------------------------------------------------------------ nodes
