@@ -46,14 +46,14 @@ def test_every_persisted_kind_is_fuzzed():
 
 
 def test_fuzzed_files_are_refused_or_answer_consistently():
-    loaded, refused = run_fuzz(seed=20261201, cases=50, stems=sorted(EXAMPLES), timeout=300)
-    n = 50 * len(EXAMPLES)
+    loaded, refused = run_fuzz(seed=20261201, cases=150, stems=sorted(EXAMPLES), timeout=300)
+    n = 150 * len(EXAMPLES)
     # both outcomes occur: the mutations reach the loaders' checks and the kernels behind them
     assert refused > n // 10 and loaded > n // 10, (loaded, refused)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_fuzzed_files_many_cases(seed):
-    loaded, refused = run_fuzz(seed=seed, cases=400, stems=sorted(EXAMPLES), timeout=900)
+    loaded, refused = run_fuzz(seed=seed, cases=1500, stems=sorted(EXAMPLES), timeout=900)
     assert loaded + refused > 0
