@@ -395,3 +395,42 @@ def test_metadata_is_json_the_writer_would_write():
     assert meta  # the valid one decodes
     with pytest.raises(SerializationError):
         sp.BloomFilter.from_bytes(raw.encode(deep))
+
+
+# ------------------------------------------------------------------ found by the fuzzer
+
+
+def test_autocomplete_offsets_that_wrap_a_subtraction_are_refused(tmp_path):
+    # np.diff(offsets) >= 0 passed: 36 - (-2**63) overflows to a positive difference; the kernel then segfaulted
+    raw = decode(valid("autocomplete"))
+    offsets = raw.array("offsets")
+    offsets[7], offsets[8] = -(2**63), -1
+    raw.set_array("offsets", offsets)
+    queries = "obj.suggest('a', 5); obj.suggest_many(['b', 'e'], 3)"
+    assert run_child(tmp_path, "Autocomplete", raw.encode(), queries).startswith("REFUSED")
+
+
+def test_topk_key_offsets_that_wrap_a_subtraction_are_refused():
+    raw = decode(valid("top_k"))
+    offsets = raw.array("key_offsets")
+    offsets[1], offsets[2] = -(2**63), -1
+    raw.set_array("key_offsets", offsets)
+    with pytest.raises(SerializationError):
+        sp.TopK.from_bytes(raw.encode())
+
+
+def test_scalable_stage_capacity_must_be_the_one_its_parameters_give():
+    raw = decode(valid("bloom_scalable"))
+    raw.params["stages"][-1]["capacity"] = 10**29  # room = 10**29 - count did not fit an int64 on the next add
+    with pytest.raises(SerializationError, match="stage"):
+        sp.ScalableBloomFilter.from_bytes(raw.encode())
+
+
+def test_feed_timeline_count_exposing_unwritten_slots_is_refused():
+    raw = decode(valid("feed_store"))
+    counts = raw.array("tl_count")
+    assert counts[4] == 0
+    counts[4] = 1  # a slot never written (post 0, a celebrity's unpushed post) becomes "live": hybrid showed it twice
+    raw.set_array("tl_count", counts)
+    with pytest.raises(SerializationError, match="inconsistent"):
+        sp.FeedStore.from_bytes(raw.encode())

@@ -26,6 +26,7 @@ __all__ = [
     "get_choice",
     "get_float",
     "get_int",
+    "non_decreasing",
     "refusing",
     "require",
     "require_budget",
@@ -159,6 +160,11 @@ def get_array(
         want = tuple("*" if w is None else w for w in shape)
         raise SerializationError(f"array {name!r} must have shape {want}, got {arr.shape}")
     return arr
+
+
+def non_decreasing(a: np.ndarray) -> bool:
+    """True when ``a[i] <= a[i + 1]`` everywhere (compared, not subtracted: no overflow)."""
+    return bool(np.all(a[1:] >= a[:-1]))
 
 
 def require_budget(what: str, nbytes: int, arrays: dict[str, np.ndarray]) -> None:

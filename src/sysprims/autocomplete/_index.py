@@ -22,7 +22,7 @@ import numpy as np
 from .._format import Container, Persistable
 from .._html import html_table
 from .._kernels import autocomplete as _k
-from .._loadcheck import get_array, get_bool, get_choice, get_int, refusing, require
+from .._loadcheck import get_array, get_bool, get_choice, get_int, non_decreasing, refusing, require
 from .._memory import check_fits
 from .._validate import check_choice, check_int, check_number
 from ..errors import InvalidParameterError, KeyTypeError, SerializationError
@@ -513,7 +513,7 @@ class Autocomplete(Persistable):
         n = freq.shape[0]
         offsets = get_array(container.arrays, "offsets", np.int64, (n + 1,))
         require(
-            offsets[0] == 0 and offsets[-1] == data.shape[0] and bool(np.all(np.diff(offsets) >= 0)),
+            offsets[0] == 0 and offsets[-1] == data.shape[0] and non_decreasing(offsets),
             "autocomplete container offsets are not valid",
         )
         require(bool(np.all(np.isfinite(freq) & (freq >= 0))), "autocomplete container frequencies are not finite and >= 0")

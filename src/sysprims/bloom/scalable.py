@@ -11,7 +11,7 @@ import numpy as np
 
 from .._format import Container, Persistable
 from .._html import html_table
-from .._loadcheck import get_bool, get_float, get_int, require
+from .._loadcheck import get_bool, get_float, get_int, refusing, require
 from .._validate import check_int, check_number, check_probability
 from ..errors import InvalidParameterError
 from ..hashing import check_seed
@@ -253,9 +253,10 @@ class ScalableBloomFilter(Persistable):
             BloomFilter._from_parts(sp, container.arrays, container.seed, f"bits_{i}") for i, sp in enumerate(stages)
         ]
         for i, (s, c) in enumerate(zip(obj._stages, counts, strict=True)):
+            with refusing("scalable Bloom filter"):
+                want = obj._stage_params(i)
             require(
-                s.capacity is not None and s.target_false_positive_rate is not None and s.blocked == obj.blocked
-                and c <= s.capacity,
+                (s.capacity, s.target_false_positive_rate) == want and s.blocked == obj.blocked and c <= s.capacity,
                 f"stage {i} of the scalable filter is inconsistent (capacity, rate, layout or count)",
             )
         obj._counts = counts

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._format import Container, Persistable
 from .._html import html_table
-from .._loadcheck import get_array, get_int, refusing, require, require_budget
+from .._loadcheck import get_array, get_int, non_decreasing, refusing, require, require_budget
 from .._memory import check_fits
 from .._validate import check_int
 from ..errors import IncompatibleError, InvalidParameterError, KeyTypeError, SerializationError
@@ -311,7 +311,7 @@ class TopK(Persistable):
             data = get_array(arrays, "key_data", np.uint8, (None,))
             require(m <= capacity, f"the topk holds {m} candidates, more than its capacity {capacity}")
             require(
-                offsets[0] == 0 and bool(np.all(np.diff(offsets) >= 0)) and offsets[-1] == data.shape[0],
+                offsets[0] == 0 and non_decreasing(offsets) and offsets[-1] == data.shape[0],
                 "the topk key offsets are not valid",
             )
             require(len(set(zip(h1.tolist(), h2.tolist(), strict=True))) == m, "the topk candidates are not unique")

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._loadcheck import get_array
+from .._loadcheck import get_array, non_decreasing
 from .._loadcheck import require as _require
 
 
@@ -31,7 +31,9 @@ def _chain(authors: np.ndarray, member: np.ndarray, n_users: int) -> tuple[np.nd
     return prev, last
 
 
-def check_arrays(arrays: dict[str, np.ndarray], n: int, p: int, cap: int, last_ts: Any) -> dict[str, np.ndarray]:
+def check_arrays(
+    arrays: dict[str, np.ndarray], n: int, p: int, cap: int, last_ts: Any, writes: int
+) -> dict[str, np.ndarray]:
     """The checked arrays of a store of ``n`` users, ``p`` posts and timelines of ``cap``."""
     want = {
         "tl": ((n, cap), np.int32), "tl_count": ((n,), np.int64), "author_last": ((n,), np.int64),
@@ -42,7 +44,7 @@ def check_arrays(arrays: dict[str, np.ndarray], n: int, p: int, cap: int, last_t
     }
     a = {name: get_array(arrays, name, dtype, shape) for name, (shape, dtype) in want.items()}
     ptr, idx = a["following_indptr"], a["following_indices"]
-    require(ptr[0] == 0 and ptr[-1] == idx.shape[0] and bool(np.all(np.diff(ptr) >= 0)), "follow graph offsets are not valid")
+    require(ptr[0] == 0 and ptr[-1] == idx.shape[0] and non_decreasing(ptr), "follow graph offsets are not valid")
     require(idx.size == 0 or (idx.min() >= 0 and idx.max() < n), "a followed user id is out of range")
     rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(ptr))
     require(not np.any(rows == idx), "the follow graph holds a self-follow")
@@ -50,7 +52,7 @@ def check_arrays(arrays: dict[str, np.ndarray], n: int, p: int, cap: int, last_t
     require(bool(np.all(keys[1:] > keys[:-1])), "the follow graph's rows are not sorted and unique")
     authors, ts, pushed = a["post_author"], a["post_ts"], a["post_pushed"]
     require(p == 0 or (authors.min() >= 0 and authors.max() < n), "a post's author is out of range")
-    require(bool(np.all(np.isfinite(ts))) and bool(np.all(np.diff(ts) >= 0)), "post timestamps are not finite and in order")
+    require(bool(np.all(np.isfinite(ts))) and non_decreasing(ts), "post timestamps are not finite and in order")
     require(
         (p == 0 and last_ts is None)
         or (p > 0 and type(last_ts) in (int, float) and last_ts == ts[-1]),
@@ -66,7 +68,7 @@ def check_arrays(arrays: dict[str, np.ndarray], n: int, p: int, cap: int, last_t
     )
     # every live ring entry is a post, strictly newer than the entry before it
     count, tl = a["tl_count"], a["tl"]
-    require(bool(np.all(count >= 0)), "timeline counts must be >= 0")
+    require(bool(np.all(count >= 0)) and int(count.sum(dtype=object)) == writes, "timeline counts do not add up to timeline_writes")
     if n and cap:
         live = np.minimum(count, cap)
         j = np.arange(cap, dtype=np.int64)
@@ -75,4 +77,7 @@ def check_arrays(arrays: dict[str, np.ndarray], n: int, p: int, cap: int, last_t
         mask = j[None, :] < live[:, None]
         require(not np.any(mask & ((ordered < 0) | (ordered >= p))), "a timeline entry is not a post")
         require(not np.any(mask[:, 1:] & (ordered[:, 1:] <= ordered[:, :-1])), "a timeline is not in post order")
+        safe = np.where(mask, ordered, 0)
+        own = authors[safe] == np.arange(n, dtype=np.int64)[:, None] if p else mask
+        require(p == 0 or not np.any(mask & ~own & (pushed[safe] == 0)), "a timeline holds a post that was never pushed")
     return a

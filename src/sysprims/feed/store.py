@@ -411,7 +411,7 @@ class FeedStore(Persistable):
             cap = get_int(prm, "capacity", min=1, max=1 << 20)
             store = cls(0, capacity=cap, celebrity_threshold=get_int(prm, "celebrity_threshold", min=0, max=_NEVER, optional=True))
             writes = get_int(prm, "timeline_writes", min=0)
-            arr = check_arrays(container.arrays, n, p, cap, prm.get("last_ts"))
+            arr = check_arrays(container.arrays, n, p, cap, prm.get("last_ts"), writes)
         store.add_users(n)
         store._tl[:n] = arr["tl"]
         store._tl_count[:n] = arr["tl_count"]
