@@ -356,10 +356,11 @@ class Autocomplete(Persistable):
         p = _u8(self._clean_prefix(prefix))
         if self._dirty:
             self._sync_delta()
-        limit = min(limit, len(self))  # never more rows than words (limit may be 10**12)
         out = self._out
         if out.shape[0] < limit:
-            out = self._out = np.empty((limit, 3), dtype=np.int64)
+            limit = min(limit, len(self))  # never more rows than words (limit may be 10**12)
+            if out.shape[0] < limit:
+                out = self._out = np.empty((limit, 3), dtype=np.int64)
         if limit == 0:
             return []
         s, d = self._static, self._delta

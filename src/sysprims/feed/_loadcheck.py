@@ -69,15 +69,20 @@ def check_arrays(
     # every live ring entry is a post, strictly newer than the entry before it
     count, tl = a["tl_count"], a["tl"]
     require(bool(np.all(count >= 0)) and int(count.sum(dtype=object)) == writes, "timeline counts do not add up to timeline_writes")
-    if n and cap:
-        live = np.minimum(count, cap)
-        j = np.arange(cap, dtype=np.int64)
-        pos = (count[:, None] - live[:, None] + j[None, :]) % cap
-        ordered = np.take_along_axis(tl, pos, axis=1).astype(np.int64)
+    if p == 0:
+        require(not np.any(count), "timelines hold entries but there are no posts")
+        return a
+    j = np.arange(cap, dtype=np.int64)
+    step = max(1, (1 << 20) // cap)  # users per chunk: about 2**20 ring slots at a time
+    for lo in range(0, n, step):
+        c = count[lo : lo + step]
+        live = np.minimum(c, cap)
+        pos = (c[:, None] - live[:, None] + j[None, :]) % cap
+        ordered = np.take_along_axis(tl[lo : lo + step], pos, axis=1).astype(np.int64)
         mask = j[None, :] < live[:, None]
         require(not np.any(mask & ((ordered < 0) | (ordered >= p))), "a timeline entry is not a post")
         require(not np.any(mask[:, 1:] & (ordered[:, 1:] <= ordered[:, :-1])), "a timeline is not in post order")
         safe = np.where(mask, ordered, 0)
-        own = authors[safe] == np.arange(n, dtype=np.int64)[:, None] if p else mask
-        require(p == 0 or not np.any(mask & ~own & (pushed[safe] == 0)), "a timeline holds a post that was never pushed")
+        own = authors[safe] == np.arange(lo, lo + c.shape[0], dtype=np.int64)[:, None]
+        require(not np.any(mask & ~own & (pushed[safe] == 0)), "a timeline holds a post that was never pushed")
     return a

@@ -62,12 +62,14 @@ def check_state(code: int, params: tuple[float, float, float], hashes: Any, rows
         in_range(count, 0.0, float(L), "log counts")
         in_range(head, 0.0, float(L - 1), "log heads")
         require(bool(np.all(ring <= last)), "a logged request lies after the latest time the limiter saw")
-        # the count newest entries, oldest first, must be in time order
-        c = count.astype(np.int64)
-        h = head.astype(np.int64)
+        # the count newest entries, oldest first, must be in time order (in chunks of
+        # about 2**20 entries, so the check needs little memory beside the rows)
         j = np.arange(L, dtype=np.int64)
-        pos = (h[:, None] - c[:, None] + j[None, :]) % L
-        ordered = np.take_along_axis(ring, pos, axis=1)
-        live = j[None, :] < c[:, None]
-        step_back = (ordered[:, 1:] < ordered[:, :-1]) & live[:, 1:]
-        require(not step_back.any(), "a sliding log's ring is not in time order")
+        step = max(1, (1 << 20) // L)
+        for lo in range(0, n, step):
+            c = count[lo : lo + step].astype(np.int64)
+            h = head[lo : lo + step].astype(np.int64)
+            pos = (h[:, None] - c[:, None] + j[None, :]) % L
+            ordered = np.take_along_axis(ring[lo : lo + step], pos, axis=1)
+            live = j[None, 1:] < c[:, None]
+            require(not np.any((ordered[:, 1:] < ordered[:, :-1]) & live), "a sliding log's ring is not in time order")
