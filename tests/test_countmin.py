@@ -489,7 +489,7 @@ def test_truncated_or_corrupted_bytes_raise():
 def test_other_kind_is_rejected():
     from sysprims._format import pack
 
-    with pytest.raises(SerializationError, match="countmin"):
+    with pytest.raises(SerializationError, match="count_min"):
         CountMinSketch.from_bytes(pack("bloom", {}, {}))
     with pytest.raises(SerializationError):  # params lie about the table
         CountMinSketch.from_bytes(

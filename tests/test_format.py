@@ -139,3 +139,125 @@ def test_persistable_mixin(tmp_path):
     assert Tally.load(tmp_path / "t.sp", mmap=True).counts.tolist() == [3, 1, 4]
     with pytest.raises(SerializationError, match="expected a 'tally' container"):
         Tally.from_bytes(golden_blob())
+
+
+# ------------------------------------------------------------------ temporaries of killed writers
+
+
+_HELD_WRITER = r"""
+import os, sys
+import numpy as np
+import sysprims._format as F
+
+def held(fd):  # the blob is written; stop here until the parent says so
+    print("WRITTEN", flush=True)
+    sys.stdin.readline()
+
+F.os.fsync = held
+F.save(sys.argv[1], F.pack("example", {}, {"big": np.ones(1 << 20, np.uint64)}))
+print("SAVED", flush=True)
+"""
+
+
+def _start_writer(target):
+    import os
+    import subprocess
+    import sys
+
+    import sysprims
+
+    src = str(Path(sysprims.__file__).resolve().parents[1])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HELD_WRITER, str(target)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True, env=dict(os.environ, PYTHONPATH=src),
+    )
+    assert proc.stdout.readline().strip() == "WRITTEN"
+    return proc
+
+
+def _temporaries(folder, name):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(f".{name}.") and p.name.endswith(".tmp"))
+
+
+def test_save_removes_the_temporary_of_a_writer_killed_mid_write(tmp_path):
+    import signal
+
+    target = tmp_path / "x.bin"
+    proc = _start_writer(target)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    (left,) = _temporaries(tmp_path, "x.bin")
+    assert (tmp_path / left).stat().st_size > 8 << 20  # the killed writer's 8 MB
+    save(target, golden_blob())
+    assert _temporaries(tmp_path, "x.bin") == []
+    assert target.read_bytes() == golden_blob()
+
+
+def test_save_keeps_the_temporary_of_a_live_writer(tmp_path):
+    target = tmp_path / "x.bin"
+    proc = _start_writer(target)
+    try:
+        (held,) = _temporaries(tmp_path, "x.bin")
+        save(target, golden_blob())  # another writer: must not delete the live one's file
+        assert _temporaries(tmp_path, "x.bin") == [held]
+    finally:
+        out, _ = proc.communicate("go\n", timeout=60)
+    assert out.strip() == "SAVED" and proc.returncode == 0
+    assert _temporaries(tmp_path, "x.bin") == []
+    assert unpack(target.read_bytes()).arrays["big"].shape == (1 << 20,)  # the live writer's replace won
+
+
+def test_save_removes_leftovers_named_as_0_1_named_them_and_only_those(tmp_path):
+    target = tmp_path / "x.bin"
+    (tmp_path / ".x.bin.k2j4h5a_.tmp").write_bytes(b"half a file")
+    (tmp_path / ".y.bin.k2j4h5a_.tmp").write_bytes(b"another target's")
+    (tmp_path / "x.bin.tmp").write_bytes(b"not a temporary name")
+    save(target, golden_blob())
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".y.bin.k2j4h5a_.tmp", "x.bin", "x.bin.tmp"]
+
+
+def test_atomic_output_cleans_stale_partials_too(tmp_path):
+    from sysprims.io import atomic_output
+
+    target = tmp_path / "out.parquet"
+    (tmp_path / ".out.parquet.abcd1234.partial").write_bytes(b"killed run")
+    with atomic_output(target) as tmp:
+        tmp.write_bytes(b"data")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.parquet"]
+    assert target.read_bytes() == b"data"
+
+
+def test_pack_errors_are_serialization_errors():
+    with pytest.raises(SerializationError, match="kind"):
+        pack("Bloom-Counting", {})
+    with pytest.raises(SerializationError, match="dtype"):
+        pack("example", {}, {"o": np.array(["a"], dtype=object)})
+
+
+def test_hash_id_and_array_layout_are_checked():
+    from .container_tools import decode
+
+    raw = decode(golden_blob())
+    raw.hash_id = 7
+    with pytest.raises(SerializationError, match="hash id 7"):
+        unpack(raw.encode())
+    raw = decode(golden_blob())
+    raw.entries[1]["offset"] = raw.entries[0]["offset"] + 8  # unaligned, overlapping
+    with pytest.raises(SerializationError, match="overlaps"):
+        unpack(raw.encode())
+    raw = decode(golden_blob())
+    raw.entries.append(dict(raw.entries[0]))  # the same name twice
+    with pytest.raises(SerializationError):
+        unpack(raw.encode())
+
+
+def test_legacy_kind_spellings_are_read_as_their_new_names():
+    from sysprims._format import LEGACY_KINDS
+
+    for old, new in LEGACY_KINDS.items():
+        blob = bytearray(pack("example", {}, {}))
+        blob[16:32] = old.encode().ljust(16, b"\0")
+        struct.pack_into("<I", blob, 56, zlib.crc32(bytes(blob[:56])))
+        struct.pack_into("<I", blob, len(blob) - 4, zlib.crc32(bytes(blob[:-4])))
+        assert unpack(bytes(blob), kind=new).kind == new
+        assert unpack(bytes(blob), kind=old).kind == new

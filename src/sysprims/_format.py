@@ -21,34 +21,74 @@ Layout (all little-endian)::
 Each array's entry in the meta JSON gives its name, dtype (``"<u8"``...),
 shape and offset within the payload. Truncated, padded or corrupted input
 raises :class:`~sysprims.errors.SerializationError`; so do an unknown version
-and a kind other than the one expected. ``load(..., mmap=True)`` maps the file
-read-only and returns arrays that view it without copying.
+or hash id, a kind other than the one expected, metadata that is not what the
+writer writes (non-finite numbers, arrays that overlap, lie outside the payload
+or are not 64-byte aligned). ``load(..., mmap=True)`` maps the file read-only
+and returns arrays that view it without copying.
+
+The CRCs detect corruption, not tampering: anyone can write a file with valid
+CRCs, so every structure validates what it loads (``docs/format.md``).
+
+Kinds are lowercase ASCII words joined by ``_`` (``bloom_counting``); the
+spellings sysprims 0.1 wrote (``bloom-counting``, ``countmin``...) are read
+as their new names (:data:`LEGACY_KINDS`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import mmap as _mmap
 import os
+import re
+import stat as _stat
 import struct
 import tempfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
 from .errors import SerializationError
 from .hashing import HASH_ID_MURMUR3_X64_128
 
-__all__ = ["FORMAT_VERSION", "MAGIC", "Container", "Persistable", "load", "pack", "save", "unpack"]
+__all__ = [
+    "FORMAT_VERSION",
+    "LEGACY_KINDS",
+    "MAGIC",
+    "Container",
+    "Persistable",
+    "load",
+    "pack",
+    "save",
+    "unpack",
+]
 
 MAGIC = b"SYSPRIMS"
 FORMAT_VERSION = 1
 _HEADER = struct.Struct("<8sHHI16sIIQQII")
 assert _HEADER.size == 64
 _ALIGN = 64
+_KIND_RE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
+
+#: Kind spellings written by sysprims 0.1 -> the kind they are read as.
+LEGACY_KINDS = {
+    "bloom-counting": "bloom_counting",
+    "bloom-scalable": "bloom_scalable",
+    "countmin": "count_min",
+    "topk": "top_k",
+    "ratelimiter": "rate_limiter",
+    "feedstore": "feed_store",
+}
 
 
 def _pad(n: int) -> int:
@@ -76,16 +116,18 @@ def pack(
     hash_id: int = HASH_ID_MURMUR3_X64_128,
 ) -> bytes:
     """Encode a container. ``params`` must be JSON-serialisable."""
+    if not isinstance(kind, str) or not _KIND_RE.fullmatch(kind) or len(kind) > 16:
+        raise SerializationError(
+            f"kind must be 1 to 16 lowercase ASCII words joined by '_' (e.g. 'bloom_counting'), got {kind!r}"
+        )
     kind_b = kind.encode("ascii")
-    if not 0 < len(kind_b) <= 16:
-        raise ValueError(f"kind must be 1 to 16 ASCII characters, got {kind!r}")
     entries = []
     chunks: list[bytes | memoryview] = []
     offset = 0
     for name, arr in (arrays or {}).items():
         arr = np.asarray(arr)
         if arr.dtype.kind not in "biuf" or arr.dtype.hasobject:
-            raise ValueError(f"array {name!r} has dtype {arr.dtype}; only numeric arrays are stored")
+            raise SerializationError(f"array {name!r} has dtype {arr.dtype}; only numeric arrays are stored")
         le = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
         raw = memoryview(le).cast("B") if le.size else memoryview(b"")
         entries.append(
@@ -132,58 +174,168 @@ def unpack(data: bytes | bytearray | memoryview | _mmap.mmap, *, kind: str | Non
             f"container is {'truncated' if size < total else 'followed by extra bytes'}: "
             f"header says {total} bytes, got {size}"
         )
-    if _HEADER.size + meta_len + payload_len + 4 != total:
+    if _HEADER.size + meta_len + payload_len + 4 != total or meta_len % _ALIGN:
         raise SerializationError("the container header is inconsistent (lengths do not add up)")
     stored_crc = struct.unpack_from("<I", buf, size - 4)[0]
     if zlib.crc32(buf[: size - 4]) != stored_crc:
         raise SerializationError("the container is corrupted (CRC32 mismatch)")
+    if hash_id != HASH_ID_MURMUR3_X64_128:
+        raise SerializationError(
+            f"container hash id {hash_id} is not supported (this sysprims hashes with "
+            f"{HASH_ID_MURMUR3_X64_128} = MurmurHash3_x64_128)"
+        )
     found_kind = bytes(kind_b).rstrip(b"\x00").decode("ascii", "replace")
-    if kind is not None and found_kind != kind:
+    found_kind = LEGACY_KINDS.get(found_kind, found_kind)
+    if kind is not None and found_kind != LEGACY_KINDS.get(kind, kind):
         raise SerializationError(f"expected a {kind!r} container, got {found_kind!r}")
-    try:
-        meta = json.loads(bytes(buf[_HEADER.size : _HEADER.size + meta_len]).rstrip(b"\x00"))
-        params = meta["params"]
-        entries = meta["arrays"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise SerializationError(f"the container metadata is not valid: {exc}") from None
+    params, entries = _read_meta(bytes(buf[_HEADER.size : _HEADER.size + meta_len]))
     base = _HEADER.size + meta_len
     arrays: dict[str, np.ndarray] = {}
-    for e in entries:
-        try:
-            dtype = np.dtype(e["dtype"])
-            shape = tuple(int(s) for s in e["shape"])
-            off = int(e["offset"])
-            nbytes = int(e["nbytes"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SerializationError(f"the container metadata is not valid: {exc}") from None
-        count = int(np.prod(shape)) if shape else 1
-        if dtype.kind not in "biuf" or count * dtype.itemsize != nbytes or off < 0 or off + nbytes > payload_len:
-            raise SerializationError(f"array {e.get('name')!r} lies outside the payload or has a bad shape")
-        arr = np.frombuffer(buf, dtype=dtype, count=count, offset=base + off).reshape(shape)
+    end_of_previous = 0
+    for name, dtype, shape, off, nbytes in sorted(entries, key=lambda e: (e[3], e[4])):
+        if off % _ALIGN or off < end_of_previous or off + nbytes > payload_len:
+            raise SerializationError(
+                f"array {name!r} overlaps another array, lies outside the payload or is not aligned"
+            )
+        end_of_previous = off + nbytes
+        arr = np.frombuffer(buf, dtype=dtype, count=nbytes // dtype.itemsize, offset=base + off).reshape(shape)
         if dtype.byteorder == ">" or (dtype.byteorder == "=" and not np.little_endian):
             arr = arr.astype(dtype.newbyteorder("="))
         elif copy:
             arr = arr.copy()
-        arrays[e["name"]] = arr
+        arrays[name] = arr
     return Container(found_kind, seed, params, arrays, version, hash_id)
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name}")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} does not fit a float")
+    return value
+
+
+def _read_meta(raw: bytes) -> tuple[dict[str, Any], list[tuple[str, np.dtype, tuple[int, ...], int, int]]]:
+    """The params dict and the array entries ``(name, dtype, shape, offset, nbytes)``
+    of the meta JSON, checked for exactly the types the writer writes."""
+    try:
+        meta = json.loads(raw.rstrip(b"\x00"), parse_constant=_reject_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError) as exc:
+        raise SerializationError(f"the container metadata is not valid JSON: {exc}") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("params"), dict) or not isinstance(
+        meta.get("arrays"), list
+    ):
+        raise SerializationError("the container metadata must hold a params object and an arrays list")
+    entries = []
+    names: set[str] = set()
+    for e in meta["arrays"]:
+        try:
+            name, shape, off, nbytes = e["name"], e["shape"], e["offset"], e["nbytes"]
+            dtype = np.dtype(e["dtype"]) if isinstance(e["dtype"], str) else None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SerializationError(f"the container metadata has a bad array entry: {exc!r}") from None
+        if (
+            not isinstance(name, str)
+            or name in names
+            or dtype is None
+            or dtype.kind not in "biuf"
+            or dtype.byteorder not in "<>|="
+            or not isinstance(shape, list)
+            or not all(type(s) is int and s >= 0 for s in shape)
+            or type(off) is not int
+            or type(nbytes) is not int
+            or math.prod(shape) * dtype.itemsize != nbytes
+        ):
+            raise SerializationError(f"array {str(e.get('name'))[:40]!r} has a bad entry in the metadata")
+        names.add(name)
+        entries.append((name, dtype, tuple(shape), off, nbytes))
+    return meta["params"], entries
+
+
 def save(path: str | os.PathLike[str], blob: bytes) -> None:
-    """Write ``blob`` to ``path`` atomically (temporary file + rename)."""
+    """Write ``blob`` to ``path`` atomically (temporary file + rename).
+
+    The temporary (``.NAME.XXXXXXXX.tmp`` beside ``path``) is locked while it is
+    written; temporaries of the same target left by a writer that was killed
+    (unlocked ones) are removed first, so repeated kills do not fill the disk.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    with locked_temporary(path, ".tmp") as (fh, tmp):
+        fh.write(blob)
+        fh.flush()
+        os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+
+def _try_lock(fd: int, blocking: bool) -> bool:
+    """An exclusive advisory lock on ``fd`` (True without fcntl: nothing to coordinate)."""
+    if fcntl is None:  # pragma: no cover - Windows
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str], suffix: str) -> int:
+    """Remove ``.NAME.*SUFFIX`` files beside ``path`` that no live writer holds
+    locked (their writer died mid-write); returns how many were removed."""
+    path = Path(path)
+    parent = path.parent
+    prefix = f".{path.name}."
+    if fcntl is None:  # pragma: no cover - Windows: no way to tell a live writer's file
+        return 0
+    removed = 0
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith(prefix) and n.endswith(suffix)]
+    except OSError:
+        return 0
+    for name in names:
+        cand = parent / name
+        try:
+            fd = os.open(cand, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            if not _stat.S_ISREG(st.st_mode) or not _try_lock(fd, blocking=False):
+                continue
+            same = os.stat(cand, follow_symlinks=False)
+            if (same.st_ino, same.st_dev) == (st.st_ino, st.st_dev):
+                os.unlink(cand)
+                removed += 1
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return removed
+
+
+@contextlib.contextmanager
+def locked_temporary(path: str | os.PathLike[str], suffix: str) -> Iterator[tuple[Any, str]]:
+    """A new temporary file beside ``path`` (``.NAME.XXXXXXXX`` + ``suffix``), opened
+    for writing and locked for as long as the block runs; removed on any error
+    (and when the block did not move it). Stale temporaries are cleaned first."""
+    path = Path(path)
+    remove_stale_temporaries(path, suffix)
+    while True:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+        _try_lock(fd, blocking=True)
+        if os.fstat(fd).st_nlink:  # else a cleaner removed it before we held the lock
+            break
+        os.close(fd)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+            yield fh, tmp
+    finally:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
-        raise
 
 
 def load(path: str | os.PathLike[str], *, kind: str | None = None, mmap: bool = False) -> Container:

@@ -426,6 +426,9 @@ class SnowflakeID:
         calls of :meth:`generate` would return. Fills a whole millisecond's
         sequence space at a time and waits once per exhausted millisecond."""
         n = check_int("n", n, min=0)
+        from ._memory import check_fits
+
+        check_fits(f"generate_many(n={n})", 8 * n)
         out = np.empty(n, dtype=np.int64)
         pos = 0
         with self._lock:

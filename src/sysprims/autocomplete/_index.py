@@ -22,6 +22,8 @@ import numpy as np
 from .._format import Container, Persistable
 from .._html import html_table
 from .._kernels import autocomplete as _k
+from .._loadcheck import get_array, get_bool, get_choice, get_int, non_decreasing, refusing, require
+from .._memory import check_fits
 from .._validate import check_choice, check_int, check_number
 from ..errors import InvalidParameterError, KeyTypeError, SerializationError
 
@@ -356,7 +358,9 @@ class Autocomplete(Persistable):
             self._sync_delta()
         out = self._out
         if out.shape[0] < limit:
-            out = self._out = np.empty((limit, 3), dtype=np.int64)
+            limit = min(limit, len(self))  # never more rows than words (limit may be 10**12)
+            if out.shape[0] < limit:
+                out = self._out = np.empty((limit, 3), dtype=np.int64)
         if limit == 0:
             return []
         s, d = self._static, self._delta
@@ -385,6 +389,8 @@ class Autocomplete(Persistable):
         )
         q = np.frombuffer(b"".join(encoded), dtype=np.uint8)
         self._sync_delta()
+        limit = min(limit, len(self))  # never more rows than words
+        check_fits(f"suggest_many of {n} prefixes with limit={limit}", 24 * n * limit)
         rows = np.empty((n, limit, 3), dtype=np.int64)
         counts = np.zeros(n, dtype=np.int64)
         if n and limit:
@@ -497,30 +503,33 @@ class Autocomplete(Persistable):
     @classmethod
     def _from_state(cls, container: Container) -> Autocomplete:
         p = container.params
-        try:
-            self = cls(casefold=p["casefold"], normalize=p["normalize"], max_length=p["max_length"])
-            data = container.arrays["data"]
-            offsets = container.arrays["offsets"]
-            freq = container.arrays["freq"]
-        except (KeyError, TypeError, InvalidParameterError) as exc:
-            raise SerializationError(
-                f"autocomplete container is missing or has bad fields: {exc}"
-            ) from None
-        if data.dtype != np.uint8 or offsets.dtype != np.int64 or freq.dtype != np.float64:
-            raise SerializationError("autocomplete container arrays have unexpected dtypes")
+        with refusing("autocomplete state"):
+            self = cls(
+                casefold=get_bool(p, "casefold"),
+                normalize=get_choice(p, "normalize", (*_NORMS, None)),
+                max_length=get_int(p, "max_length", min=1, optional=True),
+            )
+        data = get_array(container.arrays, "data", np.uint8, (None,))
+        freq = get_array(container.arrays, "freq", np.float64, (None,))
         n = freq.shape[0]
-        if data.ndim != 1 or offsets.ndim != 1 or freq.ndim != 1 or offsets.shape[0] != n + 1:
-            raise SerializationError("autocomplete container arrays have inconsistent shapes")
-        if offsets[0] != 0 or offsets[-1] != data.shape[0] or (n and np.any(np.diff(offsets) < 0)):
-            raise SerializationError("autocomplete container offsets are not valid")
-        if n and (not np.all(np.isfinite(freq)) or np.any(freq < 0)):
-            raise SerializationError("autocomplete container frequencies are not finite and >= 0")
-        if not _k.strictly_sorted(data, offsets):
-            raise SerializationError("autocomplete container words are not sorted and unique")
+        offsets = get_array(container.arrays, "offsets", np.int64, (n + 1,))
+        require(
+            offsets[0] == 0 and offsets[-1] == data.shape[0] and non_decreasing(offsets),
+            "autocomplete container offsets are not valid",
+        )
+        require(bool(np.all(np.isfinite(freq) & (freq >= 0))), "autocomplete container frequencies are not finite and >= 0")
+        require(_k.strictly_sorted(data, offsets), "autocomplete container words are not sorted and unique")
         try:
             data.tobytes().decode("utf-8")
         except UnicodeDecodeError:
             raise SerializationError("autocomplete container words are not valid UTF-8") from None
+        # every word starts on a character boundary (so each word alone is valid UTF-8)
+        starts = offsets[:-1][offsets[:-1] < data.shape[0]]
+        require(not np.any((data[starts] & 0xC0) == 0x80), "an autocomplete word does not start on a character boundary")
+        if self._max_length is not None and n:
+            chars = np.concatenate([[0], np.cumsum((data & 0xC0) != 0x80, dtype=np.int64)])
+            longest = int(np.max(chars[offsets[1:]] - chars[offsets[:-1]]))
+            require(longest <= self._max_length, f"an autocomplete word is longer than max_length={self._max_length}")
         self._static = _Arrays(
             data, offsets, np.array(freq, dtype=np.float64)
         )  # freq copied: stays writable

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .._format import Container, Persistable
 from .._html import html_table
+from .._loadcheck import require
 from .._validate import check_int
 from ..errors import KeyTypeError
 from ._index import Autocomplete, WordTooLongError
@@ -145,7 +148,14 @@ class Trie(Persistable):
     @classmethod
     def _from_state(cls, container: Container) -> Trie:
         self = cls()
-        self._index = Autocomplete._from_state(container)
+        index = Autocomplete._from_state(container)
+        freq = index._static.freq
+        require(
+            (index.casefold, index.normalize, index.max_length) == (False, None, None),
+            "a trie keeps words as given (casefold false, normalize and max_length null)",
+        )
+        require(bool(np.all((freq == np.floor(freq)) & (freq <= 2**53))), "trie frequencies must be whole numbers <= 2**53")
+        self._index = index
         return self
 
     def __repr__(self) -> str:

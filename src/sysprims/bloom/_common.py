@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SerializationError, SysprimsError
+from ..errors import SysprimsError
 from ..hashing import fmix64, hashes_for
 
 M64 = (1 << 64) - 1
@@ -41,16 +41,6 @@ def blocked_positions(h1: int, h2: int, k: int, nblocks: int) -> list[int]:
     return out
 
 
-def param(params: dict, name: str, types: type | tuple[type, ...]) -> Any:
-    """A parameter from a container, type-checked (else SerializationError)."""
-    if name not in params:
-        raise SerializationError(f"the container lacks the parameter {name!r}")
-    value = params[name]
-    if isinstance(value, bool) and types is not bool:
-        raise SerializationError(f"parameter {name!r} has a bad value {value!r}")
-    if not isinstance(value, types):
-        raise SerializationError(f"parameter {name!r} has a bad value {value!r}")
-    return value
 
 
 def popcount(bits: np.ndarray) -> int:

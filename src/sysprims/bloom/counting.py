@@ -11,15 +11,16 @@ import numpy as np
 
 from .._format import Container, Persistable
 from .._html import html_table
+from .._loadcheck import get_array, get_float, get_int
+from .._memory import zeros
 from .._validate import check_int, check_probability
-from ..errors import IncompatibleError, SerializationError
+from ..errors import IncompatibleError
 from ..hashing import check_seed
 from ..keys import key_to_bytes
 from . import _sizing
 from ._common import (
     ReadOnlyFilterError,
     hashes_for_batch,
-    param,
     standard_positions,
 )
 
@@ -40,12 +41,12 @@ class CountingBloomFilter(Persistable):
     negatives for other keys: remove only keys you added.
     """
 
-    _KIND = "bloom-counting"
+    _KIND = "bloom_counting"
 
     def __init__(self, size: int, num_hash_functions: int, *, seed: int = 0):
         size = check_int("size", size, min=1)
         k = check_int("num_hash_functions", num_hash_functions, min=1, max=1024)
-        self._init(size, k, check_seed(seed), np.zeros(size, dtype=np.uint8))
+        self._init(size, k, check_seed(seed), zeros(f"a CountingBloomFilter of size={size} counters", size, np.uint8))
 
     def _init(self, size: int, k: int, seed: int, counters: np.ndarray) -> None:
         self.size = size
@@ -158,6 +159,8 @@ class CountingBloomFilter(Persistable):
         x = int(np.count_nonzero(self._counters))
         if x >= self.size:
             return math.inf
+        if x == 0:
+            return 0.0  # not -0.0
         return -self.size / self.num_hash_functions * math.log1p(-x / self.size)
 
     def estimated_false_positive_rate(self) -> float:
@@ -234,13 +237,15 @@ class CountingBloomFilter(Persistable):
     @classmethod
     def _from_state(cls, container: Container) -> CountingBloomFilter:
         p = container.params
-        size = param(p, "size", int)
-        k = param(p, "num_hash_functions", int)
-        counters = container.arrays.get("counters")
-        if size < 1 or not 1 <= k <= 1024 or counters is None or counters.dtype != np.uint8 or counters.shape != (size,):
-            raise SerializationError("the counting filter parameters or counters are inconsistent")
+        size = get_int(p, "size", min=1)
+        k = get_int(p, "num_hash_functions", min=1, max=1024)
+        capacity = get_int(p, "capacity", min=1, optional=True)
+        target = get_float(
+            p, "target_false_positive_rate", min=0.0, max=1.0, min_inclusive=False, max_inclusive=False, optional=True
+        )
+        counters = get_array(container.arrays, "counters", np.uint8, (size,))
         out = cls.__new__(cls)
         out._init(size, k, container.seed, counters)
-        out.capacity = p.get("capacity")
-        out.target_false_positive_rate = p.get("target_false_positive_rate")
+        out.capacity = capacity
+        out.target_false_positive_rate = target
         return out

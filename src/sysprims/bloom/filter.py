@@ -12,14 +12,15 @@ import numpy as np
 
 from .._format import Container, Persistable
 from .._html import html_table
+from .._loadcheck import get_array, get_bool, get_float, get_int, require
+from .._memory import check_fits, count, zeros
 from .._validate import check_int, check_probability
-from ..errors import IncompatibleError, InvalidParameterError, SerializationError
+from ..errors import IncompatibleError, InvalidParameterError
 from ..hashing import HASHES, INTS, check_seed, kernel_keys
 from ..keys import key_to_bytes
 from . import _sizing
 from ._common import (
     ReadOnlyFilterError,
-    param,
     popcount,
 )
 
@@ -63,7 +64,8 @@ class BloomFilter(Persistable):
             raise InvalidParameterError(
                 f"size must be a multiple of {_sizing.BLOCK_BITS} with blocked=True, got {size}"
             )
-        self._init(size, k, seed, blocked, np.zeros(-(-size // 64), dtype=np.uint64))
+        bits = zeros(f"a BloomFilter of size={size} bits", -(-size // 64), np.uint64)
+        self._init(size, k, seed, blocked, bits)
 
     def _init(self, size: int, k: int, seed: int, blocked: bool, bits: np.ndarray) -> None:
         self.size = size
@@ -107,6 +109,10 @@ class BloomFilter(Persistable):
             bf = cls(nblocks * _sizing.BLOCK_BITS, k, seed=seed, blocked=True)
         else:
             m = _sizing.optimal_bits(capacity, p)
+            check_fits(
+                f"BloomFilter.for_capacity(capacity={count(capacity)}, false_positive_rate={p}): {count(m)} bits",
+                -(-m // 64) * 8,
+            )
             bf = cls(m, _sizing.optimal_hashes(m, capacity), seed=seed)
         bf.capacity = capacity
         bf.target_false_positive_rate = p
@@ -235,6 +241,8 @@ class BloomFilter(Persistable):
         x = self.bit_count()
         if x >= self.size:
             return math.inf
+        if x == 0:
+            return 0.0  # not -0.0
         return -self.size / self.num_hash_functions * math.log1p(-x / self.size)
 
     def estimated_false_positive_rate(self) -> float:
@@ -367,22 +375,17 @@ class BloomFilter(Persistable):
 
     @classmethod
     def _from_parts(cls, params: dict, arrays: dict, seed: int, name: str) -> BloomFilter:
-        size = param(params, "size", int)
-        k = param(params, "num_hash_functions", int)
-        blocked = param(params, "blocked", bool)
-        capacity = params.get("capacity")
-        target = params.get("target_false_positive_rate")
-        bits = arrays.get(name)
-        if (
-            size < 1 or not 1 <= k <= 1024
-            or (blocked and size % _sizing.BLOCK_BITS)
-            or bits is None or bits.dtype != np.uint64 or bits.shape != (-(-size // 64),)
-            or not (capacity is None or (isinstance(capacity, int) and capacity >= 1))
-            or not (target is None or (isinstance(target, float) and 0 < target < 1))
-        ):
-            raise SerializationError("the Bloom filter parameters or bit array are inconsistent")
+        size = get_int(params, "size", min=1)
+        k = get_int(params, "num_hash_functions", min=1, max=1024)
+        blocked = get_bool(params, "blocked")
+        capacity = get_int(params, "capacity", min=1, optional=True)
+        target = get_float(
+            params, "target_false_positive_rate", min=0.0, max=1.0, min_inclusive=False, max_inclusive=False,
+            optional=True,
+        )
+        require(not blocked or size % _sizing.BLOCK_BITS == 0, f"a blocked filter's size must be a multiple of 512, got {size}")
+        bits = get_array(arrays, name, np.uint64, (-(-size // 64),))
         bf = cls._empty(size, k, seed, blocked, bits)
         bf.capacity = capacity
         bf.target_false_positive_rate = target
         return bf
-

@@ -11,11 +11,12 @@ import numpy as np
 
 from .._format import Container, Persistable
 from .._html import html_table
+from .._loadcheck import get_bool, get_float, get_int, refusing, require
 from .._validate import check_int, check_number, check_probability
-from ..errors import SerializationError
+from ..errors import InvalidParameterError
 from ..hashing import check_seed
 from ..keys import key_to_bytes
-from ._common import ReadOnlyFilterError, hashes_for_batch, param
+from ._common import ReadOnlyFilterError, hashes_for_batch
 from .filter import BloomFilter
 
 __all__ = ["ScalableBloomFilter"]
@@ -35,7 +36,7 @@ class ScalableBloomFilter(Persistable):
     so ``count`` is the number of keys that were actually inserted.
     """
 
-    _KIND = "bloom-scalable"
+    _KIND = "bloom_scalable"
 
     def __init__(
         self,
@@ -60,7 +61,13 @@ class ScalableBloomFilter(Persistable):
     # ------------------------------------------------------------ stages
 
     def _stage_params(self, i: int) -> tuple[int, float]:
-        cap = max(1, int(round(self.initial_capacity * self.growth**i)))
+        try:
+            cap = max(1, int(round(self.initial_capacity * self.growth**i)))
+        except OverflowError:
+            raise InvalidParameterError(
+                f"stage {i} of this filter would hold initial_capacity * growth**{i} = "
+                f"{self.initial_capacity} * {self.growth}**{i} keys, which cannot fit"
+            ) from None
         p = STAGE_MARGIN * self.false_positive_rate * (1 - self.tightening) * self.tightening**i
         return cap, max(p, 1e-300)
 
@@ -170,7 +177,7 @@ class ScalableBloomFilter(Persistable):
         return 1.0 - math.prod(1.0 - s.estimated_false_positive_rate() for s in self._stages)
 
     def approx_count(self) -> float:
-        return sum(s.approx_count() for s in self._stages)
+        return sum((s.approx_count() for s in self._stages), 0.0)
 
     def copy(self) -> ScalableBloomFilter:
         out = ScalableBloomFilter.__new__(ScalableBloomFilter)
@@ -230,21 +237,27 @@ class ScalableBloomFilter(Persistable):
     def _from_state(cls, container: Container) -> ScalableBloomFilter:
         p = container.params
         obj = cls.__new__(cls)
-        try:
-            obj.initial_capacity = check_int("initial_capacity", param(p, "initial_capacity", int), min=1)
-            obj.false_positive_rate = check_probability("false_positive_rate", param(p, "false_positive_rate", float))
-            obj.growth = check_number("growth", param(p, "growth", (int, float)), min=1)
-            obj.tightening = check_probability("tightening", param(p, "tightening", float))
-        except ValueError as exc:
-            raise SerializationError(f"bad scalable filter parameters: {exc}") from None
+        obj.initial_capacity = get_int(p, "initial_capacity", min=1)
+        obj.false_positive_rate = get_float(p, "false_positive_rate", min=0.0, max=1.0, min_inclusive=False, max_inclusive=False)
+        obj.growth = get_float(p, "growth", min=1.0)
+        obj.tightening = get_float(p, "tightening", min=0.0, max=1.0, min_inclusive=False, max_inclusive=False)
         obj.seed = container.seed
-        obj.blocked = param(p, "blocked", bool)
-        counts = param(p, "counts", list)
-        stages = param(p, "stages", list)
-        if not stages or len(counts) != len(stages) or not all(isinstance(c, int) and c >= 0 for c in counts):
-            raise SerializationError("the scalable filter's stages and counts are inconsistent")
+        obj.blocked = get_bool(p, "blocked")
+        counts, stages = p.get("counts"), p.get("stages")
+        require(
+            isinstance(counts, list) and isinstance(stages, list) and 0 < len(stages) == len(counts)
+            and all(type(c) is int and c >= 0 for c in counts),
+            "the scalable filter's stages and counts are inconsistent",
+        )
         obj._stages = [
             BloomFilter._from_parts(sp, container.arrays, container.seed, f"bits_{i}") for i, sp in enumerate(stages)
         ]
+        for i, (s, c) in enumerate(zip(obj._stages, counts, strict=True)):
+            with refusing("scalable Bloom filter"):
+                want = obj._stage_params(i)
+            require(
+                (s.capacity, s.target_false_positive_rate) == want and s.blocked == obj.blocked and c <= s.capacity,
+                f"stage {i} of the scalable filter is inconsistent (capacity, rate, layout or count)",
+            )
         obj._counts = counts
         return obj

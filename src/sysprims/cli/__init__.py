@@ -27,6 +27,12 @@ def _load_click() -> Any:
     return click
 
 
+def _os_error(exc: OSError) -> str:
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return exc.strerror or str(exc)
+
+
 def build_cli() -> Any:
     click = _load_click()
     from ..errors import SysprimsError
@@ -37,6 +43,8 @@ def build_cli() -> Any:
                 return super().invoke(ctx)
             except SysprimsError as exc:
                 raise click.ClickException(str(exc)) from exc
+            except OSError as exc:  # a full disk, a directory given as a file, no permission...
+                raise click.ClickException(_os_error(exc)) from exc
 
     @click.group(cls=SysprimsGroup, context_settings={"help_option_names": ["-h", "--help"]})
     @click.version_option(__version__, prog_name="sysprims", message="%(prog)s %(version)s")

@@ -47,14 +47,16 @@ def stream_tables(
 
 
 def check_output(path: str | None) -> None:
-    """Fail before any work when the output's folder does not exist."""
+    """Fail before any work when the output's folder does not exist or the output is a directory."""
     if path is None:
         return
+    from ..io.readers import InputError
+
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
-        from ..io.readers import InputError
-
         raise InputError(f"cannot write {path}: folder {parent} does not exist")
+    if os.path.isdir(path):
+        raise InputError(f"cannot write {path}: it is a directory (give a file name)")
 
 
 def load_structure(cls: Any, path: str, what: str, *, mmap: bool = False) -> Any:

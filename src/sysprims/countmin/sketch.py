@@ -9,8 +9,10 @@ import numpy as np
 
 from .._format import Container, Persistable
 from .._html import html_table
+from .._loadcheck import get_bool, get_choice, get_int, require
+from .._memory import check_fits
 from .._validate import check_int, check_probability
-from ..errors import IncompatibleError, InvalidParameterError, SerializationError
+from ..errors import IncompatibleError, InvalidParameterError
 from ..hashing import HASHES, INTS, check_seed, fmix64, hash128, kernel_keys
 from ..keys import key_to_bytes
 
@@ -95,7 +97,7 @@ class CountMinSketch(Persistable):
         conservative sketches, never into a standard one.
     """
 
-    _KIND: ClassVar[str] = "countmin"
+    _KIND: ClassVar[str] = "count_min"
 
     def __init__(
         self,
@@ -113,6 +115,10 @@ class CountMinSketch(Persistable):
         if not isinstance(conservative, (bool, np.bool_)):
             raise InvalidParameterError(f"conservative must be a bool, got {conservative!r}")
         self.conservative = bool(conservative)
+        check_fits(
+            f"a CountMinSketch of width={self.width} x depth={self.depth} {self.dtype} counters",
+            self.width * self.depth * np.dtype(_DTYPES[self.dtype]).itemsize,
+        )
         self.table = np.zeros((self.depth, self.width), dtype=_DTYPES[self.dtype])
         self.total = 0
         self._cap = _cap(self.dtype)
@@ -315,23 +321,21 @@ class CountMinSketch(Persistable):
 
     @classmethod
     def _restore(cls, params: dict[str, Any], table: Any, seed: int) -> CountMinSketch:
-        try:
-            sk = cls(
-                params["width"],
-                params["depth"],
-                seed=seed,
-                dtype=params["dtype"],
-                conservative=params["conservative"],
-            )
-            total = params["total"]
-        except (KeyError, TypeError, InvalidParameterError) as exc:
-            raise SerializationError(f"invalid countmin parameters: {exc}") from None
-        if isinstance(total, bool) or not isinstance(total, int) or total < 0:
-            raise SerializationError(f"invalid countmin total: {total!r}")
-        if not isinstance(table, np.ndarray) or table.shape != (sk.depth, sk.width) or table.dtype != sk.table.dtype:
-            raise SerializationError("the countmin table does not match its parameters")
+        """A sketch from saved parameters and table, checked before anything is allocated."""
+        width = get_int(params, "width", min=1, max=1 << 40)
+        depth = get_int(params, "depth", min=1, max=4096)
+        dtype = get_choice(params, "dtype", tuple(_DTYPES))
+        conservative = get_bool(params, "conservative")
+        total = get_int(params, "total", min=0)
+        require(
+            isinstance(table, np.ndarray) and table.shape == (depth, width) and table.dtype == _DTYPES[dtype],
+            "the countmin table does not match its parameters",
+        )
+        sk = cls.__new__(cls)
+        sk.width, sk.depth, sk.seed, sk.dtype, sk.conservative = width, depth, check_seed(seed), dtype, conservative
         sk.table = table
         sk.total = total
+        sk._cap = _cap(dtype)
         return sk
 
     @classmethod

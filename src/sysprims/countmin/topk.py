@@ -8,9 +8,11 @@ import numpy as np
 
 from .._format import Container, Persistable
 from .._html import html_table
+from .._loadcheck import get_array, get_int, non_decreasing, refusing, require, require_budget
+from .._memory import check_fits
 from .._validate import check_int
 from ..errors import IncompatibleError, InvalidParameterError, KeyTypeError, SerializationError
-from ..hashing import HASHES, HashedKeys, hash128, kernel_keys
+from ..hashing import HASHES, HashedKeys, hash128, kernel_keys, murmur3_128
 from ..keys import key_to_bytes
 from .sketch import CountMinSketch, prepare_counts
 
@@ -42,7 +44,7 @@ class TopK(Persistable):
     ``b"a"`` are one key, as everywhere in sysprims.
     """
 
-    _KIND: ClassVar[str] = "topk"
+    _KIND: ClassVar[str] = "top_k"
 
     def __init__(
         self,
@@ -58,6 +60,7 @@ class TopK(Persistable):
         if candidates is None:
             candidates = 2 * self.k
         self.capacity = check_int("candidates", candidates, min=self.k, max=1 << 25)
+        check_fits(f"a TopK of candidates={self.capacity}", 96 * self.capacity)
         self.sketch = CountMinSketch(width, depth, seed=seed, dtype=dtype)
         self._reset([], [], [], [])
 
@@ -292,33 +295,26 @@ class TopK(Persistable):
     @classmethod
     def _from_state(cls, container: Container) -> TopK:
         params, arrays = container.params, container.arrays
-        sketch = CountMinSketch._restore(params, arrays.get("table"), container.seed)
-        try:
-            k = check_int("k", params["k"], min=1, max=1 << 24)
-            capacity = check_int("candidates", params["candidates"], min=k, max=1 << 25)
-            h1, h2, est = arrays["h1"], arrays["h2"], arrays["est"]
-            types, offsets, data = arrays["key_types"], arrays["key_offsets"], arrays["key_data"]
-        except (KeyError, TypeError, InvalidParameterError) as exc:
-            raise SerializationError(f"invalid topk state: {exc}") from None
-        m = h1.shape[0] if h1.ndim == 1 else -1
-        ok = (
-            0 <= m <= capacity
-            and h1.dtype == h2.dtype == est.dtype == np.uint64
-            and h2.shape == est.shape == (m,)
-            and types.shape == (m,)
-            and offsets.shape == (m + 1,)
-            and offsets.dtype == np.int64
-            and data.dtype == np.uint8
-            and offsets[0] == 0
-            and bool(np.all(np.diff(offsets) >= 0))
-            and offsets[-1] == data.shape[0]
-            and len(set(zip(h1.tolist(), h2.tolist(), strict=True))) == m
-        )
-        if not ok:
-            raise SerializationError("the topk candidate arrays are inconsistent")
-        raw = data.tobytes()
-        keys: list[Any] = []
-        try:
+        with refusing("topk state"):
+            sketch = CountMinSketch._restore(params, arrays.get("table"), container.seed)
+            k = get_int(params, "k", min=1, max=1 << 24)
+            capacity = get_int(params, "candidates", min=k, max=1 << 25)
+            require_budget(f"a TopK of candidates={capacity}", 96 * capacity, arrays)
+            h1 = get_array(arrays, "h1", np.uint64, (None,))
+            m = h1.shape[0]
+            h2 = get_array(arrays, "h2", np.uint64, (m,))
+            est = get_array(arrays, "est", np.uint64, (m,))
+            types = get_array(arrays, "key_types", np.uint8, (m,))
+            offsets = get_array(arrays, "key_offsets", np.int64, (m + 1,))
+            data = get_array(arrays, "key_data", np.uint8, (None,))
+            require(m <= capacity, f"the topk holds {m} candidates, more than its capacity {capacity}")
+            require(
+                offsets[0] == 0 and non_decreasing(offsets) and offsets[-1] == data.shape[0],
+                "the topk key offsets are not valid",
+            )
+            require(len(set(zip(h1.tolist(), h2.tolist(), strict=True))) == m, "the topk candidates are not unique")
+            raw = data.tobytes()
+            keys: list[Any] = []
             for i, t in enumerate(types.tolist()):
                 b = raw[offsets[i] : offsets[i + 1]]
                 if t == _KEY_STR:
@@ -328,9 +324,15 @@ class TopK(Persistable):
                 elif t == _KEY_INT:
                     keys.append(int(b.decode("ascii")))
                 else:
-                    raise ValueError(f"unknown key type {t}")
-        except ValueError as exc:
-            raise SerializationError(f"invalid topk keys: {exc}") from None
+                    raise SerializationError(f"unknown topk key type {t}")
+            if m:
+                hashed = murmur3_128([key_to_bytes(key) for key in keys], sketch.seed)
+                require(
+                    np.array_equal(hashed[:, 0], h1) and np.array_equal(hashed[:, 1], h2),
+                    "the topk candidates' hashes are not the hashes of their keys",
+                )
+                bound = sketch.query_many(HashedKeys(np.ascontiguousarray(hashed), sketch.seed))
+                require(bool(np.all(est <= bound.astype(np.uint64))), "a topk candidate's count exceeds its sketch estimate")
         new = cls.__new__(cls)
         new.k = k
         new.capacity = capacity

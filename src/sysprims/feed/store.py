@@ -9,6 +9,8 @@ import numpy as np
 from .._format import Container, Persistable
 from .._html import html_table
 from .._kernels import feed as _k
+from .._loadcheck import get_int, refusing
+from .._memory import check_fits
 from .._validate import check_choice, check_int
 from ..clock import resolve_clock
 from ..errors import (
@@ -16,7 +18,6 @@ from ..errors import (
     ClockMovedBackwardsError,
     InvalidParameterError,
     NotFoundError,
-    SerializationError,
 )
 from .graph import MAX_USERS, FollowGraph
 
@@ -82,7 +83,7 @@ class FeedStore(Persistable):
     saved: a loaded store uses the system clock, set ``store.clock`` to change it).
     """
 
-    _KIND = "feedstore"
+    _KIND = "feed_store"
 
     def __init__(self, n_users: int = 0, *, capacity: int = 800, celebrity_threshold: int | None = None,
                  clock: Any = None):
@@ -124,6 +125,7 @@ class FeedStore(Persistable):
         first, n = self._n_users, self._n_users + count
         if n > MAX_USERS:
             raise InvalidParameterError(f"n_users must be <= {MAX_USERS}, got {n}")
+        check_fits(f"a FeedStore of {n} users with timelines of capacity={self.capacity}", n * (4 * self.capacity + 48))
         if n > self._tl.shape[0]:
             self._tl = _grow(self._tl, n, 0)
             self._tl_count = _grow(self._tl_count, n, 0)
@@ -361,6 +363,7 @@ class FeedStore(Persistable):
         limit = self._limit(limit)
         self.graph.compact()
         g = self.graph
+        check_fits(f"get_feeds of {users.shape[0]} users with limit={limit}", 8 * users.shape[0] * limit)
         out = np.full((users.shape[0], limit), -1, dtype=np.int64)
         counts = np.zeros(users.shape[0], dtype=np.int64)
         if users.shape[0] == 0:
@@ -399,33 +402,16 @@ class FeedStore(Persistable):
 
     @classmethod
     def _from_state(cls, container: Container) -> FeedStore:
-        prm, arr = container.params, container.arrays
-        try:
-            n, p, cap = int(prm["n_users"]), int(prm["n_posts"]), int(prm["capacity"])
-            store = cls(0, capacity=cap, celebrity_threshold=prm["celebrity_threshold"])
-            want = {"tl": ((n, cap), np.int32), "tl_count": ((n,), np.int64), "author_last": ((n,), np.int64),
-                    "author_last_unpushed": ((n,), np.int64), "post_author": ((p,), np.int64),
-                    "post_ts": ((p,), np.float64), "post_prev": ((p,), np.int64), "post_pushed": ((p,), np.uint8),
-                    "prev_unpushed": ((p,), np.int64), "following_indptr": ((n + 1,), np.int64)}
-            for name, (shape, dtype) in want.items():
-                if arr[name].shape != shape or arr[name].dtype != dtype:
-                    raise SerializationError(f"array {name!r} has shape {arr[name].shape} dtype {arr[name].dtype}")
-            ptr, idx = arr["following_indptr"], arr["following_indices"]
-            ok = (ptr[0] == 0 and np.all(np.diff(ptr) >= 0) and ptr[-1] == idx.shape[0]
-                  and idx.dtype == np.int64 and (idx.size == 0 or (idx.min() >= 0 and idx.max() < n)))
-            for name in ("author_last", "author_last_unpushed", "post_prev", "prev_unpushed"):
-                a = arr[name]
-                ok = ok and (a.size == 0 or (a.min() >= -1 and a.max() < p))
-            t = arr["tl"]
-            ok = ok and (t.size == 0 or (t.min() >= 0 and (p == 0 or t.max() < p)))
-            ok = ok and (p == 0 or (arr["post_author"].min() >= 0 and arr["post_author"].max() < n))
-            ok = ok and bool(np.all(arr["tl_count"] >= 0))
-            if not ok:
-                raise SerializationError("feedstore arrays are inconsistent (index out of range)")
-        except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, SerializationError):
-                raise
-            raise SerializationError(f"feedstore container is not valid: {exc}") from None
+        from ._loadcheck import check_arrays
+
+        prm = container.params
+        with refusing("feedstore state"):
+            n = get_int(prm, "n_users", min=0, max=MAX_USERS)
+            p = get_int(prm, "n_posts", min=0, max=MAX_POSTS)
+            cap = get_int(prm, "capacity", min=1, max=1 << 20)
+            store = cls(0, capacity=cap, celebrity_threshold=get_int(prm, "celebrity_threshold", min=0, max=_NEVER, optional=True))
+            writes = get_int(prm, "timeline_writes", min=0)
+            arr = check_arrays(container.arrays, n, p, cap, prm.get("last_ts"), writes)
         store.add_users(n)
         store._tl[:n] = arr["tl"]
         store._tl_count[:n] = arr["tl_count"]
@@ -436,8 +422,9 @@ class FeedStore(Persistable):
                            ("post_pushed", "_post_pushed"), ("prev_unpushed", "_prev_unpushed")):
             getattr(store, attr)[:p] = arr[name]
         store._n_posts = p
-        store._last_ts = -np.inf if prm["last_ts"] is None else float(prm["last_ts"])
-        store.timeline_writes = int(prm["timeline_writes"])
+        store._last_ts = -np.inf if p == 0 else float(prm["last_ts"])
+        store.timeline_writes = writes
+        ptr, idx = arr["following_indptr"], arr["following_indices"]
         rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(ptr))
         keys = (rows << np.int64(32)) | idx
         store.graph._set_keys(keys)

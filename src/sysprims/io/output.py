@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,22 +16,20 @@ __all__ = ["atomic_output", "progress"]
 def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it is renamed onto
     ``path``, on any error it is removed, so an interrupted run leaves no
-    half-written file (and an older file at ``path`` stays intact)."""
+    half-written file (and an older file at ``path`` stays intact). The
+    temporary is locked while in use, and those a killed run left behind are
+    removed by the next run."""
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         from .readers import InputError
 
         raise InputError(f"cannot write {target}: folder {parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, target)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+    from .._format import locked_temporary
+
+    with locked_temporary(target, ".partial") as (_fh, tmp):
+        yield Path(tmp)
+        os.replace(tmp, target)
 
 
 def progress(total: int | None = None, unit: str = "rows", desc: str = "", enabled: bool | None = None) -> Any:

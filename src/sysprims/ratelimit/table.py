@@ -19,7 +19,7 @@ from mmh3 import hash64 as _hash64
 from .._format import Container, Persistable
 from .._html import html_table
 from ..clock import Clock, resolve_clock
-from ..errors import InvalidParameterError, MissingDependencyError, SerializationError
+from ..errors import InvalidParameterError, MissingDependencyError
 from ..hashing import check_seed, hash128, hashes_for
 from ..keys import key_to_bytes
 from . import algorithms as A
@@ -521,7 +521,7 @@ class RateLimiter(Persistable):
         return cls(*self._param_values.values(), clock=clock or self._clock)
 
     # -- persistence (memory backend) ------------------------------------------
-    _KIND = "ratelimiter"
+    _KIND = "rate_limiter"
 
     def _to_state(self):
         if not isinstance(self._backend, MemoryBackend):
@@ -540,27 +540,14 @@ class RateLimiter(Persistable):
 
     @classmethod
     def _from_state(cls, container: Container) -> RateLimiter:
+        from .._loadcheck import refusing
+        from ._loadcheck import check_state
+
         p = container.params
-        try:
+        with refusing("rate limiter state"):
             rl = cls(p["algorithm"], seed=container.seed, initial_capacity=1, **p["params"])
-            hashes = container.arrays["hashes"]
-            rows = container.arrays["rows"]
-            last = p["last"]
-        except (KeyError, TypeError, InvalidParameterError) as exc:
-            raise SerializationError(f"not a valid rate limiter state: {exc}") from exc
-        width = rl._backend._width
-        if (
-            hashes.dtype != np.uint64
-            or rows.dtype != np.float64
-            or hashes.ndim != 2
-            or hashes.shape[1] != 2
-            or rows.shape != (hashes.shape[0], width)
-            or not np.isfinite(rows).all()
-            or np.unique(hashes, axis=0).shape[0] != hashes.shape[0]
-        ):
-            raise SerializationError(
-                f"rate limiter arrays do not match: hashes {hashes.dtype}{hashes.shape}, rows {rows.dtype}{rows.shape}"
-            )
+            hashes, rows, last = container.arrays.get("hashes"), container.arrays.get("rows"), p["last"]
+            check_state(rl._spec.code, rl._params, hashes, rows, last)
         if last is not None:
             rl._last = float(last)
             rl._backend._last_now = float(last)

@@ -15,8 +15,9 @@ import numpy as np
 
 from .._format import Container, Persistable
 from .._html import html_table
+from .._loadcheck import get_array, get_float, get_int, refusing, require
 from .._validate import check_int, check_number
-from ..errors import InvalidParameterError, NotFoundError, SerializationError
+from ..errors import InvalidParameterError, NotFoundError
 from ..hashing import INTS, HashedKeys, check_seed, hash128, kernel_keys, murmur3_128
 from ..keys import key_to_bytes
 from ._common import _HashedStrategy
@@ -29,6 +30,8 @@ __all__ = [
 ]
 
 _M64 = (1 << 64) - 1
+#: Most points a ConsistentHashRing holds (about 100 bytes and 1 microsecond of build each).
+MAX_RING_POINTS = 1 << 20
 
 
 # ------------------------------------------------------------------ nodes
@@ -108,11 +111,30 @@ class _Nodes:
         return {"names": self.names, "ids": self.ids, "weights": self.weights, "next_id": self.next_id}
 
     @classmethod
-    def from_state(cls, st: dict[str, Any], what: str) -> _Nodes:
-        obj = cls(st["names"], st["weights"], what)
-        if obj.ids != [int(i) for i in st["ids"]]:
-            obj.ids = [int(i) for i in st["ids"]]
-        obj.next_id = int(st["next_id"])
+    def from_state(cls, st: Any, what: str) -> _Nodes:
+        """Nodes from a container's ``nodes`` parameter, checked as strictly as
+        :meth:`add` checks them (names, weights, stable ids, next id)."""
+        require(isinstance(st, dict), f"{what} must be a JSON object")
+        names, ids, weights = st.get("names"), st.get("ids"), st.get("weights")
+        require(
+            isinstance(names, list) and isinstance(ids, list) and isinstance(weights, list)
+            and 0 < len(names) == len(ids) == len(weights),
+            f"{what}: names, ids and weights must be lists of one entry per node",
+        )
+        kinds = {int if type(n) is int else str if type(n) is str else None for n in names}
+        require(len(kinds) == 1 and None not in kinds, f"{what}: node names must all be str or all be int")
+        require(len(set(names)) == len(names), f"{what}: node names are not unique")
+        require(all(type(i) is int and 0 <= i <= (1 << 62) for i in ids), f"{what}: node ids must be ints in [0, 2**62]")
+        require(len(set(ids)) == len(ids), f"{what}: node ids are not unique")
+        kind = kinds.pop()
+        require(kind is str or ids == names, f"{what}: an int-named node's id must be its name")
+        next_id = get_int(st, "next_id", min=max(ids) + 1, max=(1 << 62) + 1)
+        obj = cls.__new__(cls)
+        obj.names = list(names)
+        obj.ids = list(ids)
+        obj.weights = [get_float({"weight": w}, "weight", min=0.0, min_inclusive=False) for w in weights]
+        obj.kind = kind
+        obj.next_id = next_id
         return obj
 
 
@@ -141,10 +163,8 @@ class _NodeStrategy(_HashedStrategy, Persistable):
 
     @classmethod
     def _from_state(cls, container: Container) -> Any:
-        try:
+        with refusing(f"{cls.__name__} state"):
             return cls._restore(container.params, container.seed)
-        except (KeyError, TypeError, ValueError, IndexError, NotFoundError) as exc:
-            raise SerializationError(f"invalid {cls.__name__} state: {exc}") from None
 
 
 # ------------------------------------------------------------------ ring
@@ -173,6 +193,7 @@ class ConsistentHashRing(_NodeStrategy):
         return max(1, int(round(self.vnodes * weight)))
 
     def _build(self) -> None:
+        self._check_points()
         pts, own = [], []
         for name, nid, w in zip(self._nodes.names, self._nodes.ids, self._nodes.weights, strict=True):
             k = self._vnode_count(w)
@@ -194,6 +215,17 @@ class ConsistentHashRing(_NodeStrategy):
         edges = np.arange(1 << bits, dtype=np.uint64) << self._shift
         starts = np.searchsorted(self._points, edges, side="left")
         self._buckets = np.append(starts, m).astype(np.int32)
+
+    def _check_points(self) -> None:
+        total = 0
+        for name, w in zip(self._nodes.names, self._nodes.weights, strict=True):
+            x = self.vnodes * w
+            total += max(1, int(round(x))) if x <= MAX_RING_POINTS else MAX_RING_POINTS + 1
+            if total > MAX_RING_POINTS:
+                raise InvalidParameterError(
+                    f"a ring holds at most {MAX_RING_POINTS:,} points (vnodes x weight summed over the nodes); "
+                    f"vnodes={self.vnodes} with weight {w} for node {name!r:.40} goes past it"
+                )
 
     @property
     def num_points(self) -> int:
@@ -240,7 +272,7 @@ class ConsistentHashRing(_NodeStrategy):
     @classmethod
     def _restore(cls, params: dict[str, Any], seed: int) -> ConsistentHashRing:
         obj = cls.__new__(cls)
-        obj.vnodes = check_int("vnodes", params["vnodes"], min=1, max=1 << 20)
+        obj.vnodes = get_int(params, "vnodes", min=1, max=1 << 16)
         obj.seed = check_seed(seed)
         obj._nodes = _Nodes.from_state(params["nodes"], "nodes")
         obj._build()
@@ -364,17 +396,15 @@ class JumpHashSharding(_NodeStrategy):
 
     @classmethod
     def _from_state(cls, container: Container) -> JumpHashSharding:
-        try:
+        with refusing("JumpHashSharding state"):
             obj = cls.__new__(cls)
             obj.seed = check_seed(container.seed)
             obj._nodes = _Nodes.from_state(container.params["nodes"], "nodes")
-            table = np.ascontiguousarray(container.arrays["table"], dtype=np.int64)
-            if sorted(table.tolist()) != sorted(obj._nodes.ids):
-                raise ValueError("bucket table does not match the nodes")
-            obj._table = table
+            table = get_array(container.arrays, "table", np.int64, (len(obj._nodes.ids),))
+            require(sorted(table.tolist()) == sorted(obj._nodes.ids), "the bucket table does not match the nodes")
+            require(len(obj._nodes.ids) <= (1 << 31) - 1, "too many buckets for jump hash")
+            obj._table = np.ascontiguousarray(table)
             return obj
-        except (KeyError, TypeError, ValueError, IndexError, NotFoundError) as exc:
-            raise SerializationError(f"invalid JumpHashSharding state: {exc}") from None
 
     def __repr__(self) -> str:
         return f"JumpHashSharding(num_shards={self.num_shards}, seed={self.seed}, nodes={self._nodes.names!r})"
