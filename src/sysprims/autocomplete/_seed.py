@@ -151,8 +151,8 @@ class Trie(Persistable):
         index = Autocomplete._from_state(container)
         freq = index._static.freq
         require(
-            (index.casefold, index.normalize, index.max_length) == (False, None, None),
-            "a trie keeps words as given (casefold false, normalize and max_length null)",
+            (index.casefold, index.normalize) == (False, None),
+            "a trie keeps words as given (casefold false, normalize null)",
         )
         require(bool(np.all((freq == np.floor(freq)) & (freq <= 2**53))), "trie frequencies must be whole numbers <= 2**53")
         self._index = index
