@@ -338,8 +338,16 @@ def test_timestamp_forms_agree():
     ns = (secs * 1e9).astype(np.int64)
     dt = ns.astype("datetime64[ns]")
     results = [
-        RateLimiter("sliding_window_log", max_requests=2, window_seconds=1.0).allow_many(keys, t)
-        for t in (secs, ns, dt, dt.astype("datetime64[ms]"))
+        RateLimiter("sliding_window_log", max_requests=2, window_seconds=1.0).allow_many(
+            keys, t, time_unit=unit
+        )
+        for t, unit in (
+            (secs, None),
+            (ns, "ns"),
+            (ns // 10**6, "ms"),
+            (dt, None),
+            (dt.astype("datetime64[ms]"), None),
+        )
     ]
     for r in results[1:]:
         assert np.array_equal(r, results[0])
@@ -495,7 +503,7 @@ class _RecordingBackend:
 def test_backend_object_receives_validated_arrays():
     be = _RecordingBackend()
     rl = RateLimiter("fixed_window", max_requests=2, window_seconds=1.0, backend=be)
-    assert rl.allow_many(["a", "a", "a"], np.array([1, 2, 3], dtype=np.int64)).tolist() == [
+    assert rl.allow_many(["a", "a", "a"], np.array([1, 1, 1], dtype=np.int64)).tolist() == [
         True,
         True,
         False,
@@ -504,7 +512,7 @@ def test_backend_object_receives_validated_arrays():
         True,
         True,
         False,
-    ]  # int64 above were nanoseconds
+    ]  # int64 above were seconds, as a scalar now is
     assert be.calls[0] == ("many", (3, 2), np.float64, np.float64)
     assert be.calls[1] == ("one", tuple, float)
 

@@ -13,6 +13,9 @@ by both 64-bit halves. Algorithms (``algo``) and their state rows, with
 
 0 token bucket     ``[tokens, last]``            fresh: ``[limit, now]``
 1 leaky bucket     ``[level, last]``             fresh: ``[0, now]``
+
+(tokens may be owed, down to minus the slack of ``algorithms.bucket_slack``; the
+level may exceed the limit by it.)
 2 fixed window     ``[window_index, count]``     fresh: ``[floor(now/W), 0]``
 3 sliding log      ``[n, head, ts_0 .. ts_L-1]`` fresh: ``[0, 0, ...]`` (a ring of L)
 4 sliding counter  ``[window_index, cur, prev]`` fresh: ``[floor(now/W), 0, 0]``
@@ -53,11 +56,17 @@ def init_row(st, s, algo, params, now):
 
 
 @kernel(inline="always")
+def _slack(now, rate, limit):
+    """algorithms.bucket_slack: SLACK_NS = 1e-9, SLACK_REL = 2**-50, same operations."""
+    return (1e-9 + abs(now) * 8.881784197001252e-16) * rate + limit * 8.881784197001252e-16
+
+
+@kernel(inline="always")
 def _step_token_bucket(st, s, params, now, cost):
     tokens = min(params[0], st[s, 0] + (now - st[s, 1]) * params[1])
     st[s, 1] = now
-    if tokens >= cost:
-        st[s, 0] = tokens - cost
+    if cost <= params[0] and cost <= tokens + _slack(now, params[1], params[0]):
+        st[s, 0] = tokens - cost  # may owe up to the slack
         return True
     st[s, 0] = tokens
     return False
@@ -67,8 +76,8 @@ def _step_token_bucket(st, s, params, now, cost):
 def _step_leaky_bucket(st, s, params, now, cost):
     level = max(0.0, st[s, 0] - (now - st[s, 1]) * params[1])
     st[s, 1] = now
-    if level + cost <= params[0]:
-        st[s, 0] = level + cost
+    if cost <= params[0] and cost <= (params[0] + _slack(now, params[1], params[0])) - level:
+        st[s, 0] = level + cost  # may pass the limit by up to the slack
         return True
     st[s, 0] = level
     return False
