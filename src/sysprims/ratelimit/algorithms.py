@@ -136,12 +136,25 @@ def bucket_slack(now: float, rate: float, limit: float) -> float:
     return (SLACK_NS + abs(now) * SLACK_REL) * rate + limit * SLACK_REL
 
 
+# The two bucket steps are the scalar hot path: min/max/abs and the constants are
+# spelled out (same values: Python's min(limit, x) is x only if x < limit), which
+# keeps them as fast as the comparisons without slack were.
 def _step_token_bucket(row, now, cost, params):
     limit, rate, _ = params
-    tokens = min(limit, row[0] + (now - row[1]) * rate)
+    tokens = row[0] + (now - row[1]) * rate
+    if not tokens < limit:
+        tokens = limit
     row[1] = now
-    slack = (SLACK_NS + abs(now) * SLACK_REL) * rate + limit * SLACK_REL  # bucket_slack
-    if cost <= limit and cost <= tokens + slack:
+    # cost <= tokens + bucket_slack(now, rate, limit); 8.88e-16 = SLACK_REL
+    if (
+        cost
+        <= tokens
+        + (
+            (1e-9 + (now if now >= 0.0 else -now) * 8.881784197001252e-16) * rate
+            + limit * 8.881784197001252e-16
+        )
+        and cost <= limit
+    ):
         row[0] = tokens - cost  # may owe up to the slack
         return True
     row[0] = tokens
@@ -150,10 +163,23 @@ def _step_token_bucket(row, now, cost, params):
 
 def _step_leaky_bucket(row, now, cost, params):
     limit, rate, _ = params
-    level = max(0.0, row[0] - (now - row[1]) * rate)
+    level = row[0] - (now - row[1]) * rate
+    if not level > 0.0:
+        level = 0.0
     row[1] = now
-    slack = (SLACK_NS + abs(now) * SLACK_REL) * rate + limit * SLACK_REL  # bucket_slack
-    if cost <= limit and cost <= (limit + slack) - level:
+    # cost <= limit + bucket_slack(now, rate, limit) - level
+    if (
+        cost
+        <= (
+            limit
+            + (
+                (1e-9 + (now if now >= 0.0 else -now) * 8.881784197001252e-16) * rate
+                + limit * 8.881784197001252e-16
+            )
+        )
+        - level
+        and cost <= limit
+    ):
         row[0] = level + cost  # may pass the limit by up to the slack
         return True
     row[0] = level
