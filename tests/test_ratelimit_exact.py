@@ -328,3 +328,19 @@ def test_scalar_steps_and_kernels_leave_identical_rows(algorithm):
     assert 0.05 < np.mean(got) < 0.95
     for k in np.unique(ids).tolist():
         assert loop.state_of(k) == batch.state_of(k), k
+
+
+def test_scalar_calls_on_wide_log_rows_keep_a_bounded_hot_set():
+    """allow() keeps recently used rows as Python lists: for a sliding log of
+    max_requests=100,000 that is one row (800 KB as floats), not 256 (800 MB)."""
+    L = 100_000
+    rl = RateLimiter("sliding_window_log", max_requests=L, window_seconds=60.0)
+    ref = reference("sliding_window_log", max_requests=L, window_seconds=60.0)
+    got, want = [], []
+    for i in range(12):
+        for k in range(3):
+            got.append(rl.allow(f"k{k}", float(i), cost=40_000))
+            want.append(ref.allow(f"k{k}", float(i), 40_000))
+        held = sum(len(r) for r in rl.backend._hot.values())
+        assert held <= 2 * rl.backend.HOT_MAX + L + 2, held
+    assert got == want and any(got) and not all(got)

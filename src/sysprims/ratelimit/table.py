@@ -78,7 +78,9 @@ class MemoryBackend:
         self._width = A.row_width(spec.code, params[0])
         self._code = spec.code
         self._stepper = A.STEPPERS[spec.code]
-        self._hot_max = max(256, min(self.HOT_MAX, (2 * self.HOT_MAX) // self._width))
+        # at most 2 * HOT_MAX floats of hot rows (~4 MB as Python floats): one row of a
+        # sliding log with max_requests=100,000 (256 such rows took 800 MB)
+        self._hot_max = max(1, min(self.HOT_MAX, (2 * self.HOT_MAX) // self._width))
         self._hot: dict[tuple[int, int], list[float]] = {}
         self._last_now = -np.inf
         self._wide = self._width >= _WIDE
