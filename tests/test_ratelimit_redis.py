@@ -339,7 +339,9 @@ def test_timeout_when_server_hangs_applies_policy(own_redis):
 
 def test_cooldown_skips_redis_while_it_is_down(own_redis):
     # server time: a refill slow enough that a loaded machine's delays add no token
-    bucket = DistributedTokenBucket("u", 5, 1e-4, url=own_redis.url, on_error="allow", cooldown=30.0)
+    bucket = DistributedTokenBucket(
+        "u", 5, 1e-4, url=own_redis.url, on_error="allow", cooldown=30.0
+    )
     assert bucket.allow_request() is True
     own_redis.restart()  # state lost, but the client does not know yet
     b = bucket.backend

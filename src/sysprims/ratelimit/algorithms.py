@@ -34,7 +34,7 @@ SLIDING_LOG = 3
 SLIDING_COUNTER = 4
 
 #: Slack of the bucket comparisons: ``SLACK_NS`` seconds plus ``SLACK_REL`` times
-#: ``|now|`` (6 ulps), converted to tokens at the rate, plus ``SLACK_REL`` of the
+#: ``|now|`` (4 to 8 ulps), converted to tokens at the rate, plus ``SLACK_REL`` of the
 #: capacity. The kernels and the Lua scripts spell out the same expression.
 SLACK_NS = 1e-9
 SLACK_REL = 2.0**-50
