@@ -55,17 +55,17 @@ def init_row(st, s, algo, params, now):
             st[s, 2] = 0.0
 
 
-@kernel(inline="always")
-def _slack(now, rate, limit):
-    """algorithms.bucket_slack: SLACK_NS = 1e-9, SLACK_REL = 2**-50, same operations."""
-    return (1e-9 + abs(now) * 8.881784197001252e-16) * rate + limit * 8.881784197001252e-16
-
-
+# The slack is algorithms.bucket_slack (SLACK_NS = 1e-9, SLACK_REL = 2**-50), the same
+# operations written out: a helper kernel for it, even inline="always", made the
+# bucket loops 5x slower (measured: 6 ns vs 30-40 ns per request on 100 hot keys), as
+# did the leaky comparison without its local `room`.
 @kernel(inline="always")
 def _step_token_bucket(st, s, params, now, cost):
-    tokens = min(params[0], st[s, 0] + (now - st[s, 1]) * params[1])
+    limit, rate = params[0], params[1]
+    tokens = min(limit, st[s, 0] + (now - st[s, 1]) * rate)
     st[s, 1] = now
-    if cost <= params[0] and cost <= tokens + _slack(now, params[1], params[0]):
+    slack = (1e-9 + abs(now) * 8.881784197001252e-16) * rate + limit * 8.881784197001252e-16
+    if cost <= limit and cost <= tokens + slack:
         st[s, 0] = tokens - cost  # may owe up to the slack
         return True
     st[s, 0] = tokens
@@ -74,9 +74,12 @@ def _step_token_bucket(st, s, params, now, cost):
 
 @kernel(inline="always")
 def _step_leaky_bucket(st, s, params, now, cost):
-    level = max(0.0, st[s, 0] - (now - st[s, 1]) * params[1])
+    limit, rate = params[0], params[1]
+    level = max(0.0, st[s, 0] - (now - st[s, 1]) * rate)
     st[s, 1] = now
-    if cost <= params[0] and cost <= (params[0] + _slack(now, params[1], params[0])) - level:
+    slack = (1e-9 + abs(now) * 8.881784197001252e-16) * rate + limit * 8.881784197001252e-16
+    room = (limit + slack) - level
+    if cost <= limit and cost <= room:
         st[s, 0] = level + cost  # may pass the limit by up to the slack
         return True
     st[s, 0] = level
