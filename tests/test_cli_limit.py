@@ -77,3 +77,46 @@ def test_out_of_order_log_is_rejected_unless_sorted(tmp_path, capsys):
     assert code == 1 and "order" in err.lower()
     code, stdout, _ = run(["limit", "replay", path, "--key-column", "user", "--time-column", "ts", "--rate", "1/s", "--sort"], capsys)
     assert code == 0 and "2 requests" in stdout
+
+
+def _paced_log(tmp_path, scale):
+    """Ten requests one second apart, as integers of 1/scale s since the epoch."""
+    path = tmp_path / f"paced_{scale}.csv"
+    start = 1_700_000_000
+    path.write_text("user,ts\n" + "".join(f"a,{(start + i) * scale}\n" for i in range(10)))
+    return path
+
+
+@pytest.mark.parametrize("scale, unit", [(1, "seconds"), (1000, "milliseconds"), (10**9, "nanoseconds")])
+def test_integer_epoch_times_are_read_in_their_inferred_unit(tmp_path, capsys, scale, unit):
+    path = _paced_log(tmp_path, scale)
+    code, stdout, err = run(["limit", "replay", path, "--key-column", "user", "--time-column", "ts",
+                             "--rate", "1/s", "--burst", 1], capsys)
+    assert code == 0, err
+    assert "10 requests, 10 allowed, 0 denied" in stdout
+    assert f"read as {unit} (inferred" in err
+
+
+def test_an_explicit_time_unit_wins_over_inference(tmp_path, capsys):
+    path = _paced_log(tmp_path, 1)
+    base = ["limit", "replay", path, "--key-column", "user", "--time-column", "ts", "--rate", "1/s",
+            "--burst", 1]
+    code, stdout, err = run([*base, "--time-unit", "s"], capsys)
+    assert code == 0 and "10 allowed, 0 denied" in stdout and "inferred" not in err
+    # the same numbers read as milliseconds: ten requests within 9 ms
+    code, stdout, err = run([*base, "--time-unit", "ms"], capsys)
+    assert code == 0 and "10 requests, 1 allowed, 9 denied" in stdout and "inferred" not in err
+    code, _, err = run([*base, "--time-unit", "minutes"], capsys)
+    assert code != 0 and "--time-unit" in err
+
+
+def test_time_unit_with_a_timestamp_column_is_an_error(tmp_path, capsys):
+    path = tmp_path / "stamps.parquet"
+    ts = np.array(["2024-01-01T00:00:00", "2024-01-01T00:00:01"], dtype="datetime64[ns]")
+    pq.write_table(pa.table({"user": ["a", "a"], "ts": ts}), path)
+    base = ["limit", "replay", path, "--key-column", "user", "--time-column", "ts", "--rate", "1/s",
+            "--burst", 1]
+    code, stdout, err = run(base, capsys)
+    assert code == 0 and "2 requests, 2 allowed" in stdout and "inferred" not in err
+    code, _, err = run([*base, "--time-unit", "ms"], capsys)
+    assert code == 1 and "carry their own unit" in err

@@ -338,8 +338,16 @@ def test_timestamp_forms_agree():
     ns = (secs * 1e9).astype(np.int64)
     dt = ns.astype("datetime64[ns]")
     results = [
-        RateLimiter("sliding_window_log", max_requests=2, window_seconds=1.0).allow_many(keys, t)
-        for t in (secs, ns, dt, dt.astype("datetime64[ms]"))
+        RateLimiter("sliding_window_log", max_requests=2, window_seconds=1.0).allow_many(
+            keys, t, time_unit=unit
+        )
+        for t, unit in (
+            (secs, None),
+            (ns, "ns"),
+            (ns // 10**6, "ms"),
+            (dt, None),
+            (dt.astype("datetime64[ms]"), None),
+        )
     ]
     for r in results[1:]:
         assert np.array_equal(r, results[0])
@@ -495,7 +503,7 @@ class _RecordingBackend:
 def test_backend_object_receives_validated_arrays():
     be = _RecordingBackend()
     rl = RateLimiter("fixed_window", max_requests=2, window_seconds=1.0, backend=be)
-    assert rl.allow_many(["a", "a", "a"], np.array([1, 2, 3], dtype=np.int64)).tolist() == [
+    assert rl.allow_many(["a", "a", "a"], np.array([1, 1, 1], dtype=np.int64)).tolist() == [
         True,
         True,
         False,
@@ -504,7 +512,7 @@ def test_backend_object_receives_validated_arrays():
         True,
         True,
         False,
-    ]  # int64 above were nanoseconds
+    ]  # int64 above were seconds, as a scalar now is
     assert be.calls[0] == ("many", (3, 2), np.float64, np.float64)
     assert be.calls[1] == ("one", tuple, float)
 
@@ -613,3 +621,47 @@ def test_truncated_or_corrupted_bytes_raise():
     flipped[len(blob) - 40] ^= 0xFF
     with pytest.raises(SerializationError):
         RateLimiter.from_bytes(bytes(flipped))
+
+
+def test_reclaim_churn_grows_the_table_instead_of_dropping_returning_keys(monkeypatch):
+    """Keys that go idle between their requests (100/s allowed, ~2/s used) were dropped
+    at every reclaim and inserted again: dozens of O(slots) reclaims per million
+    requests. The table now grows while it refills within one idle horizon, and the
+    decisions are the reference's either way."""
+    from sysprims.ratelimit.table import MemoryBackend
+
+    calls = []
+    orig = MemoryBackend.reclaim
+
+    def counting(self, now, **kw):
+        calls.append(now)
+        return orig(self, now, **kw)
+
+    monkeypatch.setattr(MemoryBackend, "reclaim", counting)
+    rng = np.random.default_rng(9)
+    n = 400_000
+    keys = rng.integers(0, 10_000, n)
+    ts = np.sort(rng.uniform(0.0, n / 20_000, n)) + 1.7e9
+    keys[rng.random(n) < 0.2] = 0  # and one hot key, limited
+    params = {"capacity": 100, "refill_rate": 100.0}
+    got = RateLimiter("token_bucket", **params).allow_many(keys, ts)
+    assert len(calls) <= 4, len(calls)
+    calls.clear()  # a table that never reclaims decides the same
+    big = RateLimiter("token_bucket", initial_capacity=1 << 16, **params)
+    assert np.array_equal(big.allow_many(keys, ts), got) and not calls
+    assert 0.5 < got.mean() < 0.95
+
+
+def test_churn_growth_is_bounded_and_memory_follows_live_keys_beyond_it():
+    # every request a new key, idle after 1 s, full horizon 100 s: churn by the rule
+    n = 120_000
+    keys = np.arange(n)
+    ts = np.linspace(0.0, 60.0, n)
+    params = {"capacity": 100, "refill_rate": 1.0}
+    free = RateLimiter("token_bucket", **params)
+    bounded = RateLimiter("token_bucket", **params)
+    bounded.backend.CHURN_BYTES = 1 << 20
+    assert np.array_equal(free.allow_many(keys, ts), bounded.allow_many(keys, ts))
+    assert bounded.backend.capacity * bounded.backend.slot_bytes <= 1 << 20
+    assert free.backend.capacity > bounded.backend.capacity
+    assert free.backend.capacity * free.backend.slot_bytes <= free.backend.CHURN_BYTES

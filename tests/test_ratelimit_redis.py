@@ -338,7 +338,10 @@ def test_timeout_when_server_hangs_applies_policy(own_redis):
 
 
 def test_cooldown_skips_redis_while_it_is_down(own_redis):
-    bucket = DistributedTokenBucket("u", 5, 1.0, url=own_redis.url, on_error="allow", cooldown=30.0)
+    # server time: a refill slow enough that a loaded machine's delays add no token
+    bucket = DistributedTokenBucket(
+        "u", 5, 1e-4, url=own_redis.url, on_error="allow", cooldown=30.0
+    )
     assert bucket.allow_request() is True
     own_redis.restart()  # state lost, but the client does not know yet
     b = bucket.backend
@@ -490,3 +493,47 @@ def test_client_object_reset_repr_and_maintenance(redis_url, redis_client):
     assert rl.backend.ttl_of(hash128("nobody", 0)) is None
     with pytest.raises(InvalidParameterError, match="memory backend"):
         rl.to_bytes()
+
+
+# ---------------------------------------------------------------- exact pacing (issue 17)
+
+
+@pytest.mark.parametrize("algorithm", ["token_bucket", "leaky_bucket"])
+@pytest.mark.parametrize("start", [0.0, 1_700_000_000.0])
+def test_a_client_pacing_exactly_at_the_rate_is_always_admitted(redis_url, algorithm, start):
+    """10 requests/s against 10/s with burst 1 (redis-cell admits them all)."""
+    second = "refill_rate" if algorithm == "token_bucket" else "leak_rate"
+    params = {"capacity": 1, second: 10.0}
+    n = 300
+    ts = [start + k / 10.0 for k in range(n)]
+    opts = {"namespace": _ns()}
+    loop = RateLimiter(algorithm, backend=redis_url, backend_options=opts, **params)
+    decisions = [loop.decide("k", t) for t in ts]
+    assert [d.allowed for d in decisions] == [True] * n
+    assert all(d.remaining == 0 for d in decisions)
+    for batch in ("script", "pipeline"):
+        rl = RateLimiter(
+            algorithm,
+            backend=redis_url,
+            backend_options={"namespace": _ns(), "batch": batch, "chunk_size": 64},
+            **params,
+        )
+        assert rl.allow_many(["k"] * n, np.array(ts)).all(), batch
+    # a client 0.1% too fast is held to the rate
+    fast = RateLimiter(algorithm, backend=redis_url, backend_options={"namespace": _ns()}, **params)
+    quick = np.array([start + k * 0.0999 for k in range(n)])
+    ok = fast.allow_many(["k"] * n, quick)
+    assert ok.sum() <= 1 + 10.0 * (quick[-1] - quick[0]) + 1e-6 < n
+
+
+def test_distributed_token_bucket_paced_exactly_and_remaining_agrees(redis_url):
+    bucket = DistributedTokenBucket(
+        "paced", 1, 10.0, redis=redis_url, namespace=_ns(), clock=ManualClock(0.0)
+    )
+    for k in range(200):
+        d = bucket.decide(now=k / 10.0)
+        assert d.allowed and d.remaining == 0, (k, d)
+    # a unit request passes exactly when the probe said remaining >= 1
+    for t in (20.0, 20.05, 20.1, 20.1, 20.3, 20.30000000000001):
+        probe = bucket.decide(cost=0, now=t)
+        assert bucket.decide(cost=1, now=t).allowed == (probe.remaining >= 1)

@@ -12,20 +12,34 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from fractions import Fraction
+
+# The buckets in exact rational arithmetic on the float inputs, with the documented
+# slack (docs/ratelimit.md, "Exact pacing"): a request that is due within
+# 1 ns + 2**-50 * |now| seconds (at the rate), or 2**-50 of the capacity, passes and
+# owes the difference.
+_NS = Fraction(1, 10**9)
+_REL = Fraction(1, 2**50)
+
+
+def _slack(now, rate, capacity):
+    return (_NS + abs(now) * _REL) * rate + capacity * _REL
 
 
 class RefTokenBucket:
     """Bucket of ``capacity`` tokens, full for a new key, refilled at ``refill_rate``/s;
-    a request of cost c takes c tokens if at least c are there."""
+    a request of cost c <= capacity takes c tokens if at least c are there (up to
+    the slack, which it then owes)."""
 
     def __init__(self, capacity, refill_rate):
-        self.capacity, self.rate = float(capacity), float(refill_rate)
+        self.capacity, self.rate = Fraction(float(capacity)), Fraction(float(refill_rate))
         self.buckets = {}  # key -> [tokens, last]
 
     def allow(self, key, now, cost=1.0):
+        now, cost = Fraction(float(now)), Fraction(float(cost))
         tokens, last = self.buckets.get(key, (self.capacity, now))
         tokens = min(self.capacity, tokens + (now - last) * self.rate)
-        ok = tokens >= cost
+        ok = cost <= self.capacity and tokens + _slack(now, self.rate, self.capacity) >= cost
         if ok:
             tokens -= cost
         self.buckets[key] = (tokens, now)
@@ -34,16 +48,19 @@ class RefTokenBucket:
 
 class RefLeakyBucket:
     """Bucket of ``capacity`` that drains at ``leak_rate``/s, empty for a new key;
-    a request adds its cost unless that would overflow."""
+    a request adds its cost unless that would overflow (beyond the slack)."""
 
     def __init__(self, capacity, leak_rate):
-        self.capacity, self.rate = float(capacity), float(leak_rate)
+        self.capacity, self.rate = Fraction(float(capacity)), Fraction(float(leak_rate))
         self.buckets = {}
 
     def allow(self, key, now, cost=1.0):
-        level, last = self.buckets.get(key, (0.0, now))
-        level = max(0.0, level - (now - last) * self.rate)
-        ok = level + cost <= self.capacity
+        now, cost = Fraction(float(now)), Fraction(float(cost))
+        level, last = self.buckets.get(key, (Fraction(0), now))
+        level = max(Fraction(0), level - (now - last) * self.rate)
+        ok = cost <= self.capacity and level + cost <= self.capacity + _slack(
+            now, self.rate, self.capacity
+        )
         if ok:
             level += cost
         self.buckets[key] = (level, now)

@@ -35,6 +35,24 @@ def parse_rate(text: str) -> tuple[float, float]:
     return count, period
 
 
+TIME_UNITS = ("auto", "s", "ms", "us", "ns")
+_UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+
+
+def infer_time_unit(values) -> str:
+    """The unit of numeric epoch times from their magnitude: below 1e11 seconds (up to
+    the year 5138; small offsets too), below 1e14 ms, below 1e17 us, else ns."""
+    import numpy as np
+
+    if values.size == 0:
+        return "s"
+    top = float(np.max(np.abs(values.astype(np.float64))))
+    for unit, bound in (("s", 1e11), ("ms", 1e14), ("us", 1e17)):
+        if top < bound:
+            return unit
+    return "ns"
+
+
 def limiter_params(algorithm: str, rate: str, burst: float | None) -> dict[str, float]:
     count, period = parse_rate(rate)
     if algorithm in ("token_bucket", "leaky_bucket"):
@@ -56,7 +74,10 @@ def COMMAND() -> None:
 @COMMAND.command("replay")
 @click.argument("log_path", metavar="LOG")
 @click.option("--key-column", required=True, help="column holding the client key (user, API key, IP)")
-@click.option("--time-column", required=True, help="column holding the request time (seconds, ns or timestamps)")
+@click.option("--time-column", required=True, help="column holding the request time (numbers or timestamps)")
+@click.option("--time-unit", type=click.Choice(TIME_UNITS), default="auto", show_default=True,
+              help="unit of a numeric time column; auto infers it from the magnitude and says so "
+                   "(timestamp columns carry their own)")
 @click.option("--algorithm", type=click.Choice(list(ALGORITHMS)), default="token-bucket", show_default=True)
 @click.option("--rate", required=True, help="allowed rate, e.g. 100/s, 6000/min, 10/5s")
 @click.option("--burst", type=float, default=None, help="bucket capacity (default: the rate's count)")
@@ -65,7 +86,8 @@ def COMMAND() -> None:
 @click.option("--format", "fmt", type=FORMATS, default="auto", show_default=True)
 @click.option("--batch-rows", type=click.IntRange(min=1), default=1 << 20, show_default=True)
 @click.option("-o", "--output", default=None, help="write key,time,allowed rows to this Parquet file")
-def replay(log_path, key_column, time_column, algorithm, rate, burst, sort, top_n, fmt, batch_rows, output):
+def replay(log_path, key_column, time_column, time_unit, algorithm, rate, burst, sort, top_n, fmt,
+           batch_rows, output):
     """Replay LOG through a rate limiter in time order; print allowed/denied totals."""
     check_output(output)
     import pyarrow as pa
@@ -78,6 +100,23 @@ def replay(log_path, key_column, time_column, algorithm, rate, burst, sort, top_
     totals = {"rows": 0, "allowed": 0}
     denied_by_key: Counter = Counter()
     timer = Timer()
+    unit = {"value": None if time_unit == "auto" else time_unit}
+
+    def unit_of(ts):
+        if ts.dtype.kind == "M":
+            if time_unit != "auto":
+                raise click.ClickException(
+                    f"--time-unit {time_unit} applies to a numeric time column; {time_column!r} holds "
+                    f"timestamps ({ts.dtype}), which carry their own unit")
+            return None
+        if ts.dtype.kind not in "iuf":
+            return None  # the limiter names what it cannot read
+        if unit["value"] is None:  # decided once, from the first batch, and said
+            unit["value"] = infer_time_unit(ts)
+            click.echo(f"time column {time_column!r}: numbers up to {float(abs(ts).max(initial=0)):.6g}, "
+                       f"read as {_UNIT_NAMES[unit['value']]} (inferred from the magnitude; "
+                       "--time-unit chooses)", err=True)
+        return unit["value"]
 
     def decisions():
         for table in stream_tables(log_path, [key_column, time_column], fmt, batch_rows, "limit replay",
@@ -87,7 +126,7 @@ def replay(log_path, key_column, time_column, algorithm, rate, burst, sort, top_
             if times.null_count:
                 raise click.ClickException(f"column {time_column!r} has empty values")
             ts = times.to_numpy(zero_copy_only=False)
-            allowed = limiter.allow_many(keys, ts, sort=sort)
+            allowed = limiter.allow_many(keys, ts, sort=sort, time_unit=unit_of(ts))
             totals["rows"] += len(keys)
             totals["allowed"] += int(allowed.sum())
             if top_n and not allowed.all():

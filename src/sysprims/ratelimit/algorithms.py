@@ -7,6 +7,15 @@ in the same order, so a Python step and a kernel step give identical rows.
 Every algorithm is described by ``params = (limit, rate, window)`` (unused
 entries are 0.0) and a per-key state *row* of float64 (see :data:`SPECS`).
 Timestamps are float seconds and never decrease for one limiter.
+
+Buckets and exact pacing: a request that arrives when its token is due must pass,
+but float seconds cannot say "due" exactly (``0.3 - 0.2 != 0.1``, and an epoch
+time carries ~0.24 us of rounding). The buckets therefore admit a request that is
+due within :func:`bucket_slack` (``SLACK_NS`` plus ``SLACK_REL`` times the time,
+about 1.5 us at today's epoch seconds) and *owe* the difference: the token count
+may go that far below 0 (the level that far above the capacity), so the slack
+never adds up to a higher long-run rate (at most ``capacity + rate * (T + slack)``
+in any interval ``T``). ``remaining`` uses the same comparison as the decision.
 """
 
 from __future__ import annotations
@@ -23,6 +32,12 @@ LEAKY_BUCKET = 1
 FIXED_WINDOW = 2
 SLIDING_LOG = 3
 SLIDING_COUNTER = 4
+
+#: Slack of the bucket comparisons: ``SLACK_NS`` seconds plus ``SLACK_REL`` times
+#: ``|now|`` (4 to 8 ulps), converted to tokens at the rate, plus ``SLACK_REL`` of the
+#: capacity. The kernels and the Lua scripts spell out the same expression.
+SLACK_NS = 1e-9
+SLACK_REL = 2.0**-50
 
 #: Largest ``max_requests`` of a sliding log (its ring holds that many floats per key).
 MAX_LOG_LIMIT = 100_000
@@ -115,12 +130,32 @@ def fresh_row(code: int, params: tuple[float, float, float], now: float) -> list
     return row
 
 
+def bucket_slack(now: float, rate: float, limit: float) -> float:
+    """Tokens by which a bucket may fall short of a request's cost at ``now`` and still
+    admit it (the time slack at the rate, plus rounding of the bucket itself)."""
+    return (SLACK_NS + abs(now) * SLACK_REL) * rate + limit * SLACK_REL
+
+
+# The two bucket steps are the scalar hot path: min/max/abs and the constants are
+# spelled out (same values: Python's min(limit, x) is x only if x < limit), which
+# keeps them as fast as the comparisons without slack were.
 def _step_token_bucket(row, now, cost, params):
     limit, rate, _ = params
-    tokens = min(limit, row[0] + (now - row[1]) * rate)
+    tokens = row[0] + (now - row[1]) * rate
+    if not tokens < limit:
+        tokens = limit
     row[1] = now
-    if tokens >= cost:
-        row[0] = tokens - cost
+    # cost <= tokens + bucket_slack(now, rate, limit); 8.88e-16 = SLACK_REL
+    if (
+        cost
+        <= tokens
+        + (
+            (1e-9 + (now if now >= 0.0 else -now) * 8.881784197001252e-16) * rate
+            + limit * 8.881784197001252e-16
+        )
+        and cost <= limit
+    ):
+        row[0] = tokens - cost  # may owe up to the slack
         return True
     row[0] = tokens
     return False
@@ -128,10 +163,24 @@ def _step_token_bucket(row, now, cost, params):
 
 def _step_leaky_bucket(row, now, cost, params):
     limit, rate, _ = params
-    level = max(0.0, row[0] - (now - row[1]) * rate)
+    level = row[0] - (now - row[1]) * rate
+    if not level > 0.0:
+        level = 0.0
     row[1] = now
-    if level + cost <= limit:
-        row[0] = level + cost
+    # cost <= limit + bucket_slack(now, rate, limit) - level
+    if (
+        cost
+        <= (
+            limit
+            + (
+                (1e-9 + (now if now >= 0.0 else -now) * 8.881784197001252e-16) * rate
+                + limit * 8.881784197001252e-16
+            )
+        )
+        - level
+        and cost <= limit
+    ):
+        row[0] = level + cost  # may pass the limit by up to the slack
         return True
     row[0] = level
     return False
@@ -228,17 +277,18 @@ def details(
     inf = math.inf
     if code == TOKEN_BUCKET:
         tokens = row[0]
-        remaining = int(math.floor(tokens + 1e-9))
+        # the decision's own comparison: a unit request passes iff 1 <= this
+        remaining = max(0, int(math.floor(tokens + bucket_slack(now, rate, limit))))
         retry = 0.0 if allowed else ((cost - tokens) / rate if cost <= limit else inf)
         return remaining, retry, (limit - tokens) / rate
     if code == LEAKY_BUCKET:
         level = row[0]
-        remaining = int(math.floor(limit - level + 1e-9))
+        remaining = max(0, int(math.floor((limit + bucket_slack(now, rate, limit)) - level)))
         retry = 0.0 if allowed else ((level + cost - limit) / rate if cost <= limit else inf)
-        return remaining, retry, level / rate
+        return remaining, retry, max(0.0, level) / rate
     if code == FIXED_WINDOW:
         reset = (row[0] + 1.0) * window - now
-        remaining = int(limit - row[1])
+        remaining = _agree(int(limit - row[1]), row, code, params, now)
         retry = 0.0 if allowed else (reset if cost <= limit else inf)
         return remaining, retry, reset if row[1] > 0 else 0.0
     if code == SLIDING_LOG:
@@ -258,7 +308,7 @@ def details(
     start = idx * window
     elapsed = now - start
     estimate = prev * ((window - elapsed) / window) + cur
-    remaining = max(0, int(math.floor(limit - estimate + 1e-9)))
+    remaining = _agree(max(0, int(math.floor(limit - estimate))), row, code, params, now)
     if cur > 0:
         reset = start + 2 * window - now
     elif prev > 0:
@@ -278,6 +328,14 @@ def details(
             t = start + window + (window * (1.0 - room / cur) if cur > 0 else 0.0)
         retry = max(0.0, t - now)
     return remaining, retry, reset
+
+
+def _agree(remaining: int, row: list[float], code: int, params, now: float) -> int:
+    """``remaining`` made to agree with the decision: >= 1 exactly when a request of
+    cost 1 at ``now`` would be allowed (decided on a copy of the row)."""
+    if STEPPERS[code](list(row), now, 1.0, params):
+        return max(1, remaining)
+    return 0
 
 
 def resolve_algorithm(algorithm: Any) -> AlgorithmSpec:

@@ -26,7 +26,21 @@ from . import algorithms as A
 from .single import CLASSES, Decision
 
 _MIN_CAPACITY = 16
+_DEFAULT_CAPACITY = 4096
 _INF = float("inf")
+#: rows at least this wide (a sliding log of max_requests >= 14) fill their table to
+#: 3/4 and grow by 2x, not to 1/2 and by 4x: their state, not probing, dominates
+_WIDE = 16
+_INDEX_BYTES = 17  # per slot: the (h1, h2) hash and the used flag
+
+
+def _physical_memory() -> int | None:
+    try:
+        import os
+
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):  # pragma: no cover - not POSIX
+        return None
 
 
 class MemoryBackend:
@@ -53,7 +67,8 @@ class MemoryBackend:
         spec: A.AlgorithmSpec,
         params: tuple[float, float, float],
         seed: int,
-        initial_capacity: int,
+        initial_capacity: int | None,
+        max_memory: int | None = None,
     ):
         self.spec = spec
         self.params = params
@@ -63,22 +78,62 @@ class MemoryBackend:
         self._width = A.row_width(spec.code, params[0])
         self._code = spec.code
         self._stepper = A.STEPPERS[spec.code]
-        self._hot_max = max(256, min(self.HOT_MAX, (2 * self.HOT_MAX) // self._width))
+        # at most 2 * HOT_MAX floats of hot rows (~4 MB as Python floats): one row of a
+        # sliding log with max_requests=100,000 (256 such rows took 800 MB)
+        self._hot_max = max(1, min(self.HOT_MAX, (2 * self.HOT_MAX) // self._width))
         self._hot: dict[tuple[int, int], list[float]] = {}
         self._last_now = -np.inf
+        self._wide = self._width >= _WIDE
+        self.max_memory = _physical_memory() if max_memory is None else max_memory
+        if initial_capacity is None:  # the default: a hint, not checked against max_memory
+            initial_capacity = _DEFAULT_CAPACITY
+        else:  # refuse an initial_capacity whose keys could never fit
+            need = self._slots_for(initial_capacity)
+            self._check_memory(need, f"initial_capacity={initial_capacity:,} keys")
         # start small enough that the initial state array stays <= 8 MB (wide log rows)
         initial_capacity = min(initial_capacity, max(8, (1 << 20) // (2 * self._width)))
-        cap = _MIN_CAPACITY
-        while cap < 2 * initial_capacity:
-            cap *= 2
-        self._initial_slots = cap
-        self._alloc(cap)
+        self._initial_slots = self._slots_for(initial_capacity)
+        self._alloc(self._initial_slots)
+        self._since_reclaim = 0  # batch requests decided since the last reclaim
 
-    def _alloc(self, cap: int) -> None:
+    @property
+    def row_bytes(self) -> int:
+        """Bytes of state per key (one float64 row)."""
+        return 8 * self._width
+
+    @property
+    def slot_bytes(self) -> int:
+        """Bytes per table slot: the state row plus 17 bytes of hash and flag."""
+        return 8 * self._width + _INDEX_BYTES
+
+    def _max_used(self, cap: int) -> int:
+        return (3 * cap) // 4 if self._wide else cap // 2
+
+    def _slots_for(self, keys: int) -> int:
+        """The smallest table that holds ``keys`` keys below its maximum load."""
+        cap = _MIN_CAPACITY
+        while self._max_used(cap) < keys:
+            cap *= 2
+        return cap
+
+    def _check_memory(self, cap: int, what: str) -> None:
+        if self.max_memory is not None and cap * self.slot_bytes > self.max_memory:
+            spec = self.spec
+            limit = int(self.params[0]) if spec.integer_limit else self.params[0]
+            raise InvalidParameterError(
+                f"{what} of {spec.name} with {spec.limit_param}={limit:,} need {cap:,} table "
+                f"slots of {self.slot_bytes:,} bytes ({self.row_bytes:,} bytes of state per key) "
+                f"= {cap * self.slot_bytes:,} bytes, above max_memory={self.max_memory:,}; "
+                f"lower {spec.limit_param}, reclaim idle keys or raise max_memory"
+            )
+
+    def _alloc(self, cap: int, what: str = "") -> None:
+        if what:
+            self._check_memory(cap, what)
         self.th = np.zeros((cap, 2), dtype=np.uint64)
         self.used = np.zeros(cap, dtype=np.uint8)
         self.state = np.zeros((cap, self._width), dtype=np.float64)
-        self.meta = np.array([0, cap // 2], dtype=np.int64)
+        self.meta = np.array([0, self._max_used(cap)], dtype=np.int64)
 
     @property
     def capacity(self) -> int:
@@ -92,9 +147,12 @@ class MemoryBackend:
     def nbytes(self) -> int:
         return self.th.nbytes + self.used.nbytes + self.state.nbytes
 
-    def reclaim(self, now: float, *, need: int = 0, flushed: bool = False) -> int:
+    def reclaim(
+        self, now: float, *, need: int = 0, flushed: bool = False, requests: int = 0
+    ) -> int:
         """Drop keys whose state is idle at ``now`` and resize so ``need`` more keys fit
-        below half load. Returns the number of keys dropped."""
+        below half load (``requests``: batch requests decided since the last reclaim,
+        for the churn rule). Returns the number of keys dropped."""
         from .._kernels.ratelimit import live_mask, rebuild
 
         if not flushed:
@@ -102,13 +160,32 @@ class MemoryBackend:
         keep = np.empty(self.capacity, dtype=np.bool_)
         live = int(live_mask(self.used, self.state, self._algo, self._p, float(now), keep))
         # Room for at least max(live, initial_capacity) new keys before the next
-        # reclaim, so its cost amortises; shrink only when 4x too large.
+        # reclaim, so its cost amortises; shrink only when 4x too large. Wide rows:
+        # 2x the keys, filled to 3/4 (room for half as many again).
         cap = _MIN_CAPACITY
-        while cap < max(4 * (live + need), 2 * self._initial_slots):
+        if self._wide:
+            target = max(2 * (live + need), self._initial_slots)
+        else:
+            target = max(4 * (live + need), 2 * self._initial_slots)
+        while cap < target:
             cap *= 2
         if cap < self.capacity and cap * 4 > self.capacity:
             cap = self.capacity
         old_th, old_state, before = self.th, self.state, int(self.meta[0])
+        # Churn: a batch that fills the table again within a few table sizes of
+        # requests drops keys that were just used and will be back (each reclaim
+        # costs O(slots), each return an insertion: 4x the decisions' cost at 10k
+        # keys). Grow instead, up to CHURN_BYTES (and max_memory); past that,
+        # memory follows the live keys only.
+        if requests and requests < 8 * self.capacity and cap <= self.capacity:
+            grown = 2 * self.capacity
+            bound = self.CHURN_BYTES
+            if self.max_memory is not None:
+                bound = min(bound, self.max_memory)
+            if grown * self.slot_bytes <= bound:
+                cap = grown
+        if cap > self.capacity:
+            self._check_memory(cap, f"{live + need:,} live keys")
         self._alloc(cap)
         rebuild(old_th, old_state, keep, self.th, self.used, self.state)
         self.meta[0] = live
@@ -122,6 +199,7 @@ class MemoryBackend:
         out = np.zeros(n, dtype=np.bool_)
         i = 0
         while i < n:
+            start = i
             i = int(
                 allow_batch(
                     self.th,
@@ -137,8 +215,10 @@ class MemoryBackend:
                     out,
                 )
             )
+            self._since_reclaim += i - start
             if i < n:
-                self.reclaim(float(ts[i]), need=1, flushed=True)
+                self.reclaim(float(ts[i]), need=1, flushed=True, requests=self._since_reclaim)
+                self._since_reclaim = 0
         if n:
             self._last_now = float(ts[-1])
         return out
@@ -149,6 +229,7 @@ class MemoryBackend:
     # operation (or until it holds HOT_MAX keys) writes them back to the arrays.
 
     HOT_MAX = 65536  # rows of width 2; wider rows (the log's ring) get proportionally fewer
+    CHURN_BYTES = 64 << 20  # a table may grow to this to stop reclaim churn (see reclaim)
 
     def flush(self) -> None:
         """Write the hot rows back into the table."""
@@ -208,11 +289,11 @@ class MemoryBackend:
         need = int(self.meta[0]) + hashes.shape[0]
         if need > self.meta[1]:
             cap = self.capacity
-            while cap // 2 < need:
+            while self._max_used(cap) < need:
                 cap *= 2
             old_th, old_state, live = self.th, self.state, int(self.meta[0])
             keep = self.used == 1
-            self._alloc(cap)
+            self._alloc(cap, f"{need:,} keys")
             rebuild(old_th, old_state, keep, self.th, self.used, self.state)
             self.meta[0] = live
         self._hot.update(
@@ -234,14 +315,20 @@ class MemoryBackend:
             self.state[s] = A.fresh_row(self._code, self.params, now)
 
 
-def _resolve_backend(backend: Any, spec, params, seed, initial_capacity, options=None):
+def _resolve_backend(
+    backend: Any, spec, params, seed, initial_capacity, options=None, max_memory=None
+):
     is_url = isinstance(backend, str) and backend.split(":", 1)[0] in ("redis", "rediss", "unix")
     if options is not None and not is_url:
         raise InvalidParameterError(
             f"backend_options apply to a redis:// backend URL, got backend={backend!r}"
         )
     if backend is None or backend == "memory":
-        return MemoryBackend(spec, params, seed, initial_capacity)
+        return MemoryBackend(spec, params, seed, initial_capacity, max_memory)
+    if max_memory is not None:
+        raise InvalidParameterError(
+            f"max_memory applies to the memory backend, got backend={backend!r}"
+        )
     if is_url:
         try:
             from ..backends import redis_ratelimit  # type: ignore[attr-defined]
@@ -262,22 +349,60 @@ def _resolve_backend(backend: Any, spec, params, seed, initial_capacity, options
     )
 
 
-def to_seconds(timestamps: Any, name: str = "timestamps") -> np.ndarray:
-    """Float64 seconds from float seconds, int64 nanoseconds or datetime64 values."""
+#: integer or float timestamps per second, by ``time_unit``
+TIME_UNITS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def _check_time_unit(time_unit: Any) -> int:
+    if time_unit not in TIME_UNITS:
+        raise InvalidParameterError(
+            f"time_unit must be one of {list(TIME_UNITS)}, got {time_unit!r}"
+        )
+    return TIME_UNITS[time_unit]
+
+
+def _ints_to_seconds(arr: np.ndarray, per_second: int) -> np.ndarray:
+    """Integer counts of ``1/per_second`` s as float seconds, rounded once (whole
+    seconds and the fraction converted apart, so epoch nanoseconds keep ~0.2 us)."""
+    if per_second == 1:
+        return arr.astype(np.float64)
+    whole, frac = np.divmod(arr, per_second)  # exact for floats too
+    return whole.astype(np.float64) + frac.astype(np.float64) / float(per_second)
+
+
+def to_seconds(
+    timestamps: Any, name: str = "timestamps", time_unit: str | None = None
+) -> np.ndarray:
+    """Float64 seconds from numbers in ``time_unit`` (default seconds, as a scalar
+    ``now``) or from datetime64 values, which carry their own unit."""
     arr = np.asarray(timestamps)
     if arr.ndim != 1:
         arr = arr.reshape(-1) if arr.ndim == 0 else arr
         if arr.ndim != 1:
             raise InvalidParameterError(f"{name} must be one-dimensional, got shape {arr.shape}")
     if arr.dtype.kind == "M":
-        out = arr.astype("datetime64[ns]").astype(np.int64).astype(np.float64) / 1e9
+        if time_unit is not None:
+            raise InvalidParameterError(
+                f"time_unit applies to numeric {name}; datetime64 values carry their own unit "
+                f"({arr.dtype}), got time_unit={time_unit!r}"
+            )
+        nat = np.isnat(arr)
+        if nat.any():
+            bad = int(np.flatnonzero(nat)[0])
+            raise InvalidParameterError(f"{name} must be finite, got NaT at position {bad}")
+        out = _ints_to_seconds(arr.astype("datetime64[ns]").astype(np.int64), 10**9)
     elif arr.dtype.kind in "iu":
-        out = arr.astype(np.float64) / 1e9
+        out = _ints_to_seconds(arr, _check_time_unit("s" if time_unit is None else time_unit))
     elif arr.dtype.kind == "f":
+        per = _check_time_unit("s" if time_unit is None else time_unit)
         out = arr.astype(np.float64, copy=False)
+        if not np.isfinite(out).all():
+            bad = int(np.flatnonzero(~np.isfinite(out))[0])
+            raise InvalidParameterError(f"{name} must be finite, got {out[bad]} at position {bad}")
+        out = _ints_to_seconds(out, per)
     else:
         raise InvalidParameterError(
-            f"{name} must be float seconds, int64 nanoseconds or datetime64, got dtype {arr.dtype}"
+            f"{name} must be numbers (seconds, or time_unit=) or datetime64, got dtype {arr.dtype}"
         )
     if out.size and not np.isfinite(out).all():
         bad = int(np.flatnonzero(~np.isfinite(out))[0])
@@ -299,7 +424,10 @@ class RateLimiter(Persistable):
     :class:`~sysprims.errors.InvalidParameterError` (``allow_many(..., sort=True)``
     sorts a batch instead), while times read from ``clock`` are clamped.
     Keys idle long enough that their state equals a fresh one are reclaimed when
-    the table fills, so memory follows the active keys. Thread-safe.
+    the table fills, so memory follows the active keys; ``max_memory`` (bytes,
+    default the machine's memory) bounds the memory backend's table, and a size
+    past it raises :class:`~sysprims.errors.InvalidParameterError` naming the sizes
+    (``docs/ratelimit.md``, "Memory"). Thread-safe.
     """
 
     def __init__(
@@ -309,8 +437,9 @@ class RateLimiter(Persistable):
         clock: Clock | None = None,
         backend: Any = "memory",
         seed: int = 0,
-        initial_capacity: int = 4096,
+        initial_capacity: int | None = None,
         backend_options: dict[str, Any] | None = None,
+        max_memory: int | None = None,
         **params: Any,
     ):
         self._spec = A.resolve_algorithm(algorithm)
@@ -331,10 +460,19 @@ class RateLimiter(Persistable):
         self._seed = check_seed(seed)
         from .._validate import check_int
 
-        check_int("initial_capacity", initial_capacity, min=1, max=1 << 40)
+        if initial_capacity is not None:
+            check_int("initial_capacity", initial_capacity, min=1, max=1 << 40)
+        if max_memory is not None:
+            check_int("max_memory", max_memory, min=1)
         self._clock = resolve_clock(clock)
         self._backend = _resolve_backend(
-            backend, self._spec, self._params, self._seed, initial_capacity, backend_options
+            backend,
+            self._spec,
+            self._params,
+            self._seed,
+            initial_capacity,
+            backend_options,
+            max_memory,
         )
         # a shared backend keeping time itself (Redis TIME) is asked with now=None
         # unless this limiter was given a clock of its own
@@ -419,14 +557,22 @@ class RateLimiter(Persistable):
         return Decision(allowed, self._params[0], remaining, retry, reset, c)
 
     def allow_many(
-        self, keys: Any, timestamps: Any = None, costs: Any = None, *, sort: bool = False
+        self,
+        keys: Any,
+        timestamps: Any = None,
+        costs: Any = None,
+        *,
+        sort: bool = False,
+        time_unit: str | None = None,
     ) -> np.ndarray:
         """Decide a batch of requests in order; exactly what the loop of :meth:`allow` gives.
 
         ``keys``: any batch form of :mod:`sysprims.keys` or :class:`~sysprims.hashing.HashedKeys`.
-        ``timestamps``: float seconds, int64 nanoseconds or datetime64, non-decreasing
-        (``sort=True`` processes them in time order, ties in input order, and returns
-        results in input order); ``None`` uses the clock's time for every request.
+        ``timestamps``: numbers in seconds, as :meth:`allow`'s ``now`` (integers
+        included), or in ``time_unit`` (``"s"``, ``"ms"``, ``"us"``, ``"ns"``), or
+        datetime64 values (their own unit); non-decreasing (``sort=True`` processes
+        them in time order, ties in input order, and returns results in input
+        order); ``None`` uses the clock's time for every request.
         ``costs``: a scalar or one cost per request (default 1).
         Returns a bool array.
         """
@@ -435,7 +581,7 @@ class RateLimiter(Persistable):
         if timestamps is None:
             ts = None
         else:
-            ts = to_seconds(timestamps)
+            ts = to_seconds(timestamps, time_unit=time_unit)
             if ts.shape[0] != n:
                 raise InvalidParameterError(
                     f"timestamps must have one entry per key ({n}), got {ts.shape[0]}"
@@ -498,11 +644,12 @@ class RateLimiter(Persistable):
         return arr
 
     # -- maintenance -------------------------------------------------------
-    def reset(self, key: Any) -> None:
-        """Forget ``key``'s usage."""
+    def reset(self, key: Any, now: Any = None) -> None:
+        """Forget ``key``'s usage as of ``now`` (default: the clock), like
+        :meth:`allow`'s ``now``: a replay passes its own time."""
         hk = hash128(key, self._seed)
         with self._lock:
-            self._backend.reset(hk, self._now(None))
+            self._backend.reset(hk, self._now(now))
 
     def reclaim(self, now: Any = None) -> int:
         """Drop keys whose state is back to fresh at ``now``; returns how many were dropped."""
@@ -575,6 +722,7 @@ class RateLimiter(Persistable):
         if isinstance(self._backend, MemoryBackend):
             rows += [
                 ("table slots", self._backend.capacity),
+                ("bytes per slot", f"{self._backend.slot_bytes:,}"),
                 ("memory", f"{self._backend.nbytes / 1e6:.2f} MB"),
             ]
         return html_table("RateLimiter", rows)
@@ -582,7 +730,10 @@ class RateLimiter(Persistable):
 
 def _scalar_seconds(now: Any) -> float:
     if isinstance(now, np.datetime64):
-        return float(now.astype("datetime64[ns]").astype(np.int64)) / 1e9
+        if np.isnat(now):
+            raise InvalidParameterError("now must be finite, got NaT")
+        whole, frac = divmod(int(now.astype("datetime64[ns]").astype(np.int64)), 10**9)
+        return float(whole) + float(frac) / 1e9  # as to_seconds does, to the bit
     if isinstance(now, (bool, np.bool_)) or not isinstance(
         now, (int, float, np.integer, np.floating)
     ):

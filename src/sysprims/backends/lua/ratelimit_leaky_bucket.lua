@@ -11,9 +11,14 @@ local function fresh(key, now)
   return {a = 0.0, t = now}
 end
 
+-- A request due within the slack of sysprims.ratelimit.algorithms.bucket_slack
+-- passes (the level may exceed the capacity by it); the same float operations in
+-- the same order as the memory backend.
+local SLACK_REL = 2 ^ -50
+
 local function step(st, now, cost)
   local level = math.max(0.0, st.a - (now - st.t) * P2)
-  if level + cost <= LIMIT then
+  if cost <= LIMIT and cost <= (LIMIT + ((1e-9 + math.abs(now) * SLACK_REL) * P2 + LIMIT * SLACK_REL)) - level then
     st.a = level + cost
     return true
   end

@@ -11,9 +11,14 @@ local function fresh(key, now)
   return {a = LIMIT, t = now}
 end
 
+-- A request due within the slack of sysprims.ratelimit.algorithms.bucket_slack
+-- passes and owes the difference (tokens may go that far below 0); the same
+-- float operations in the same order as the memory backend.
+local SLACK_REL = 2 ^ -50
+
 local function step(st, now, cost)
   local tokens = math.min(LIMIT, st.a + (now - st.t) * P2)
-  if tokens >= cost then
+  if cost <= LIMIT and cost <= tokens + ((1e-9 + math.abs(now) * SLACK_REL) * P2 + LIMIT * SLACK_REL) then
     st.a = tokens - cost
     return true
   end
