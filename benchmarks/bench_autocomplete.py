@@ -1,4 +1,4 @@
-"""Autocomplete: sysprims vs marisa-trie, pygtrie, a sorted list + bisect, and the seed's Trie.
+"""Autocomplete: sysprims vs marisa-trie, pygtrie, a sorted list + bisect, and a naive list-node trie (``sysprims.bench.naive.NaiveTrie``).
 
 Data: the top 300,000 English words with their frequencies from ``wordfreq``
 (synthetic Zipf-weighted words when it is not installed); queries: prefixes of
@@ -18,6 +18,7 @@ import pytest
 
 from peers import peer
 from sysprims.autocomplete import Autocomplete
+from sysprims.bench.naive import NaiveTrie
 
 FULL_WORDS = 300_000
 N_QUERIES = 100_000
@@ -113,47 +114,6 @@ def gtrie(vocab):
     return suggest
 
 
-class SeedTrie:
-    """The seed document's Trie (pointer nodes, DFS over the whole subtree, sort)."""
-
-    class Node:
-        __slots__ = ("children", "is_end_of_word", "frequency")
-
-        def __init__(self):
-            self.children = {}
-            self.is_end_of_word = False
-            self.frequency = 0
-
-    def __init__(self):
-        self.root = self.Node()
-
-    def insert(self, word, frequency=1):
-        node = self.root
-        for ch in word:
-            if ch not in node.children:
-                node.children[ch] = self.Node()
-            node = node.children[ch]
-        node.is_end_of_word = True
-        node.frequency += frequency
-
-    def autocomplete(self, prefix, limit=10):
-        node = self.root
-        for ch in prefix:
-            if ch not in node.children:
-                return []
-            node = node.children[ch]
-        results = []
-        self._dfs(node, prefix, results)
-        results.sort(key=lambda x: x[1], reverse=True)
-        return results[:limit]
-
-    def _dfs(self, node, word, results):
-        if node.is_end_of_word:
-            results.append((word, node.frequency))
-        for ch, child in node.children.items():
-            self._dfs(child, word + ch, results)
-
-
 def _per_query(benchmark, fn, qs, group):
     benchmark.group = group
     result = benchmark.pedantic(
@@ -187,12 +147,13 @@ def test_suggest_pygtrie(benchmark, gtrie, queries):
     _per_query(benchmark, gtrie, queries[:100], "autocomplete-suggest")
 
 
-def test_suggest_seed_trie(benchmark, vocab, queries):
+def test_suggest_naive_trie(benchmark, vocab, sorted_baseline, queries):
     words, freqs = vocab
-    t = SeedTrie()
+    t = NaiveTrie()
     for w, f in zip(words, freqs.tolist(), strict=True):
         t.insert(w, f)
-    _per_query(benchmark, t.autocomplete, queries[:100], "autocomplete-suggest")
+    got = _per_query(benchmark, lambda q: [w for w, _ in t.suggest(q, LIMIT)], queries[:100], "autocomplete-suggest")
+    assert got == [sorted_baseline(q) for q in queries[:100]]
 
 
 @pytest.mark.parametrize("length", [1, 2, 4, 8])

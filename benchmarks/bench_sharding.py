@@ -1,6 +1,6 @@
 """Sharding: batch routing throughput per strategy against per-key Python peers.
 
-Peers on the same keys in the same run: the seed's per-key ``hashlib.md5``
+Peers on the same keys in the same run: a naive per-key ``hashlib.md5``
 routing, an ``mmh3`` hash-mod loop and a ``bisect`` ring in plain Python.
 ``extra_info`` records keys/s and the speedup over each peer, and the
 movement table (n -> n+1 shards) for hash-mod, jump and ring.
@@ -9,13 +9,13 @@ movement table (n -> n+1 shards) for hash-mod, jump and ring.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import time
 
 import numpy as np
 import pytest
 
 from peers import peer
+from sysprims.bench.naive import md5_shard
 from sysprims.hashing import hash_keys
 from sysprims.sharding import (
     ConsistentHashRing,
@@ -41,10 +41,6 @@ def _strategies():
         "ring_1000x160": ConsistentHashRing(1000, vnodes=160),
         "rendezvous_16": RendezvousSharding(16),
     }
-
-
-def _seed_md5(key: str, n: int) -> int:
-    return int(hashlib.md5(key.encode()).hexdigest(), 16) % n
 
 
 def _rate(benchmark, n):
@@ -80,14 +76,14 @@ def test_get_shards_str(benchmark, str_keys, name):
     out = benchmark(s.get_shards, str_keys)
     sample = str_keys[:200]
     assert out[:200].tolist() == [s.get_shard(k) for k in sample]
-    # the seed's per-key md5 routing on the same keys, timed here for the ratio
+    # the naive per-key md5 routing on the same keys, timed here for the ratio
     t0 = time.perf_counter()
-    [_seed_md5(k, 64) for k in str_keys]
+    [md5_shard(k, 64) for k in str_keys]
     md5_s = time.perf_counter() - t0
     rate = _rate(benchmark, len(str_keys))
     benchmark.extra_info["keys_per_s"] = rate
     if rate:
-        benchmark.extra_info["speedup_vs_seed_md5_loop"] = rate * md5_s / len(str_keys)
+        benchmark.extra_info["speedup_vs_naive_md5_loop"] = rate * md5_s / len(str_keys)
 
 
 def test_get_shards_hashed_keys(benchmark, str_keys):
@@ -99,9 +95,9 @@ def test_get_shards_hashed_keys(benchmark, str_keys):
     benchmark.extra_info["keys_per_s"] = _rate(benchmark, len(str_keys))
 
 
-def test_peer_seed_md5_loop(benchmark, str_keys):
+def test_naive_md5_loop(benchmark, str_keys):
     benchmark.group = "get_shards str keys"
-    out = benchmark(lambda: [_seed_md5(k, 64) for k in str_keys])
+    out = benchmark(lambda: [md5_shard(k, 64) for k in str_keys])
     assert len(out) == len(str_keys)
     benchmark.extra_info["keys_per_s"] = _rate(benchmark, len(str_keys))
 

@@ -9,6 +9,7 @@ from types import ModuleType
 import pytest
 
 from sysprims.bench.core import PEER_DISTS
+from sysprims.bench.registry import Contender, head
 
 # import name -> PyPI distribution name: the same registry `sysprims bench` uses
 PEERS = PEER_DISTS
@@ -32,3 +33,16 @@ def installed_peers() -> dict[str, bool]:
         except ImportError:
             out[name] = False
     return out
+
+
+def contender_id(c: Contender) -> str:
+    """A readable pytest id for a registry contender: ``case-name-shape``."""
+    return f"{c.case}-{c.name}-{c.shape}".replace(" ", "_")
+
+
+def sized(data: dict, c: Contender) -> dict:
+    """The registry data at the contender's size: pure-Python contenders
+    ("slow") on a tenth of the keys (at least 2,000), the rest on all of them;
+    every row is reported per key."""
+    n = data["n"]
+    return head(data, min(n, max(n // 10, 2_000))) if c.size == "slow" else data

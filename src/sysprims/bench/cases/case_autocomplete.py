@@ -1,5 +1,5 @@
 """Autocomplete: sysprims against marisa-trie, pygtrie, a sorted list + bisect
-and the seed's Trie; top-10 by frequency for prefixes of 1-4 characters."""
+and a naive list-node trie; top-10 by frequency for prefixes of 1-4 characters."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from bisect import bisect_left
 
 import numpy as np
 
-from ..seed_baselines import SeedTrie
+from ..naive import NaiveTrie
 
 NAME = "autocomplete"
 TITLE = "Autocomplete (top 10 by frequency)"
@@ -92,29 +92,29 @@ def run(ctx) -> None:
             return [w for w, _ in heapq.nsmallest(limit, items, key=lambda x: (-x[1], x[0]))]
 
         contenders.append(("pygtrie items() + heap", "pygtrie", g_suggest, min(nq, 40)))
-    st = SeedTrie()
+    st = NaiveTrie()
     for w, f in zip(words, fl, strict=True):
         st.insert(w, f)
-    contenders.append(("seed Trie.autocomplete", "seed",
-                       lambda p, limit=LIMIT: [w for w, _ in st.autocomplete(p, limit)], min(nq, 40)))
+    contenders.append(("naive trie suggest", "naive",
+                       lambda p, limit=LIMIT: [w for w, _ in st.suggest(p, limit)], min(nq, 40)))
     for name, lib, fn, m in contenders:
         qs = queries[:m]
         ctx.measure(case, name, lib, lambda fn=fn, qs=qs: [fn(q) for q in qs], m, warmup=lib == "sysprims",
                     accuracy=lambda _, fn=fn: agree(fn), note=f"{len(words):,} words, {m:,} queries",
-                    memory=ac.nbytes if lib == "sysprims" else None)
-    ctx.measure("suggest_many (batch of queries)", "sysprims suggest_many", "sysprims",
+                    memory=ac.nbytes if lib == "sysprims" else None, shape="single")
+    ctx.measure(case, "sysprims suggest_many", "sysprims",
                 lambda: ac.suggest_many(queries, LIMIT), nq, memory=ac.nbytes)
 
     # latency against prefix length (plot)
     for length in (1, 2, 3, 4, 6, 8):
         qs = [w[:length] for w in words[:5_000] if len(w) >= length][:500]
         for name, lib, fn, m in contenders:
-            if lib in ("pygtrie", "seed") and length <= 2:
+            if lib in ("pygtrie", "naive") and length <= 2:
                 continue  # whole-subtree walks of short prefixes take seconds per query
             sub = qs[: min(len(qs), m if lib == "sysprims" else max(m // 4, 10))]
             r = ctx.measure(f"suggest, prefix length {length}", name, lib,
                             lambda fn=fn, sub=sub: [fn(q) for q in sub], len(sub), repeats=1,
-                            warmup=lib == "sysprims")
+                            warmup=lib == "sysprims", shape="single")
             if r.status == "ok":
                 ctx.record_series("autocomplete_latency_prefix", contender=name, library=lib, prefix_length=length,
                                   us_per_query=r.ns_per_op / 1e3)

@@ -1,6 +1,7 @@
 """Count-Min Sketch and top-K: sysprims against bounter, datasketches,
-pyprobables, ``collections.Counter`` and the seed's CountMinSketch on the same
-Zipf(1.1) stream of string keys, in the same run."""
+pyprobables, ``collections.Counter`` and a naive md5 Count-Min on the same
+Zipf(1.1) stream of string keys (and of int64 ids, against ``np.bincount``),
+in the same run."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections import Counter
 import numpy as np
 
 from ..core import py_container_bytes
-from ..seed_baselines import SeedCountMinSketch
+from ..naive import NaiveCountMin
 
 NAME = "countmin"
 TITLE = "Count-Min sketch and top-K (epsilon 0.001, delta 0.01)"
@@ -87,7 +88,8 @@ def run(ctx) -> None:
         b = b_new()[0]
         b.update(stream)
         ctx.measure(qu, "bounter (4096 x 5)", "bounter", lambda: [b[k] for k in dl], len(dl),
-                    memory=b.size(), accuracy=lambda est: _errors(est, dl_counts, n), note=ctx.loop_note(len(dl)))
+                    memory=b.size(), accuracy=lambda est: _errors(est, dl_counts, n), note=ctx.loop_note(len(dl)),
+                    shape="single")
 
     # ---- datasketches (C++, per-key calls)
     ds = ctx.peer("datasketches", up)
@@ -100,12 +102,12 @@ def run(ctx) -> None:
 
         ctx.measure(up, "datasketches count_min_sketch", "datasketches", d_fill, nl,
                     setup=lambda: (ds.count_min_sketch(DEPTH, WIDTH),),
-                    memory=lambda c: c.get_serialized_size_bytes(), note=ctx.loop_note(nl))
+                    memory=lambda c: c.get_serialized_size_bytes(), note=ctx.loop_note(nl), shape="single")
         c = d_fill(ds.count_min_sketch(DEPTH, WIDTH))
         est = c.get_estimate
         ctx.measure(qu, "datasketches count_min_sketch", "datasketches", lambda: [est(k) for k in loop_distinct],
                     len(loop_distinct), memory=c.get_serialized_size_bytes(),
-                    accuracy=lambda e: _errors(e, loop_tcounts, nl), note=ctx.loop_note(nl))
+                    accuracy=lambda e: _errors(e, loop_tcounts, nl), note=ctx.loop_note(nl), shape="single")
 
     # ---- pyprobables (pure Python hashing: sample)
     prob = ctx.peer("probables", up, "pyprobables")
@@ -118,16 +120,16 @@ def run(ctx) -> None:
 
         ctx.measure(up, "pyprobables", "pyprobables", p_fill, ns,
                     setup=lambda: (prob.CountMinSketch(width=WIDTH, depth=DEPTH),),
-                    memory=WIDTH * DEPTH * 4, note=note_slow)
+                    memory=WIDTH * DEPTH * 4, note=note_slow, shape="single")
         pc = p_fill(prob.CountMinSketch(width=WIDTH, depth=DEPTH))
         ctx.measure(qu, "pyprobables", "pyprobables", lambda: [pc.check(k) for k in slow_distinct],
                     len(slow_distinct), memory=WIDTH * DEPTH * 4,
-                    accuracy=lambda e: _errors(e, slow_tcounts, ns), note=note_slow)
+                    accuracy=lambda e: _errors(e, slow_tcounts, ns), note=note_slow, shape="single")
 
-    # ---- exact and seed baselines
+    # ---- exact and naive baselines, and the floor (reading the keys once)
     ctx.measure(up, "Counter (exact)", "python", lambda: Counter(stream), n,
                 memory=lambda c: py_container_bytes(c, c), note="stores every distinct key")
-    ctx.measure(qu, "Counter (exact)", "python", lambda: [truth[k] for k in dl], len(dl), note=ctx.loop_note(len(dl)),
+    ctx.measure(qu, "Counter (exact) lookup loop", "python", lambda: [truth[k] for k in dl], len(dl), note=ctx.loop_note(len(dl)), shape="single",
                 memory=py_container_bytes(truth, truth), accuracy={"mean_err": 0.0, "max_err_over_N": 0.0,
                                                                     "underestimates": 0.0})
 
@@ -136,11 +138,16 @@ def run(ctx) -> None:
             c.update(k)
         return c
 
-    ctx.measure(up, "seed CountMinSketch", "seed", s_fill, ns, setup=lambda: (SeedCountMinSketch(WIDTH, DEPTH),),
-                memory=lambda c: sum(py_container_bytes(row) for row in c.table), note=note_slow)
-    sc = s_fill(SeedCountMinSketch(WIDTH, DEPTH))
-    ctx.measure(qu, "seed CountMinSketch", "seed", lambda: [sc.query(k) for k in slow_distinct], len(slow_distinct),
-                accuracy=lambda e: _errors(e, slow_tcounts, ns), note=note_slow)
+    ctx.measure(up, "naive md5 Count-Min update loop", "naive", s_fill, ns, setup=lambda: (NaiveCountMin(WIDTH, DEPTH),),
+                memory=lambda c: sum(py_container_bytes(row) for row in c.rows), note=note_slow, shape="single")
+    sc = s_fill(NaiveCountMin(WIDTH, DEPTH))
+    ctx.measure(qu, "naive md5 Count-Min query loop", "naive", lambda: [sc.query(k) for k in slow_distinct],
+                len(slow_distinct), accuracy=lambda e: _errors(e, slow_tcounts, ns), note=note_slow, shape="single")
+    pa = ctx.peer("pyarrow", up, "floor: read the keys (pyarrow.array)")
+    if pa is not None:
+        ctx.measure(up, "floor: read the keys (pyarrow.array)", "floor", lambda: pa.array(stream, type=pa.string()),
+                    n, warmup=True, note="converts the list of str to Arrow: every key read once")
+    _int_ids(ctx, CountMinSketch, n)
 
     # ---- top-K
     tk = f"top-{TOP} (Zipf stream of str)"
@@ -174,12 +181,27 @@ def run(ctx) -> None:
 
         ctx.measure(tk, "datasketches frequent_items (lg_k=10)", "datasketches", f_run, nl,
                     memory=lambda f: f.get_serialized_size_bytes(), accuracy=f_top,
-                    note=ctx.loop_note(nl) + " (recall against that prefix's exact top)" if nl < n else "")
+                    note=ctx.loop_note(nl) + " (recall against that prefix's exact top)" if nl < n else "",
+                    shape="single")
     ctx.measure(tk, "Counter.most_common (exact)", "python", lambda: Counter(stream).most_common(TOP), n,
                 accuracy=lambda top: recall([k for k, _ in top]))
 
     if ctx.profile.sweep:
         _sweep(ctx, CountMinSketch, bounter, ds, stream[: min(n, 200_000)])
+
+
+def _int_ids(ctx, CountMinSketch, n: int) -> None:
+    """Counting int64 ids: the sketch against an exact ``np.bincount`` (the floor)."""
+    case = "update (Zipf stream of int64 ids)"
+    d = max(n // 4, 1)
+    p = 1.0 / np.arange(1, d + 1) ** 1.1
+    ids = ctx.rng(13).choice(d, size=n, p=p / p.sum()).astype(np.int64)
+    ctx.measure(case, "sysprims update_many(int64)", "sysprims", lambda c: (c.update_many(ids), c)[1], n,
+                setup=lambda: (CountMinSketch.from_error(EPS, DELTA),), memory=lambda c: c.table.nbytes)
+    ctx.measure(case, "floor: np.bincount (exact)", "floor", lambda: np.bincount(ids, minlength=d), n, warmup=True,
+                memory=lambda c: c.nbytes, note="exact counts of small dense ids: the least work counting can be")
+    il = ids.tolist()
+    ctx.measure(case, "Counter (exact)", "python", lambda: Counter(il), n, memory=lambda c: py_container_bytes(c, c))
 
 
 def _sweep(ctx, CountMinSketch, bounter, ds, stream) -> None:

@@ -24,14 +24,19 @@ def run(ctx) -> None:
     ctx.measure(case, "sysprims murmur3_128", "sysprims", lambda: murmur3_128(keys), n, accuracy=exact)
     if mmh3 is not None:
         h = mmh3.hash64
-        ctx.measure(case, "mmh3.hash64 loop", "mmh3", lambda: [h(k, 0, signed=False) for k in lk], nl, note=note)
+        ctx.measure(case, "mmh3.hash64 loop", "mmh3", lambda: [h(k, 0, signed=False) for k in lk], nl, note=note,
+                    shape="single")
     xxhash = ctx.peer("xxhash", case, "xxhash.xxh3_128 loop")
     if xxhash is not None:
         x = xxhash.xxh3_128_intdigest
         ctx.measure(case, "xxhash.xxh3_128 loop", "xxhash", lambda: [x(k.encode()) for k in lk], nl,
-                    note=f"different hash (not MurmurHash3) {note}".strip())
+                    note=f"different hash (not MurmurHash3) {note}".strip(), shape="single")
     ctx.measure(case, "python hash() loop", "reference", lambda: [hash(k) for k in lk], nl,
-                note="reference only (salted per process, 64-bit: not a peer)")
+                note="reference only (salted per process, 64-bit: not a peer)", shape="single")
+    pa = ctx.peer("pyarrow", case, "floor: read the keys (pyarrow.array)")
+    if pa is not None:
+        ctx.measure(case, "floor: read the keys (pyarrow.array)", "floor", lambda: pa.array(keys, type=pa.string()), n,
+                    warmup=True, note="converts the list of str to Arrow: every key read once")
 
     case = "hash pre-encoded bytes / arrow"
     enc = [k.encode() for k in keys]
@@ -46,7 +51,7 @@ def run(ctx) -> None:
     if mmh3 is not None:
         h = mmh3.hash64
         ctx.measure(case, "mmh3.hash64 loop", "mmh3", lambda: [h(k, 0, signed=False) for k in enc[:nl]], nl,
-                    note=note)
+                    note=note, shape="single")
 
     case = "hash int64 array"
     ints = ctx.int_keys(n)
@@ -55,5 +60,6 @@ def run(ctx) -> None:
         h = mmh3.hash64
         il = ints[:nl].tolist()
         ctx.measure(case, "mmh3.hash64 loop", "mmh3",
-                    lambda: [h(i.to_bytes(8, "little", signed=True), 0, signed=False) for i in il], nl, note=note)
+                    lambda: [h(i.to_bytes(8, "little", signed=True), 0, signed=False) for i in il], nl, note=note,
+                    shape="single")
 

@@ -1,11 +1,11 @@
 """Sharding: batch routing per strategy against per-key Python routing (the
-seed's md5 hash-mod, an mmh3 hash-mod loop, a bisect ring), same keys, same run."""
+naive md5 hash-mod, an mmh3 hash-mod loop, a bisect ring), same keys, same run."""
 
 from __future__ import annotations
 
 import bisect
 
-from ..seed_baselines import SeedHashBasedSharding
+from ..naive import md5_shard
 
 NAME = "sharding"
 TITLE = "Sharding (route keys to shards)"
@@ -49,15 +49,14 @@ def run(ctx) -> None:
             ctx.measure(case, f"sysprims {name}", "sysprims", lambda s=s, d=data: s.get_shards(d), len(data),
                         accuracy=acc)
     case = "route str keys"
-    seed = SeedHashBasedSharding(64)
-    ctx.measure(case, "seed md5 hash_mod loop", "seed", lambda: [seed.get_shard(k) for k in keys[:ns]], ns,
-                note=f"per-key loop on {ns:,} keys")
+    ctx.measure(case, "naive md5 hash_mod loop", "naive", lambda: [md5_shard(k, 64) for k in keys[:ns]], ns,
+                note=f"per-key loop on {ns:,} keys", shape="single")
     mmh3 = ctx.peer("mmh3", case, "mmh3 hash_mod loop")
     if mmh3 is not None:
         h = mmh3.hash64
         nl = ctx.n_loop
         ctx.measure(case, "mmh3 hash_mod loop", "mmh3", lambda: [h(k, 0, signed=False)[0] % 64 for k in keys[:nl]],
-                    nl, note=ctx.loop_note(nl))
+                    nl, note=ctx.loop_note(nl), shape="single")
         ring = ConsistentHashRing(1000, vnodes=160)
         points, owners = ring._points.tolist(), ring._owners.tolist()
         size = len(points)
@@ -69,4 +68,5 @@ def run(ctx) -> None:
                 out.append(owners[i if i < size else 0])
             return out
 
-        ctx.measure(case, "mmh3 + bisect ring loop", "mmh3", route, ns, note=f"per-key loop on {ns:,} keys")
+        ctx.measure(case, "mmh3 + bisect ring loop", "mmh3", route, ns, note=f"per-key loop on {ns:,} keys",
+                    shape="single")
