@@ -79,7 +79,6 @@ class Contender:
     check: Callable[[Any, Any, dict[str, Any]], dict[str, float]] | None = None
     memory: Callable[[Any, Any], int | None] | None = None
     note: str = ""
-    tour: bool = False  # shown by `sysprims tour`
 
     def __post_init__(self) -> None:
         if self.shape not in SHAPES:

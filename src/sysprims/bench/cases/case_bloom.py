@@ -116,16 +116,16 @@ def _check_contains(flt: Filter) -> Callable[[Any, Any, dict], dict[str, float]]
     return check
 
 
-_BUILT: dict[tuple[str, int, int], Any] = {}
+_BUILT: dict[tuple[str, int, int], tuple[list, Any]] = {}
 
 
 def _built(flt: Filter, mod: Any, d: dict) -> Any:
-    """A filter of ``flt`` holding ``d["keys"]`` (built once per data set: contains does not mutate)."""
+    """A filter of ``flt`` holding ``d["keys"]``, built once per data set (contains
+    does not mutate it; the entry keeps the keys alive, so their id is not reused)."""
     key = (flt.name, id(d["keys"]), d["n"])
     if key not in _BUILT:
-        _BUILT.clear() if len(_BUILT) > 16 else None
-        _BUILT[key] = _fill(flt, flt.make(mod, d["n"], FPR), d["keys"])
-    return _BUILT[key]
+        _BUILT[key] = (d["keys"], _fill(flt, flt.make(mod, d["n"], FPR), d["keys"]))
+    return _BUILT[key][1]
 
 
 def _contenders() -> list[Contender]:
@@ -138,7 +138,7 @@ def _contenders() -> list[Contender]:
                 ADD, f"{flt.name} {'add_many' if flt.library == 'sysprims' else 'batch add'}", flt.library, BATCH,
                 call=lambda f, d, flt=flt: (flt.add_batch(f, d["keys"]), f)[1],
                 setup=lambda mod, d, flt=flt: flt.make(mod, d["n"], FPR), peer=flt.peer,
-                check=_check_add(flt), memory=mem, tour=flt.name in ("sysprims", "rbloom")))
+                check=_check_add(flt), memory=mem))
         if flt.add_one is not None:
             def add_loop(f, d, flt=flt):
                 add = flt.add_one(f)
@@ -155,14 +155,13 @@ def _contenders() -> list[Contender]:
                 CONTAINS, f"{flt.name} {'contains_many' if flt.library == 'sysprims' else 'batch contains'}",
                 flt.library, BATCH, call=lambda st, d, flt=flt: flt.contains_batch(*st),
                 setup=lambda mod, d, flt=flt: _with_q(_built(flt, mod, d), d), peer=flt.peer,
-                check=_check_contains(flt), memory=lambda st, _o, flt=flt: flt.nbytes(st[0]),
-                tour=flt.name == "sysprims"))
+                check=_check_contains(flt), memory=lambda st, _o, flt=flt: flt.nbytes(st[0])))
         out.append(Contender(
             CONTAINS, f"{flt.name} contains loop", flt.library, SINGLE,
             call=lambda st, d, flt=flt: [probe(k) for probe in (flt.contains_one(st[0]),) for k in st[1]],
             setup=lambda mod, d, flt=flt: _with_q(_built(flt, mod, d), d), peer=flt.peer,
             size="slow" if slow else "loop", check=_check_contains(flt),
-            memory=lambda st, _o, flt=flt: flt.nbytes(st[0]), tour=flt.name == "rbloom"))
+            memory=lambda st, _o, flt=flt: flt.nbytes(st[0])))
     # exact baselines: a Python set
     out.append(Contender(ADD, "set (exact)", "python", BATCH, call=lambda _s, d: set(d["keys"]),
                          memory=lambda _s, s: py_container_bytes(s, s), note="stores the keys"))
