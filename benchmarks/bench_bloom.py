@@ -13,9 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from peers import contender_id, peer, sized
+from peers import bench_contender, contender_id
 from sysprims.bench.cases import case_bloom
-from sysprims.bench.registry import run_benchmark
 from sysprims.bloom import BloomFilter
 from sysprims.hashing import hash_keys
 
@@ -44,10 +43,7 @@ def registry_data(n_keys):
 def test_registry(benchmark, registry_data, c):
     """Each contender of the Bloom case (sysprims, peers, set, naive, floors), with
     its call shape and check, as ``sysprims bench`` runs it."""
-    if c.peer:
-        peer(c.peer)
-    benchmark.group = f"bloom {c.case} [{c.shape}]"
-    run_benchmark(benchmark, c, sized(registry_data, c), rounds=ROUNDS)
+    bench_contender(benchmark, "bloom", c, registry_data, rounds=ROUNDS)
 
 
 # ----------------------------------------------------------------- other key forms

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import pytest
 
-from peers import contender_id, peer, sized
+from peers import bench_contender, contender_id
 from sysprims import hash_keys
 from sysprims.bench.cases import case_countmin
-from sysprims.bench.registry import run_benchmark
 from sysprims.countmin import CountMinSketch, TopK
 
 EPS, DELTA = case_countmin.EPS, case_countmin.DELTA
@@ -30,10 +29,7 @@ def registry_data(n_keys):
 
 @pytest.mark.parametrize("c", case_countmin.CONTENDERS, ids=contender_id)
 def test_registry(benchmark, registry_data, c):
-    if c.peer:
-        peer(c.peer)
-    benchmark.group = f"countmin {c.case} [{c.shape}]"
-    run_benchmark(benchmark, c, sized(registry_data, c), rounds=3)
+    bench_contender(benchmark, "countmin", c, registry_data, rounds=3)
 
 
 # -------------------------------------------------------------------- sysprims key forms

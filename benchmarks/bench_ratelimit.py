@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import pytest
 
-from peers import contender_id, peer, sized
+from peers import bench_contender, contender_id
 from sysprims.bench.cases import case_ratelimit
-from sysprims.bench.registry import run_benchmark
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +26,4 @@ def trace(n_keys):
 
 @pytest.mark.parametrize("c", case_ratelimit.CONTENDERS, ids=contender_id)
 def test_registry(benchmark, trace, c):
-    if c.peer:
-        peer(c.peer)
-    benchmark.group = f"ratelimit {c.case} [{c.shape}]"
-    run_benchmark(benchmark, c, sized(trace, c), rounds=3)
+    bench_contender(benchmark, "ratelimit", c, trace, rounds=3)

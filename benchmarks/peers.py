@@ -46,3 +46,14 @@ def sized(data: dict, c: Contender) -> dict:
     every row is reported per key."""
     n = data["n"]
     return head(data, min(n, max(n // 10, 2_000))) if c.size == "slow" else data
+
+
+def bench_contender(benchmark, component: str, c: Contender, data: dict, rounds: int = 3):
+    """Run registry contender ``c`` under pytest-benchmark (skipped when its peer
+    is missing), grouped by component, case and call shape."""
+    from sysprims.bench.registry import run_benchmark
+
+    if c.peer:
+        peer(c.peer)
+    benchmark.group = f"{component} {c.case} [{c.shape}]"
+    return run_benchmark(benchmark, c, sized(data, c), rounds=rounds)

@@ -42,6 +42,7 @@ __all__ = [
     "head",
     "str_keys",
     "import_peer",
+    "feed",
     "measure_all",
     "time_contender",
     "run_benchmark",
@@ -128,6 +129,19 @@ def str_keys(n: int, prefix: str = "user", salt: int = 1, seed: int = 42) -> lis
     rng = np.random.default_rng([seed, salt])
     ids = rng.choice(10**15, size=n, replace=False) if n <= 2_000_000 else _distinct_ints(rng, n)
     return [f"{prefix}:{i:015d}" for i in ids.tolist()]
+
+
+def feed(obj: Any, keys: Any, batch: Callable[[Any, Any], Any] | None,
+         one: Callable[[Any], Callable[[Any], Any]] | None) -> Any:
+    """Insert ``keys`` into ``obj`` with the library's batch call when it has
+    one, else with its per-key call in a loop; returns ``obj``."""
+    if batch is not None:
+        batch(obj, keys)
+    else:
+        insert = one(obj)
+        for k in keys:
+            insert(k)
+    return obj
 
 
 def import_peer(c: Contender) -> Any:

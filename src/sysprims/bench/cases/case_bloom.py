@@ -16,7 +16,7 @@ import numpy as np
 
 from ..core import py_container_bytes
 from ..naive import NaiveBloomFilter
-from ..registry import BATCH, FLOOR, NAIVE, SINGLE, Contender, measure_all, str_keys
+from ..registry import BATCH, FLOOR, NAIVE, SINGLE, Contender, feed, measure_all, str_keys
 
 NAME = "bloom"
 TITLE = "Bloom filter (1% target false-positive rate)"
@@ -85,13 +85,7 @@ FILTERS = [
 
 
 def _fill(flt: Filter, f: Any, keys: list) -> Any:
-    if flt.add_batch is not None:
-        flt.add_batch(f, keys)
-    else:
-        add = flt.add_one(f)
-        for k in keys:
-            add(k)
-    return f
+    return feed(f, keys, flt.add_batch, flt.add_one)
 
 
 def _check_add(flt: Filter) -> Callable[[Any, Any, dict], dict[str, float]]:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..core import py_container_bytes
 from ..naive import NaiveCountMin
-from ..registry import BATCH, FLOOR, NAIVE, SINGLE, Contender, measure_all, str_keys
+from ..registry import BATCH, FLOOR, NAIVE, SINGLE, Contender, feed, measure_all, str_keys
 
 NAME = "countmin"
 TITLE = "Count-Min sketch and top-K (epsilon 0.001, delta 0.01)"
@@ -109,13 +109,7 @@ SKETCHES = [
 
 
 def _fill(sk: Sketch, c: Any, stream: list) -> Any:
-    if sk.update_batch is not None:
-        sk.update_batch(c, stream)
-    else:
-        up = sk.update_one(c)
-        for k in stream:
-            up(k)
-    return c
+    return feed(c, stream, sk.update_batch, sk.update_one)
 
 
 def errors(est: Any, d: dict) -> dict[str, float]:
