@@ -330,3 +330,21 @@ def test_plots_are_not_tracked_by_pyplot():
     plt.close("all")
     figs = all_figures(load_results(ROOT / "benchmarks" / "results" / "quick.json"))
     assert figs and plt.get_fignums() == []
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_notebook_10_shows_each_figure_once(tmp_path):
+    """Run notebook 10 as Jupyter would (inline backend): every plotting cell
+    shows its figure exactly once (it showed each twice: once as the cell's
+    value and once more as a pyplot figure drawn when the cell ended)."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.read(ROOT / "notebooks" / "10_performance.ipynb", as_version=4)
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    shown = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "plot_" in cell.source and "import" in cell.source:
+            shown[cell.source.splitlines()[-1]] = sum("image/png" in o.get("data", {}) for o in cell.outputs)
+    assert len(shown) >= 5 and set(shown.values()) == {1}, shown
