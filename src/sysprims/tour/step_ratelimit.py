@@ -16,7 +16,10 @@ STR = "decide (Zipf trace, str keys)"
 def _share(r, b) -> str:
     out = f"admitted {r.accuracy.get('admitted', 0):.1%}"
     if b is not None and "admitted" in b.accuracy:
-        out += f" vs {b.accuracy['admitted']:.1%}"
+        if b.n == r.n:  # the same requests: the shares compare
+            out += f" vs {b.accuracy['admitted']:.1%}"
+        else:
+            out += f" (the baseline admitted {b.accuracy['admitted']:.1%} of the first {b.n:,})"
     if r.accuracy.get("same_decisions", 1.0) != 1.0:
         out += "; MISMATCH with the reference"
     return out
