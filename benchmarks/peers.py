@@ -9,7 +9,7 @@ from types import ModuleType
 import pytest
 
 from sysprims.bench.core import PEER_DISTS
-from sysprims.bench.registry import Contender, head
+from sysprims.bench.registry import Contender, head, size_of
 
 # import name -> PyPI distribution name: the same registry `sysprims bench` uses
 PEERS = PEER_DISTS
@@ -42,10 +42,11 @@ def contender_id(c: Contender) -> str:
 
 def sized(data: dict, c: Contender) -> dict:
     """The registry data at the contender's size: pure-Python contenders
-    ("slow") on a tenth of the keys (at least 2,000), the rest on all of them;
-    every row is reported per key."""
+    ("slow") on a tenth of the keys (at least 2,000), a contender with an int
+    size on at most that many, the rest on all of them; every row is
+    reported per key."""
     n = data["n"]
-    return head(data, min(n, max(n // 10, 2_000))) if c.size == "slow" else data
+    return head(data, size_of(c, n, {"n": n, "loop": n, "slow": max(n // 10, 2_000)}))
 
 
 def bench_contender(benchmark, component: str, c: Contender, data: dict, rounds: int = 3):

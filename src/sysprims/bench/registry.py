@@ -42,6 +42,7 @@ __all__ = [
     "head",
     "str_keys",
     "import_peer",
+    "size_of",
     "feed",
     "measure_all",
     "time_contender",
@@ -65,7 +66,8 @@ class Contender:
     operations; ``check(out, state, data) -> dict`` gives the accuracy cells
     (and raises AssertionError on a wrong answer in the smoke tests).
     ``size`` picks the data size: ``"n"`` (the batch size), ``"loop"`` (a
-    Python loop over a native call) or ``"slow"`` (pure Python).
+    Python loop over a native call), ``"slow"`` (pure Python) or an int (at
+    most that many items: per-query peers that take milliseconds a query).
     """
 
     case: str
@@ -75,7 +77,7 @@ class Contender:
     call: Callable[[Any, dict[str, Any]], Any]
     setup: Callable[[Any, dict[str, Any]], Any] = lambda peer, data: None
     peer: str | None = None  # import name of the peer module passed to setup
-    size: str = "n"
+    size: str | int = "n"
     count: Callable[[dict[str, Any]], int] | None = None
     check: Callable[[Any, Any, dict[str, Any]], dict[str, float]] | None = None
     memory: Callable[[Any, Any], int | None] | None = None
@@ -84,8 +86,8 @@ class Contender:
     def __post_init__(self) -> None:
         if self.shape not in SHAPES:
             raise ValueError(f"shape must be one of {SHAPES}, got {self.shape!r}")
-        if self.size not in ("n", "loop", "slow"):
-            raise ValueError(f"size must be 'n', 'loop' or 'slow', got {self.size!r}")
+        if self.size not in ("n", "loop", "slow") and not (isinstance(self.size, int) and self.size > 0):
+            raise ValueError(f"size must be 'n', 'loop', 'slow' or a positive int, got {self.size!r}")
 
     def ops(self, data: dict[str, Any]) -> int:
         return self.count(data) if self.count is not None else int(data["n"])
@@ -152,6 +154,11 @@ def import_peer(c: Contender) -> Any:
 # ---------------------------------------------------------------- front ends
 
 
+def size_of(c: Contender, n: int, sizes: dict[str, int]) -> int:
+    """The number of items ``c`` runs on out of ``n``."""
+    return min(n, c.size if isinstance(c.size, int) else sizes[c.size])
+
+
 def _sizes(ctx: Any) -> dict[str, int]:
     return {"n": ctx.n, "loop": ctx.n_loop, "slow": ctx.n_slow}
 
@@ -170,7 +177,7 @@ def measure_all(ctx: Any, contenders: Sequence[Contender], data: dict[str, Any],
             mod = ctx.peer(c.peer, c.case, c.name)
             if mod is None:
                 continue
-        d = head(data, sizes[c.size])
+        d = head(data, size_of(c, data["n"], sizes))
         states: list[Any] = []
 
         def setup(c=c, mod=mod, d=d, states=states):
@@ -178,7 +185,7 @@ def measure_all(ctx: Any, contenders: Sequence[Contender], data: dict[str, Any],
             return (states[0],)
 
         note = c.note
-        if c.size != "n" and d["n"] < data["n"]:
+        if d["n"] < data["n"]:
             note = "; ".join(x for x in (note, f"on the first {d['n']:,} of {data['n']:,}") if x)
         r = ctx.measure(
             c.case, c.name, c.library, lambda st, c=c, d=d: c.call(st, d), c.ops(d), setup=setup,
