@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from peers import bench_contender, contender_id
+from peers import registry_test
 from sysprims.autocomplete import Autocomplete
 from sysprims.bench.cases import case_autocomplete
 
@@ -25,10 +25,17 @@ N_QUERIES = 100_000
 LIMIT = case_autocomplete.LIMIT
 
 
-@pytest.fixture(scope="module")
-def registry_data(n_keys):
+def _data(n_keys):
     full = n_keys >= 200_000
     return case_autocomplete.data(FULL_WORDS if full else n_keys, N_QUERIES if full else 2_000)
+
+
+test_registry = registry_test(case_autocomplete, _data, rounds=3)
+
+
+@pytest.fixture(scope="module")
+def registry_data(n_keys):
+    return test_registry.data(n_keys)
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +54,6 @@ def ours(vocab) -> Autocomplete:
     words, freqs = vocab
     # the wordfreq list is already lower-case NFC; keep the peers' exact input
     return Autocomplete.from_words(words, freqs, casefold=False, normalize=None)
-
-
-@pytest.mark.parametrize("c", case_autocomplete.CONTENDERS, ids=contender_id)
-def test_registry(benchmark, registry_data, c):
-    bench_contender(benchmark, "autocomplete", c, registry_data, rounds=3)
 
 
 def _per_query(benchmark, fn, qs, group):

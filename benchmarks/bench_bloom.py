@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from peers import bench_contender, contender_id
+from peers import registry_test
 from sysprims.bench.cases import case_bloom
 from sysprims.bloom import BloomFilter
 from sysprims.hashing import hash_keys
@@ -34,16 +34,7 @@ def _run(benchmark, n, setup, fn, rounds=ROUNDS):
 # ----------------------------------------------------------------- the registry: every contender, once
 
 
-@pytest.fixture(scope="module")
-def registry_data(n_keys):
-    return case_bloom.data(n_keys)
-
-
-@pytest.mark.parametrize("c", case_bloom.CONTENDERS, ids=contender_id)
-def test_registry(benchmark, registry_data, c):
-    """Each contender of the Bloom case (sysprims, peers, set, naive, floors), with
-    its call shape and check, as ``sysprims bench`` runs it."""
-    bench_contender(benchmark, "bloom", c, registry_data, rounds=ROUNDS)
+test_registry = registry_test(case_bloom, case_bloom.data, rounds=ROUNDS)
 
 
 # ----------------------------------------------------------------- other key forms

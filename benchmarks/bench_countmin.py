@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from peers import bench_contender, contender_id
+from peers import registry_test
 from sysprims import hash_keys
 from sysprims.bench.cases import case_countmin
 from sysprims.countmin import CountMinSketch, TopK
@@ -22,14 +22,16 @@ from sysprims.countmin import CountMinSketch, TopK
 EPS, DELTA = case_countmin.EPS, case_countmin.DELTA
 
 
-@pytest.fixture(scope="module")
-def registry_data(n_keys):
+def _data(n_keys):
     return case_countmin.data(5 * n_keys)  # 100,000 items in the smoke run, 1M measured
 
 
-@pytest.mark.parametrize("c", case_countmin.CONTENDERS, ids=contender_id)
-def test_registry(benchmark, registry_data, c):
-    bench_contender(benchmark, "countmin", c, registry_data, rounds=3)
+test_registry = registry_test(case_countmin, _data, rounds=3)
+
+
+@pytest.fixture(scope="module")
+def registry_data(n_keys):
+    return test_registry.data(n_keys)
 
 
 # -------------------------------------------------------------------- sysprims key forms

@@ -11,17 +11,7 @@ bytes >= 4x; NumPy integer array >= 10x.
 
 from __future__ import annotations
 
-import pytest
-
-from peers import bench_contender, contender_id
+from peers import registry_test
 from sysprims.bench.cases import case_hashing
 
-
-@pytest.fixture(scope="module")
-def registry_data(n_keys):
-    return case_hashing.data(n_keys)
-
-
-@pytest.mark.parametrize("c", case_hashing.CONTENDERS, ids=contender_id)
-def test_registry(benchmark, registry_data, c):
-    bench_contender(benchmark, "hashing", c, registry_data, rounds=5)
+test_registry = registry_test(case_hashing, case_hashing.data, rounds=5)

@@ -13,17 +13,12 @@ exists, that every decision matches it. Timestamps are float seconds.
 
 from __future__ import annotations
 
-import pytest
-
-from peers import bench_contender, contender_id
+from peers import registry_test
 from sysprims.bench.cases import case_ratelimit
 
 
-@pytest.fixture(scope="module")
-def trace(n_keys):
+def _data(n_keys):
     return case_ratelimit.data(n_keys // 4)  # 5,000 requests in the smoke run, 50,000 measured
 
 
-@pytest.mark.parametrize("c", case_ratelimit.CONTENDERS, ids=contender_id)
-def test_registry(benchmark, trace, c):
-    bench_contender(benchmark, "ratelimit", c, trace, rounds=3)
+test_registry = registry_test(case_ratelimit, _data, rounds=3)

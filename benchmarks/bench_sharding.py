@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from peers import bench_contender, contender_id
+from peers import registry_test
 from sysprims.bench.cases import case_sharding
 from sysprims.hashing import hash_keys
 from sysprims.sharding import (
@@ -67,14 +67,7 @@ def test_jump_consistent_hash_raw_u64(benchmark, big_int_keys):
     benchmark.extra_info["keys_per_s"] = _rate(benchmark, u.size)
 
 
-@pytest.fixture(scope="module")
-def registry_data(n_keys):
-    return case_sharding.data(n_keys)
-
-
-@pytest.mark.parametrize("c", case_sharding.CONTENDERS, ids=contender_id)
-def test_registry(benchmark, registry_data, c):
-    bench_contender(benchmark, "sharding", c, registry_data, rounds=3)
+test_registry = registry_test(case_sharding, case_sharding.data, rounds=3)
 
 
 def test_get_shards_hashed_keys(benchmark, str_keys):

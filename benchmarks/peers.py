@@ -58,3 +58,22 @@ def bench_contender(benchmark, component: str, c: Contender, data: dict, rounds:
         peer(c.peer)
     benchmark.group = f"{component} {c.case} [{c.shape}]"
     return run_benchmark(benchmark, c, sized(data, c), rounds=rounds)
+
+
+def registry_test(case_module, make_data, rounds: int = 3):
+    """The pytest-benchmark test of every contender of ``case_module``'s
+    registry, on ``make_data(n_keys)`` (made once per size; ``.data(n_keys)``
+    gives it to the file's other tests)."""
+    cache: dict[int, dict] = {}
+
+    def data(n_keys: int) -> dict:
+        if n_keys not in cache:
+            cache[n_keys] = make_data(n_keys)
+        return cache[n_keys]
+
+    @pytest.mark.parametrize("c", case_module.CONTENDERS, ids=contender_id)
+    def test_registry(benchmark, n_keys, c):
+        bench_contender(benchmark, case_module.NAME, c, data(n_keys), rounds=rounds)
+
+    test_registry.data = data
+    return test_registry
