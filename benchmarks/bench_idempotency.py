@@ -11,11 +11,6 @@ Issue goals: memory hit < 2 us; SQLite and Redis >= 5,000 first executions/s.
 from __future__ import annotations
 
 import itertools
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 
 import pytest
 
@@ -23,37 +18,6 @@ from sysprims.bench.naive import NaiveIdempotency
 from sysprims.idempotency import IdempotencyManager, RedisStore, SQLiteStore
 
 BATCH = 200
-
-
-@pytest.fixture(scope="module")
-def redis_url():
-    binary = shutil.which("redis-server")
-    try:
-        import redis  # noqa: F401
-    except ImportError:
-        binary = None
-    if binary is None:
-        pytest.skip("redis-server or the redis package is not installed")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    folder = tempfile.mkdtemp(prefix="sysprims-bench-redis-")
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", folder], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.skip("redis-server did not start")
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(5)
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 _SCOPES = itertools.count()
