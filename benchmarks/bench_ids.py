@@ -57,20 +57,15 @@ def test_generate_many(benchmark, n_ids):
     benchmark.extra_info.update(ns_per_id=ns, ceiling_ns=CEILING_NS, fraction_of_ceiling=CEILING_NS / ns if ns else None)
 
 
-def test_generate_loop(benchmark, n_ids):
+@pytest.mark.parametrize("make", [SnowflakeID, NaiveSnowflake], ids=["sysprims", "naive"])
+def test_generate_loop(benchmark, n_ids, make):
+    """One generate() call per ID, in a loop (call shape: single)."""
     benchmark.group = "ids: n IDs"
-    g = SnowflakeID(1)
+    g = make(1)
     n = n_ids // 4
-    benchmark.pedantic(lambda: [g.generate() for _ in range(n)], rounds=3, iterations=1)
-    benchmark.extra_info.update(ns_per_id=_per(benchmark, n), n=n)
-
-
-def test_naive_generate_loop(benchmark, n_ids):
-    benchmark.group = "ids: n IDs"
-    g = NaiveSnowflake(1)
-    n = n_ids // 4
-    benchmark.pedantic(lambda: [g.generate() for _ in range(n)], rounds=3, iterations=1)
-    benchmark.extra_info.update(ns_per_id=_per(benchmark, n), n=n)
+    ids = benchmark.pedantic(lambda: [g.generate() for _ in range(n)], rounds=3, iterations=1)
+    assert len(set(ids)) == n
+    benchmark.extra_info.update(ns_per_id=_per(benchmark, n), n=n, shape="single")
 
 
 def test_uuid4_loop(benchmark, n_ids):
