@@ -1,5 +1,9 @@
-"""News-feed fan-out: sysprims against the seed's own ``FanoutService`` (the
-baseline, copied verbatim below) on the same graph and post stream.
+"""News-feed fan-out: sysprims against a naive dict-of-lists feed
+(``sysprims.bench.naive.NaiveFeed``) on the same graph and post stream.
+
+The naive feed stamps posts from an injected clock (here a counter, one tick
+per post), so the order a read returns never depends on the resolution of
+the machine's clock.
 
 Goals (issue #11): push fan-out >= 50M timeline writes/s; newest 20 of a
 timeline < 5 us; pull merge across 500 followed authors < 100 us.
@@ -7,16 +11,14 @@ timeline < 5 us; pull merge across 500 followed authors < 100 us.
 
 from __future__ import annotations
 
-import heapq  # noqa: F401  (the seed imports it)
 import itertools
 
 import numpy as np
 import pytest
 
-from sysprims.bench.seed_baselines import SeedFanoutService
+from sysprims.bench.naive import NaiveFeed
 from sysprims.feed import FanoutService, FeedStore, power_law_graph
 
-# the seed's FanoutService, verbatim, is the baseline
 # ---------------------------------------------------------------- workload
 
 
@@ -39,8 +41,8 @@ def workload(request):
 
 
 @pytest.fixture(scope="module")
-def seed_service(workload):
-    svc = SeedFanoutService()
+def naive_feed(workload):
+    svc = NaiveFeed()
     for u, v in zip(workload["src"].tolist(), workload["dst"].tolist(), strict=True):
         svc.follow(u, v)
     return svc
@@ -76,17 +78,12 @@ def test_sysprims_post_many_push(benchmark, workload):
 
 
 @pytest.mark.benchmark(group="feed: push fan-out (timeline writes)")
-def test_seed_post_fan_out_on_write(benchmark, workload, seed_service):
-    authors = workload["authors"].tolist()[: max(1, len(workload["authors"]) // 10)]  # the seed is slow: a tenth
-    counter = [0]
+def test_naive_post_fan_out_on_write(benchmark, workload, naive_feed):
+    authors = workload["authors"].tolist()[: max(1, len(workload["authors"]) // 10)]  # naive is slow: a tenth
+    counter = itertools.count(1)
 
     def run():
-        writes = 0
-        for a in authors:
-            counter[0] += 1
-            seed_service.post_fan_out_on_write(a, "", counter[0])
-            writes += len(seed_service.followers.get(a, ())) + 1
-        return writes
+        return sum(naive_feed.post(a, next(counter)) for a in authors)
 
     writes = benchmark.pedantic(run, rounds=1 if workload["smoke"] else 3, iterations=1)
     if benchmark.stats:
@@ -98,7 +95,7 @@ def test_seed_post_fan_out_on_write(benchmark, workload, seed_service):
 
 @pytest.fixture(scope="module")
 def posted(workload):
-    """Push store, seed service and sysprims service with the same posts."""
+    """A push store with the workload's posts."""
     store = _store(workload)
     store.post_many(workload["authors"], 0.0)
     return store
@@ -126,31 +123,32 @@ def test_sysprims_get_feeds_push_per_user(benchmark, posted):
 
 @pytest.fixture(scope="module")
 def feed_services(workload):
-    """The seed and sysprims services with the same small graph and posts (seed API reads)."""
+    """The naive feed and sysprims' classic-primer-API service with the same small graph and posts."""
     n = 1_000
     rng = np.random.default_rng(3)
-    seed_svc, ours = SeedFanoutService(), FanoutService(celebrity_threshold=None)
+    naive, ours = NaiveFeed(), FanoutService(celebrity_threshold=None)
     for u, v in rng.integers(0, n, (10 * n, 2)).tolist():
         if u != v:
-            seed_svc.follow(u, v)
+            naive.follow(u, v)
             ours.follow(u, v)
     for i, a in enumerate(rng.integers(0, n, 10 * n).tolist()):
-        seed_svc.post_fan_out_on_write(a, "x", i)
+        naive.post(a, i)
         ours.post_fan_out_on_write(a, "x", i)
-    u = max(seed_svc.user_feeds, key=lambda k: len(seed_svc.user_feeds[k]))
-    return seed_svc, ours, u
+    u = max(naive.timelines, key=lambda k: len(naive.timelines[k]))
+    return naive, ours, u
 
 
-@pytest.mark.benchmark(group="feed: seed API push read, limit 20")
+@pytest.mark.benchmark(group="feed: classic primer API push read, limit 20")
 def test_sysprims_get_feed_push_model(benchmark, feed_services):
-    _, ours, u = feed_services
-    assert len(benchmark(ours.get_feed_push_model, u, 20)) == 20
+    naive, ours, u = feed_services
+    got = benchmark(ours.get_feed_push_model, u, 20)
+    assert [p.post_id for p in got] == naive.push_feed(u, 20)
 
 
-@pytest.mark.benchmark(group="feed: seed API push read, limit 20")
-def test_seed_get_feed_push_model(benchmark, feed_services):
-    seed_svc, _, u = feed_services
-    assert len(benchmark(seed_svc.get_feed_push_model, u, 20)) == 20
+@pytest.mark.benchmark(group="feed: classic primer API push read, limit 20")
+def test_naive_push_feed(benchmark, feed_services):
+    naive, _, u = feed_services
+    assert len(benchmark(naive.push_feed, u, 20)) == 20
 
 
 @pytest.fixture(scope="module")
@@ -161,12 +159,12 @@ def pull_500():
     rng = np.random.default_rng(4)
     authors = rng.integers(1, 501, 20_000)
     store.post_many(authors, np.arange(20_000, dtype=np.float64))
-    seed_svc = SeedFanoutService()
+    naive = NaiveFeed()  # stamped by its counter clock: the order is the posting order, whatever the machine clock
     for a in range(1, 501):
-        seed_svc.follow(0, a)
+        naive.follow(0, a)
     for i, a in enumerate(authors.tolist()):
-        seed_svc.post_fan_out_on_write(a, "", i)
-    return store, seed_svc
+        naive.post(a, i)
+    return store, naive
 
 
 @pytest.mark.benchmark(group="feed: pull merge across 500 authors, limit 20")
@@ -178,10 +176,10 @@ def test_sysprims_pull_500(benchmark, pull_500):
 
 
 @pytest.mark.benchmark(group="feed: pull merge across 500 authors, limit 20")
-def test_seed_pull_500(benchmark, pull_500):
-    _, seed_svc = pull_500
-    out = benchmark(seed_svc.get_feed_pull_model, 0, 20)
-    assert [p.post_id for p in out] == list(range(19_999, 19_979, -1))
+def test_naive_pull_500(benchmark, pull_500):
+    _, naive = pull_500
+    out = benchmark(naive.pull_feed, 0, 20)
+    assert out == list(range(19_999, 19_979, -1))
 
 
 @pytest.mark.benchmark(group="feed: hybrid read, limit 20")

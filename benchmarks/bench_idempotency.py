@@ -1,8 +1,8 @@
 """Idempotency keys: per-call cost of a cache hit and of a first execution, per store.
 
-Baseline: the seed's in-memory manager (its logic without the prints), which is
-not safe under concurrency. No maintained Python peer library exists for this
-pattern, so the seed is the only baseline. Each "first" round runs ``BATCH``
+Baseline: a naive in-memory dict manager (``sysprims.bench.naive.NaiveIdempotency``),
+which is not safe under concurrency. No maintained Python peer library exists
+for this pattern, so it is the only baseline. Each "first" round runs ``BATCH``
 first executions on fresh keys: divide the time by ``extra_info["calls"]``.
 
 Issue goals: memory hit < 2 us; SQLite and Redis >= 5,000 first executions/s.
@@ -11,81 +11,30 @@ Issue goals: memory hit < 2 us; SQLite and Redis >= 5,000 first executions/s.
 from __future__ import annotations
 
 import itertools
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-from datetime import datetime, timedelta
 
 import pytest
 
+from sysprims.bench.naive import NaiveIdempotency
 from sysprims.idempotency import IdempotencyManager, RedisStore, SQLiteStore
 
 BATCH = 200
 
 
-class SeedManager:
-    """The seed's IdempotencyManager with its print lines removed."""
-
-    def __init__(self, ttl_hours: int = 24):
-        self.cache = {}
-        self.ttl = timedelta(hours=ttl_hours)
-
-    def execute(self, idempotency_key, operation):
-        if idempotency_key in self.cache:
-            ts, result = self.cache[idempotency_key]
-            if datetime.now() - ts < self.ttl:
-                return result
-            del self.cache[idempotency_key]
-        result = operation()
-        self.cache[idempotency_key] = (datetime.now(), result)
-        return result
+_SCOPES = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def redis_url():
-    binary = shutil.which("redis-server")
-    try:
-        import redis  # noqa: F401
-    except ImportError:
-        binary = None
-    if binary is None:
-        pytest.skip("redis-server or the redis package is not installed")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    folder = tempfile.mkdtemp(prefix="sysprims-bench-redis-")
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", folder], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.skip("redis-server did not start")
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(5)
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture(params=["seed", "memory", "sqlite", "redis"])
+@pytest.fixture(params=["naive", "memory", "sqlite", "redis"])
 def manager(request, tmp_path):
     kind = request.param
-    if kind == "seed":
-        yield kind, SeedManager()
+    if kind == "naive":
+        yield kind, NaiveIdempotency()
         return
     if kind == "memory":
         m = IdempotencyManager()
     elif kind == "sqlite":
         m = IdempotencyManager(store=SQLiteStore(tmp_path / "bench.db"))
     else:
-        m = IdempotencyManager(store=RedisStore(request.getfixturevalue("redis_url"), scope=f"bench{time.time_ns()}"))
+        m = IdempotencyManager(store=RedisStore(request.getfixturevalue("redis_url"), scope=f"bench{next(_SCOPES)}"))
     yield kind, m
     m.close()
 
@@ -134,8 +83,8 @@ def test_first_execution(benchmark, manager):
 
 def test_hit_with_fingerprint(benchmark, manager):
     kind, m = manager
-    if kind == "seed":
-        pytest.skip("the seed has no fingerprints")
+    if kind == "naive":
+        pytest.skip("the naive manager has no fingerprints")
     body = b'{"amount": 100, "customer": "customer_123"}'
     m.execute("fp-key", operation, fingerprint=body)
     benchmark.group = "idempotency: cache hit with a 44-byte body fingerprint (1 call)"
@@ -152,8 +101,8 @@ def test_first_execution_8_threads(benchmark, manager):
     from concurrent.futures import ThreadPoolExecutor
 
     kind, m = manager
-    if kind == "seed":
-        pytest.skip("the seed's manager is not thread-safe")
+    if kind == "naive":
+        pytest.skip("the naive manager is not thread-safe")
     counter = itertools.count()
     execute = m.execute
     per_thread = BATCH // THREADS

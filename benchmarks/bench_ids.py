@@ -1,4 +1,4 @@
-"""Snowflake IDs and the URL shortener against the seed's own classes, uuid4,
+"""Snowflake IDs and the URL shortener against naive plain-Python versions, uuid4,
 a plain dict and per-row SQLite INSERTs, on the same data in the same run.
 
 Figures land in ``extra_info``: ns per ID / URL, the Snowflake ceiling
@@ -13,8 +13,7 @@ import uuid
 import pytest
 
 from sysprims.backends.sqlite import connect
-from sysprims.bench.seed_baselines import SeedSnowflakeID as SeedSnowflake
-from sysprims.bench.seed_baselines import SeedURLShortener
+from sysprims.bench.naive import NaiveShortener, NaiveSnowflake, base62
 from sysprims.ids import SnowflakeID
 from sysprims.shortener import URLShortener, encode_base62_many
 
@@ -58,20 +57,15 @@ def test_generate_many(benchmark, n_ids):
     benchmark.extra_info.update(ns_per_id=ns, ceiling_ns=CEILING_NS, fraction_of_ceiling=CEILING_NS / ns if ns else None)
 
 
-def test_generate_loop(benchmark, n_ids):
+@pytest.mark.parametrize("make", [SnowflakeID, NaiveSnowflake], ids=["sysprims", "naive"])
+def test_generate_loop(benchmark, n_ids, make):
+    """One generate() call per ID, in a loop (call shape: single)."""
     benchmark.group = "ids: n IDs"
-    g = SnowflakeID(1)
+    g = make(1)
     n = n_ids // 4
-    benchmark.pedantic(lambda: [g.generate() for _ in range(n)], rounds=3, iterations=1)
-    benchmark.extra_info.update(ns_per_id=_per(benchmark, n), n=n)
-
-
-def test_seed_generate_loop(benchmark, n_ids):
-    benchmark.group = "ids: n IDs"
-    g = SeedSnowflake(1)
-    n = n_ids // 4
-    benchmark.pedantic(lambda: [g.generate() for _ in range(n)], rounds=3, iterations=1)
-    benchmark.extra_info.update(ns_per_id=_per(benchmark, n), n=n)
+    ids = benchmark.pedantic(lambda: [g.generate() for _ in range(n)], rounds=3, iterations=1)
+    assert len(set(ids)) == n
+    benchmark.extra_info.update(ns_per_id=_per(benchmark, n), n=n, shape="single")
 
 
 def test_uuid4_loop(benchmark, n_ids):
@@ -83,15 +77,15 @@ def test_uuid4_loop(benchmark, n_ids):
 
 def test_single_generate_below_ceiling(benchmark):
     """One ID per call at a rate under the ceiling (a fresh ms every 4096 calls
-    is not reached): our thread-safe generate() against the seed's."""
+    is not reached): our thread-safe generate() against the naive one."""
     benchmark.group = "ids: single generate()"
     g = SnowflakeID(1)
     benchmark(g.generate)
 
 
-def test_single_seed_generate(benchmark):
+def test_single_naive_generate(benchmark):
     benchmark.group = "ids: single generate()"
-    g = SeedSnowflake(1)
+    g = NaiveSnowflake(1)
     benchmark(g.generate)
 
 
@@ -104,10 +98,9 @@ def test_encode_base62_many(benchmark, n_urls):
     benchmark.extra_info["ns_per_code"] = _per(benchmark, n_urls)
 
 
-def test_seed_encode_base62_loop(benchmark, n_urls):
+def test_naive_base62_loop(benchmark, n_urls):
     benchmark.group = "base62: encode n"
-    enc = SeedURLShortener()._encode_base62
-    out = benchmark.pedantic(lambda: [enc(v) for v in range(100000, 100000 + n_urls)], rounds=3, iterations=1)
+    out = benchmark.pedantic(lambda: [base62(v) for v in range(100000, 100000 + n_urls)], rounds=3, iterations=1)
     assert out[0] == "q0U"
     benchmark.extra_info["ns_per_code"] = _per(benchmark, n_urls)
 
@@ -124,12 +117,12 @@ def test_shorten_many_memory(benchmark, urls):
     benchmark.extra_info["urls_per_s"] = 1e9 / _per(benchmark, len(urls))
 
 
-def test_seed_shortener_dict_loop(benchmark, urls):
+def test_naive_shortener_dict_loop(benchmark, urls):
     benchmark.group = "shortener: n URLs in memory"
 
     def run():
-        s = SeedURLShortener()
-        return [s.shorten_counter_based(u) for u in urls]
+        s = NaiveShortener()
+        return [s.shorten(u) for u in urls]
 
     codes = benchmark.pedantic(run, rounds=2, iterations=1)
     assert codes[0] == "q0U"
@@ -174,11 +167,11 @@ def test_dict_plus_per_row_insert_sqlite(benchmark, urls, tmp_path_factory):
         return (conn,), {}
 
     def run(conn):
-        s = SeedURLShortener()
+        s = NaiveShortener()
         for u in part:
-            if u in s.url_to_code:
+            if u in s.code_of:
                 continue
-            code = s.shorten_counter_based(u)
+            code = s.shorten(u)
             conn.execute("INSERT INTO links (code, url) VALUES (?, ?)", (code, u))
         conn.close()
         return s

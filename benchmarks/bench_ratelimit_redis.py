@@ -14,12 +14,10 @@ sysprims / limits ratios (the issue's goals: single calls >= 1x, ``allow_many``
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import numpy as np
 import pytest
-from tests.conftest import RedisServer
 
 from peers import peer
 from sysprims.ratelimit import RateLimiter
@@ -40,18 +38,6 @@ PARAMS = {
     "token_bucket": {"capacity": LIMIT, "refill_rate": float(LIMIT)},
 }
 _RESULTS: dict[tuple[str, str], float] = {}  # (what, algorithm) -> decisions per second
-
-
-@pytest.fixture(scope="module")
-def redis_url():
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
-    peer("redis")
-    server = RedisServer(binary)  # the test suite's real-server helper
-    server.start()
-    yield server.url
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -1,21 +1,20 @@
 """Sharding: batch routing throughput per strategy against per-key Python peers.
 
-Peers on the same keys in the same run: the seed's per-key ``hashlib.md5``
-routing, an ``mmh3`` hash-mod loop and a ``bisect`` ring in plain Python.
-``extra_info`` records keys/s and the speedup over each peer, and the
-movement table (n -> n+1 shards) for hash-mod, jump and ring.
+The contenders on str and int keys (sysprims' strategies, a naive per-key
+md5 routing, an ``mmh3`` hash-mod loop and an ``mmh3`` + ``bisect`` ring in
+plain Python) come from the one registry, ``sysprims.bench.cases.case_sharding``,
+that ``sysprims bench`` and the tour use. This file adds 10M int keys per
+strategy, raw jump hash, ``HashedKeys`` routing and the movement table
+(n -> n+1 shards) for hash-mod, jump and ring.
 """
 
 from __future__ import annotations
 
-import bisect
-import hashlib
-import time
-
 import numpy as np
 import pytest
 
-from peers import peer
+from peers import registry_test
+from sysprims.bench.cases import case_sharding
 from sysprims.hashing import hash_keys
 from sysprims.sharding import (
     ConsistentHashRing,
@@ -43,10 +42,6 @@ def _strategies():
     }
 
 
-def _seed_md5(key: str, n: int) -> int:
-    return int(hashlib.md5(key.encode()).hexdigest(), 16) % n
-
-
 def _rate(benchmark, n):
     stats = getattr(benchmark, "stats", None)
     if stats is None or not getattr(stats, "stats", None):
@@ -72,22 +67,7 @@ def test_jump_consistent_hash_raw_u64(benchmark, big_int_keys):
     benchmark.extra_info["keys_per_s"] = _rate(benchmark, u.size)
 
 
-@pytest.mark.parametrize("name", list(_strategies()))
-def test_get_shards_str(benchmark, str_keys, name):
-    s = _strategies()[name]
-    s.get_shards(str_keys[:10])
-    benchmark.group = "get_shards str keys"
-    out = benchmark(s.get_shards, str_keys)
-    sample = str_keys[:200]
-    assert out[:200].tolist() == [s.get_shard(k) for k in sample]
-    # the seed's per-key md5 routing on the same keys, timed here for the ratio
-    t0 = time.perf_counter()
-    [_seed_md5(k, 64) for k in str_keys]
-    md5_s = time.perf_counter() - t0
-    rate = _rate(benchmark, len(str_keys))
-    benchmark.extra_info["keys_per_s"] = rate
-    if rate:
-        benchmark.extra_info["speedup_vs_seed_md5_loop"] = rate * md5_s / len(str_keys)
+test_registry = registry_test(case_sharding, case_sharding.data, rounds=3)
 
 
 def test_get_shards_hashed_keys(benchmark, str_keys):
@@ -96,41 +76,6 @@ def test_get_shards_hashed_keys(benchmark, str_keys):
     s.get_shards(hk[:10])
     benchmark.group = "get_shards str keys"
     benchmark(s.get_shards, hk)
-    benchmark.extra_info["keys_per_s"] = _rate(benchmark, len(str_keys))
-
-
-def test_peer_seed_md5_loop(benchmark, str_keys):
-    benchmark.group = "get_shards str keys"
-    out = benchmark(lambda: [_seed_md5(k, 64) for k in str_keys])
-    assert len(out) == len(str_keys)
-    benchmark.extra_info["keys_per_s"] = _rate(benchmark, len(str_keys))
-
-
-def test_peer_mmh3_hash_mod_loop(benchmark, str_keys):
-    mmh3 = peer("mmh3")
-    benchmark.group = "get_shards str keys"
-    out = benchmark(lambda: [mmh3.hash64(k, 0, signed=False)[0] % 64 for k in str_keys])
-    assert out[:100] == HashBasedSharding(64).get_shards(str_keys[:100]).tolist()
-    benchmark.extra_info["keys_per_s"] = _rate(benchmark, len(str_keys))
-
-
-def test_peer_bisect_ring(benchmark, str_keys):
-    mmh3 = peer("mmh3")
-    ring = ConsistentHashRing(1000, vnodes=160)
-    points = ring._points.tolist()
-    owners = ring._owners.tolist()
-    m = len(points)
-
-    def route():
-        out = []
-        for k in str_keys:
-            i = bisect.bisect_left(points, mmh3.hash64(k, 0, signed=False)[0])
-            out.append(owners[i if i < m else 0])
-        return out
-
-    benchmark.group = "get_shards str keys"
-    out = benchmark(route)
-    assert out[:200] == ring.get_shards(str_keys[:200]).tolist()
     benchmark.extra_info["keys_per_s"] = _rate(benchmark, len(str_keys))
 
 

@@ -7,6 +7,7 @@ are what the suite reports; see ``benchmarks/README.md``.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -43,3 +44,18 @@ def other_str_keys(n_keys) -> list[str]:
 @pytest.fixture(scope="session")
 def int_keys(n_keys) -> np.ndarray:
     return np.random.default_rng(9).integers(0, 2**63 - 1, size=n_keys, dtype=np.int64)
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    """A real redis-server on a free loopback port (the test suite's helper), one per module."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
+    pytest.importorskip("redis", reason="the redis package is not installed (the [redis] extra)")
+    from tests.conftest import RedisServer
+
+    server = RedisServer(binary)
+    server.start()
+    yield server.url
+    server.stop()

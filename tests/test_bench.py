@@ -59,18 +59,19 @@ def test_results_are_internally_consistent(tiny_run):
     report = (tiny_run / "report.md").read_text()
     ok = [r for r in data["results"] if r["status"] == "ok"]
     assert ok
-    best: dict[tuple[str, str], float] = {}
+    best: dict[tuple[str, str, str], float] = {}
     for r in ok:
         # ns per op is the median of the recorded repeats over n
         assert r["ns_per_op"] == pytest.approx(statistics.median(r["times_s"]) / r["n"] * 1e9, rel=1e-3)
-        key = (r["component"], r["case"])
+        assert r["shape"] in ("batch", "single")
+        key = (r["component"], r["case"], r["shape"])
         best[key] = min(best.get(key, float("inf")), r["ns_per_op"])
         assert r["contender"] in report
     for r in ok:
-        assert r["vs_fastest"] == pytest.approx(r["ns_per_op"] / best[(r["component"], r["case"])])
-    # every case has a fastest contender at exactly 1.0
+        assert r["vs_fastest"] == pytest.approx(r["ns_per_op"] / best[(r["component"], r["case"], r["shape"])])
+    # every case and call shape has a fastest contender at exactly 1.0
     for key in best:
-        assert min(r["vs_fastest"] for r in ok if (r["component"], r["case"]) == key) == pytest.approx(1.0)
+        assert min(r["vs_fastest"] for r in ok if (r["component"], r["case"], r["shape"]) == key) == pytest.approx(1.0)
     # sysprims and its peers really ran on the same keys: our hash is bit-exact with mmh3 on them
     (row,) = [r for r in ok if r["case"] == "hash list of str" and r["library"] == "sysprims"]
     assert row["accuracy"]["bit_exact_vs_mmh3"] == 1.0
@@ -110,7 +111,7 @@ def test_only_validates_names_and_accepts_aliases():
 
 def test_ratios_against_the_fastest_contender():
     rows = [Result("c", "k", "a", "sysprims", n=10, ns_per_op=50.0), Result("c", "k", "b", "rbloom", n=10, ns_per_op=200.0),
-            Result("c", "k", "s", "seed", status="skipped"), Result("c", "j", "x", "sysprims", n=1, ns_per_op=7.0)]
+            Result("c", "k", "s", "naive", status="skipped"), Result("c", "j", "x", "sysprims", n=1, ns_per_op=7.0)]
     add_ratios(rows)
     assert [r.vs_fastest for r in rows] == [1.0, 4.0, None, 1.0]
     data = {"results": [r.to_dict() for r in rows]}

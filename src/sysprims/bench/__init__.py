@@ -57,18 +57,22 @@ def run_bench(
     return data
 
 
-def render_outputs(data: dict[str, Any], out_dir: str | os.PathLike[str], *, plots: bool = True) -> dict[str, Any]:
-    """Write ``results.json``, the plots and ``report.md`` for ``data`` into ``out_dir``."""
+def render_outputs(data: dict[str, Any], out_dir: str | os.PathLike[str], *, plots: bool = True,
+                   name: str | None = None) -> dict[str, Any]:
+    """Write ``results.json``, the plots and ``report.md`` for ``data`` into
+    ``out_dir``; with ``name``, ``<name>.json``, ``<name>.md`` and the plots in
+    ``<name>/`` instead (how ``benchmarks/results/`` holds several runs). The
+    report links the plots by paths relative to itself."""
     from .report import render_report, write_results
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    json_path = write_results(data, out / "results.json")
+    json_path = write_results(data, out / (f"{name}.json" if name else "results.json"))
     pngs: list[str] = []
     if plots:
         from .plots import save_plots
 
-        pngs = save_plots(data, out)
-    md_path = out / "report.md"
-    md_path.write_text(render_report(data, pngs))
+        pngs = save_plots(data, out / name if name else out)
+    md_path = out / (f"{name}.md" if name else "report.md")
+    md_path.write_text(render_report(data, [str(Path(p).relative_to(out)) for p in pngs]))
     return {"results": str(json_path), "report": str(md_path), "plots": pngs}

@@ -52,15 +52,19 @@ class Result:
     component: str
     case: str  # what is measured, e.g. "add (list of str)"
     contender: str  # e.g. "sysprims add_many", "rbloom", "set (exact)"
-    library: str  # "sysprims", a peer's distribution name, "python" or "seed"
+    library: str  # "sysprims", a peer's distribution name, "python", "naive" or "floor"
     status: str = "ok"  # "ok" | "skipped" | "error"
+    shape: str = "batch"  # "batch" (one call over the batch) or "single" (one call per key/request)
     n: int = 0  # keys / ops per timed call
     ns_per_op: float | None = None  # median over the repeats
     times_s: list[float] = field(default_factory=list)
     memory_bytes: int | None = None
     accuracy: dict[str, float] = field(default_factory=dict)
     note: str = ""
-    vs_fastest: float | None = None  # ns_per_op / fastest ns_per_op in the case (>= 1)
+    vs_fastest: float | None = None  # ns_per_op / fastest ns_per_op of the case and shape (>= 1)
+    # the untimed warm-up call, timed apart: the first call in the process may
+    # include kernel loading, a self-check and first touch of memory
+    first_call_ns_per_op: float | None = None
 
     @property
     def is_sysprims(self) -> bool:
@@ -73,8 +77,11 @@ class Result:
 class Context:
     """What a case module gets: the profile, generated data and the recorders."""
 
-    def __init__(self, profile: Profile, component: str, seed: int = 42, log: Callable[[str], None] | None = None):
+    def __init__(self, profile: Profile, component: str, seed: int = 42, log: Callable[[str], None] | None = None,
+                 contenders: set[str] | None = None):
         self.profile = profile
+        # measure only these contenders (the tour shows a few rows of each case); None: all
+        self.contenders = contenders
         self.component = component
         self.seed = seed
         self.results: list[Result] = []
@@ -108,11 +115,12 @@ class Context:
         return np.random.default_rng([self.seed, salt])
 
     def str_keys(self, n: int, prefix: str = "user", salt: int = 1) -> list[str]:
-        """``n`` distinct ~20-byte ASCII keys ``prefix:<15 digits>`` (the benchmark suite's keys)."""
+        """``n`` distinct ~20-byte ASCII keys ``prefix:<15 digits>`` (see :func:`.registry.str_keys`)."""
         key = f"str:{prefix}:{n}:{salt}"
         if key not in self._cache:
-            ids = self.rng(salt).choice(10**15, size=n, replace=False) if n <= 2_000_000 else _distinct_ints(self.rng(salt), n)
-            self._cache[key] = [f"{prefix}:{i:015d}" for i in ids.tolist()]
+            from .registry import str_keys
+
+            self._cache[key] = str_keys(n, prefix, salt, self.seed)
         return self._cache[key]
 
     def int_keys(self, n: int, salt: int = 2) -> np.ndarray:
@@ -131,24 +139,25 @@ class Context:
 
     # ------------------------------------------------------------ recorders
 
-    def skip(self, case: str, contender: str, library: str, reason: str) -> Result:
-        r = Result(self.component, case, contender, library, status="skipped", note=reason)
+    def skip(self, case: str, contender: str, library: str, reason: str, shape: str = "batch") -> Result:
+        r = Result(self.component, case, contender, library, status="skipped", note=reason, shape=shape)
         self.results.append(r)
         self._log(f"    {case:32s} {contender:34s} skipped: {reason}")
         return r
 
     def record(self, case: str, contender: str, library: str, seconds: float, n: int, *,
-               memory: int | None = None, accuracy: dict[str, float] | None = None, note: str = "") -> Result:
+               memory: int | None = None, accuracy: dict[str, float] | None = None, note: str = "",
+               shape: str = "batch") -> Result:
         """A row timed elsewhere (e.g. inside a subprocess): ``seconds`` for ``n`` ops."""
-        r = Result(self.component, case, contender, library, n=n, ns_per_op=seconds / max(n, 1) * 1e9,
+        r = Result(self.component, case, contender, library, shape=shape, n=n, ns_per_op=seconds / max(n, 1) * 1e9,
                    times_s=[round(seconds, 9)], memory_bytes=memory,
                    accuracy={k: float(v) for k, v in (accuracy or {}).items()}, note=note)
         self.results.append(r)
         self._log(f"    {case:32s} {contender:34s} {r.ns_per_op:12,.1f} ns/op  n={n:,}")
         return r
 
-    def error(self, case: str, contender: str, library: str, detail: str) -> Result:
-        r = Result(self.component, case, contender, library, status="error", note=detail[:300])
+    def error(self, case: str, contender: str, library: str, detail: str, shape: str = "batch") -> Result:
+        r = Result(self.component, case, contender, library, status="error", note=detail[:300], shape=shape)
         self.results.append(r)
         self._log(f"    {case:32s} {contender:34s} ERROR {detail[:200]}")
         return r
@@ -167,6 +176,7 @@ class Context:
         memory: Callable[[Any], int | None] | int | None = None,
         accuracy: Callable[[Any], dict[str, float]] | dict[str, float] | None = None,
         note: str = "",
+        shape: str | None = None,
     ) -> Result:
         """Time ``func(*setup())`` ``repeats`` times and record the median per op.
 
@@ -175,17 +185,26 @@ class Context:
         unless ``warmup=True`` (pure-Python loops gain nothing from it).
 
         ``memory`` and ``accuracy`` are values or callables of the last result.
-        Any exception becomes an ``error`` row; the run goes on.
+        Any exception becomes an ``error`` row; the run goes on. ``shape`` is
+        the call shape: "batch" (one call over the batch, the default) or
+        "single" (one call per key or request in a Python loop).
         """
+        shape = shape or "batch"
+        if self.contenders is not None and contender not in self.contenders:
+            return Result(self.component, case, contender, library, status="skipped", note="not selected",
+                          shape=shape)
         repeats = repeats or self.repeats
         if warmup is None:
             warmup = library == "sysprims" and self.profile.warmup_calls
         times: list[float] = []
+        first = None
         try:
             out = None
             if warmup:
                 args = setup() if setup else ()
+                t0 = time.perf_counter()
                 out = func(*args)
+                first = time.perf_counter() - t0
                 del args
             for _ in range(repeats):
                 args = setup() if setup else ()
@@ -201,12 +220,13 @@ class Context:
             acc = accuracy(out) if callable(accuracy) else (accuracy or {})
         except Exception as exc:  # a broken contender must not stop the suite
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            return self.error(case, contender, library, detail)
+            return self.error(case, contender, library, detail, shape=shape)
         ns = statistics.median(times) / max(n, 1) * 1e9
         r = Result(
-            self.component, case, contender, library, n=n, ns_per_op=ns, times_s=[round(t, 9) for t in times],
+            self.component, case, contender, library, shape=shape, n=n, ns_per_op=ns, times_s=[round(t, 9) for t in times],
             memory_bytes=int(mem) if mem is not None else None,
             accuracy={k: float(v) for k, v in acc.items()}, note=note,
+            first_call_ns_per_op=first / max(n, 1) * 1e9 if first is not None else None,
         )
         self.results.append(r)
         acc_s = " ".join(f"{k}={v:.4g}" for k, v in r.accuracy.items())
@@ -216,14 +236,6 @@ class Context:
     def record_series(self, name: str, **point: Any) -> None:
         """A point of a plotted series (accuracy vs memory, latency vs prefix length)."""
         self.series.setdefault(name, []).append(point)
-
-
-def _distinct_ints(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` distinct integers below 10**15, drawn without a quadratic ``choice``."""
-    out = np.unique(rng.integers(0, 10**15, size=int(n * 1.01) + 16))
-    while out.size < n:
-        out = np.unique(np.concatenate([out, rng.integers(0, 10**15, size=n - out.size + 16)]))
-    return rng.permutation(out)[:n]
 
 
 def py_container_bytes(container: Any, items: Any = None) -> int:
@@ -320,12 +332,13 @@ def run_cases(profile: Profile, only: list[str] | None = None, seed: int = 42,
 
 
 def add_ratios(results: list[Result]) -> None:
-    """Set ``vs_fastest`` = ns_per_op / the fastest ns_per_op of the same case."""
-    best: dict[tuple[str, str], float] = {}
+    """Set ``vs_fastest`` = ns_per_op / the fastest ns_per_op of the same case
+    and call shape (a batch row is never ranked against a per-call loop)."""
+    best: dict[tuple[str, str, str], float] = {}
     for r in results:
         if r.status == "ok" and r.ns_per_op:
-            key = (r.component, r.case)
+            key = (r.component, r.case, r.shape)
             best[key] = min(best.get(key, float("inf")), r.ns_per_op)
     for r in results:
         if r.status == "ok" and r.ns_per_op:
-            r.vs_fastest = r.ns_per_op / best[(r.component, r.case)]
+            r.vs_fastest = r.ns_per_op / best[(r.component, r.case, r.shape)]

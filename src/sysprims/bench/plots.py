@@ -20,25 +20,34 @@ __all__ = [
     "save_plots",
 ]
 
-OURS, OTHER, SEED = "#1f77b4", "#9a9a9a", "#d98c3a"
+OURS, OTHER, NAIVE, FLOOR = "#1f77b4", "#9a9a9a", "#d98c3a", "#55a868"
 
 
-def _plt():
-    try:
-        import matplotlib
+class _Figures:
+    """Makes figures that pyplot does not track: a notebook then shows a plot
+    once, as the cell's value (a pyplot figure is also drawn when the cell
+    ends, which showed every plot twice), and nothing leaks between calls."""
 
-        if matplotlib.get_backend().lower() not in ("module://matplotlib_inline.backend_inline", "inline"):
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - matplotlib is in the [bench] extra
-        from ..errors import MissingDependencyError
+    def __init__(self) -> None:
+        try:
+            from matplotlib.figure import Figure
+        except ImportError as exc:  # pragma: no cover - matplotlib is in the [bench] extra
+            from ..errors import MissingDependencyError
 
-        raise MissingDependencyError('plots need matplotlib: pip install "sysprims[bench]"') from exc
-    return plt
+            raise MissingDependencyError('plots need matplotlib: pip install "sysprims[bench]"') from exc
+        self._figure = Figure
+
+    def subplots(self, *args: Any, figsize: tuple[float, float], **kwargs: Any) -> tuple[Any, Any]:
+        fig = self._figure(figsize=figsize)
+        return fig, fig.subplots(*args, **kwargs)
+
+
+def _plt() -> _Figures:
+    return _Figures()
 
 
 def _color(lib: str) -> str:
-    return OURS if lib == "sysprims" else SEED if lib == "seed" else OTHER
+    return {"sysprims": OURS, "naive": NAIVE, "python": NAIVE, "floor": FLOOR}.get(lib, OTHER)
 
 
 def plot_throughput(data: dict[str, Any], component: str):
@@ -59,7 +68,7 @@ def plot_throughput(data: dict[str, Any], component: str):
         rows = sorted(rows, key=lambda r: r["ns_per_op"], reverse=True)
         y = range(len(rows))
         ax.barh(list(y), [r["ns_per_op"] for r in rows], color=[_color(r["library"]) for r in rows])
-        ax.set_yticks(list(y), [r["contender"] for r in rows], fontsize=8)
+        ax.set_yticks(list(y), [f"{r['contender']} [{r.get('shape', 'batch')}]" for r in rows], fontsize=8)
         ax.set_xscale("log")
         ax.set_title(case, fontsize=9, loc="left")
         for i, r in enumerate(rows):
@@ -68,7 +77,7 @@ def plot_throughput(data: dict[str, Any], component: str):
         ax.grid(axis="x", alpha=0.3)
     axes[-1, 0].set_xlabel("ns per key / op (log; lower is faster)")
     title = data["components"].get(component, {}).get("title", component)
-    fig.suptitle(f"{title}: sysprims (blue), peers (grey), seed (orange)", fontsize=10)
+    fig.suptitle(f"{title}: sysprims (blue), peers (grey), plain Python (orange), floor (green)", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -78,11 +87,11 @@ def plot_speedups(data: dict[str, Any]):
     from .report import summary_rows
 
     plt = _plt()
-    rows = summary_rows(data)
+    rows = [r for r in summary_rows(data) if r["peer"] or r["baseline"]]
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(8.5, 0.3 * len(rows) + 1.2))
-    labels = [f"{r['component']}: {r['case']}" + ("" if r["peer"] else " (vs baseline)") for r in rows]
+    labels = [f"{r['component']}: {r['case']} [{r['shape']}]" + ("" if r["peer"] else " (vs baseline)") for r in rows]
     vals = [r["vs_peer"] if r["peer"] else r["vs_baseline"] for r in rows]
     ax.barh(range(len(rows)), vals, color=[OURS if v >= 1 else "#c44e52" for v in vals])
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
@@ -180,13 +189,11 @@ def all_figures(data: dict[str, Any]) -> dict[str, Any]:
 
 def save_plots(data: dict[str, Any], out_dir: str | Path) -> list[str]:
     """Write every plot as ``<out_dir>/<name>.png``; returns the paths."""
-    plt = _plt()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, fig in all_figures(data).items():
         path = out / f"{name}.png"
         fig.savefig(path, dpi=110)
-        plt.close(fig)
         paths.append(str(path))
     return paths

@@ -4,7 +4,7 @@
 (``rbloom.update``, ``bounter.update``, ``set(keys)``, ...); ``n_loop`` is the
 prefix of the same data that a Python ``for`` loop calling a native function
 per key runs on (an ``mmh3.hash64`` loop, ``k in bloom`` loops); ``n_slow`` is
-the prefix the pure-Python implementations (the seed's classes, pyprobables,
+the prefix the pure-Python implementations (the naive baselines, pyprobables,
 limits, ...) run on. Everything is reported per key, so the ratios compare
 per-key costs; a loop's per-key cost barely depends on its length.
 """
@@ -20,7 +20,7 @@ __all__ = ["Profile", "PROFILES", "get_profile"]
 class Profile:
     name: str
     n: int  # keys per batch for the fast contenders
-    n_slow: int  # keys for pure-Python implementations (seed classes, pyprobables, ...)
+    n_slow: int  # keys for pure-Python implementations (naive baselines, pyprobables, ...)
     n_loop: int  # keys for Python loops over a native per-key call (mmh3 loop, ...)
     repeats: int  # timed repeats; the median is reported
     n_queries: int  # autocomplete queries, feed reads ...

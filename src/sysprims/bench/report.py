@@ -31,6 +31,8 @@ __all__ = [
     "START",
     "END",
     "fmt_time",
+    "compare_results",
+    "render_comparison",
 ]
 
 SCHEMA = 1
@@ -179,8 +181,9 @@ def _cases(data: dict[str, Any]) -> list[tuple[str, str, list[dict[str, Any]]]]:
 # ---------------------------------------------------------------- summary (README table)
 
 
-BASELINES = ("python", "seed")  # plain-Python and the seed's own classes
+BASELINES = ("python", "naive")  # plain-Python and the naive baselines (sysprims.bench.naive)
 REFERENCE = "reference"  # context rows (e.g. Python's salted hash()), neither peer nor baseline
+FLOOR = "floor"  # the machine's floor for the work (reading the keys, a NumPy gather)
 
 
 def _kind(lib: str) -> str:
@@ -188,34 +191,49 @@ def _kind(lib: str) -> str:
         return "sysprims"
     if lib in BASELINES:
         return "baseline"
-    if lib == REFERENCE:
-        return "reference"
+    if lib in (REFERENCE, FLOOR):
+        return lib
     return "peer"
 
 
 def summary_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per case that has a sysprims row and another contender: the
-    fastest sysprims row against the fastest peer library and the fastest
-    plain-Python/seed baseline (``reference`` rows are context only)."""
+    """One row per case and call shape that has a sysprims row and another
+    contender of the same shape: the fastest sysprims row against the fastest
+    peer library and the fastest plain-Python/naive baseline of that shape
+    (a batch call against batch calls, one call at a time against one call at
+    a time), with the case's floor row beside it (``reference`` rows are
+    context only)."""
     out = []
     for comp, case, rows in _cases(data):
         if case.startswith("suggest, prefix length"):
             continue  # plotted, not tabled
         ok = [r for r in rows if r["status"] == "ok" and r["ns_per_op"]]
-        ours = [r for r in ok if _kind(r["library"]) == "sysprims"]
-        peers = [r for r in ok if _kind(r["library"]) == "peer"]
-        bases = [r for r in ok if _kind(r["library"]) == "baseline"]
-        if not ours or not (peers or bases):
-            continue
-        a = min(ours, key=lambda r: r["ns_per_op"])
-        p = min(peers, key=lambda r: r["ns_per_op"]) if peers else None
-        b = min(bases, key=lambda r: r["ns_per_op"]) if bases else None
-        out.append({
-            "component": comp, "case": case, "sysprims": a, "peer": p, "baseline": b,
-            "vs_peer": p["ns_per_op"] / a["ns_per_op"] if p else None,
-            "vs_baseline": b["ns_per_op"] / a["ns_per_op"] if b else None,
-            "skipped": [r["contender"] for r in rows if r["status"] != "ok"],
-        })
+        floors = [r for r in ok if _kind(r["library"]) == FLOOR]
+        floor = min(floors, key=lambda r: r["ns_per_op"]) if floors else None
+        for shape in ("batch", "single"):
+            same = [r for r in ok if r.get("shape", "batch") == shape]
+            ours = [r for r in same if _kind(r["library"]) == "sysprims"]
+            peers = [r for r in same if _kind(r["library"]) == "peer"]
+            bases = [r for r in same if _kind(r["library"]) == "baseline"]
+            if not ours:
+                continue
+            if shape == "batch":
+                # a library with no batch call is shown by its per-call loop, and the row says so
+                loops = [r for r in ok if r.get("shape", "batch") != shape]
+                peers = peers or [r for r in loops if _kind(r["library"]) == "peer"]
+                bases = bases or [r for r in loops if _kind(r["library"]) == "baseline"]
+            if not ours or not (peers or bases or floor):
+                continue
+            a = min(ours, key=lambda r: r["ns_per_op"])
+            p = min(peers, key=lambda r: r["ns_per_op"]) if peers else None
+            b = min(bases, key=lambda r: r["ns_per_op"]) if bases else None
+            out.append({
+                "component": comp, "case": case, "shape": shape, "sysprims": a, "peer": p, "baseline": b,
+                "floor": floor,
+                "vs_peer": p["ns_per_op"] / a["ns_per_op"] if p else None,
+                "vs_baseline": b["ns_per_op"] / a["ns_per_op"] if b else None,
+                "skipped": [r["contender"] for r in rows if r["status"] != "ok" and r.get("shape", "batch") == shape],
+            })
     return out
 
 
@@ -232,28 +250,72 @@ def _first_acc(r: dict[str, Any] | None) -> str:
     return fmt_accuracy({k: v})
 
 
-def _who(r: dict[str, Any] | None) -> str:
+def _who(r: dict[str, Any] | None, shape: str = "batch") -> str:
     if r is None:
         return "-"
-    return f"{fmt_time(r['ns_per_op'])} {r['contender']}"
+    loop = " (no batch call: its per-call loop)" if r.get("shape", "batch") != shape else ""
+    return f"{fmt_time(r['ns_per_op'])} {r['contender']}{loop}"
+
+
+def _acc(r: dict[str, Any] | None) -> str:
+    """The first accuracy cell, or the admitted share where a row has one."""
+    if not r or not r["accuracy"]:
+        return ""
+    if "admitted" in r["accuracy"]:
+        return f"admitted {r['accuracy']['admitted']:.1%}"
+    return _first_acc(r)
 
 
 def render_summary_table(data: dict[str, Any]) -> str:
     rows = []
     for s in summary_rows(data):
-        a, p, b = s["sysprims"], s["peer"], s["baseline"]
-        accs = [_first_acc(x) for x in (a, p, b)]
+        a, p, b, f = s["sysprims"], s["peer"], s["baseline"], s["floor"]
+        accs = [_acc(x) for x in (a, p, b)]
         acc = " / ".join(x or "-" for x in accs) if any(accs) else ""
         mems = [fmt_bytes(x.get("memory_bytes")) if x else "" for x in (a, p, b)]
         mem = " / ".join(x or "-" for x in mems) if any(mems) else ""
         rows.append([
-            s["component"], s["case"], f"{fmt_time(a['ns_per_op'])} {a['contender'].removeprefix('sysprims ')}",
-            _who(p), f"**{fmt_ratio(s['vs_peer'])}**" if p else "-",
-            _who(b), f"**{fmt_ratio(s['vs_baseline'])}**" if b else "-", mem, acc,
+            s["component"], s["case"], s["shape"], f"{fmt_time(a['ns_per_op'])} {a['contender'].removeprefix('sysprims ')}",
+            _who(p, s["shape"]), f"**{fmt_ratio(s['vs_peer'])}**" if p else "-",
+            _who(b, s["shape"]), f"**{fmt_ratio(s['vs_baseline'])}**" if b else "-",
+            f"{fmt_time(f['ns_per_op'])} {f['contender'].removeprefix('floor: ')}" if f else "-", mem, acc,
         ])
-    header = ["component", "case", "sysprims", "fastest peer", "vs peer", "fastest baseline", "vs baseline",
-              "memory (ours / peer / baseline)", "accuracy (ours / peer / baseline)"]
+    header = ["component", "case", "call shape", "sysprims", "fastest peer (same shape)", "vs peer",
+              "fastest baseline (same shape)", "vs baseline", "floor", "memory (ours / peer / baseline)",
+              "accuracy (ours / peer / baseline)"]
     return _table(header, rows)
+
+
+def compare_results(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per-row change between two runs: every (component, case, contender)
+    measured in both, with old and new ns per op and ``new / old``."""
+    before = {(r["component"], r["case"], r["contender"]): r for r in old["results"]
+              if r["status"] == "ok" and r["ns_per_op"]}
+    out = []
+    for r in new["results"]:
+        o = before.get((r["component"], r["case"], r["contender"]))
+        if o is None or r["status"] != "ok" or not r["ns_per_op"]:
+            continue
+        out.append({"component": r["component"], "case": r["case"], "contender": r["contender"],
+                    "shape": r.get("shape", "batch"), "old_ns": o["ns_per_op"], "new_ns": r["ns_per_op"],
+                    "ratio": r["ns_per_op"] / o["ns_per_op"], "old_n": o["n"], "new_n": r["n"]})
+    return out
+
+
+def render_comparison(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """``sysprims bench --compare old.json``: the per-case change, as a table
+    (``change`` > 0: slower now; sizes shown where the two runs differ)."""
+    rows = []
+    for c in compare_results(old, new):
+        n = f"{c['old_n']:,}" if c["old_n"] == c["new_n"] else f"{c['old_n']:,} -> {c['new_n']:,}"
+        rows.append([c["component"], c["case"], c["contender"], c["shape"], fmt_time(c["old_ns"]),
+                     fmt_time(c["new_ns"]), f"{(c['ratio'] - 1) * 100:+.1f}%", n])
+    head = (f"old: {old.get('profile')} run of {old['meta'].get('date')}; "
+            f"new: {new.get('profile')} run of {new['meta'].get('date')}")
+    if not rows:
+        return head + "\nno row was measured in both runs"
+    return head + "\n\n" + _table(["component", "case", "contender", "call shape", "old", "new", "change", "n"],
+                                    rows)
 
 
 def _headline(data: dict[str, Any]) -> str:
@@ -269,10 +331,13 @@ def readme_block(data: dict[str, Any], source: str = "benchmarks/results/quick.j
     """The README block (markers included), rendered only from ``data``."""
     body = "\n".join([
         _headline(data),
-        "Time per key or operation (median of repeats). `vs peer` / `vs baseline` = the fastest peer "
-        "library's / plain-Python or seed baseline's time over the fastest sysprims contender's, on the "
-        "same data in the same run (> 1: sysprims is faster). `sysprims bench` writes `report.md` with "
-        "every contender, memory and accuracy.",
+        "Time per key or operation (median of repeats). One row per case and call shape: `batch` is "
+        "one call over the whole batch, `single` one call per key or request in a Python loop, and a "
+        "row compares only calls of the same shape. `vs peer` / `vs baseline` = the fastest peer "
+        "library's / plain-Python or naive baseline's time over the fastest sysprims contender's, on the "
+        "same data in the same run (> 1: sysprims is faster); `floor` is what the machine needs for the "
+        "bare work (reading the keys, counting with `np.bincount`, a NumPy gather of the same size). "
+        "`sysprims bench` writes `report.md` with every contender, memory and accuracy.",
         "",
         render_summary_table(data),
     ])
@@ -327,9 +392,10 @@ def render_report(data: dict[str, Any], plots: list[str] | None = None) -> str:
         f"- run time: {m.get('duration_s', 0):.0f} s; command: `{m.get('command', '')}`",
         "",
         "Every contender runs on the same generated data in the same process. Times are the median of "
-        "the repeats, per key or per operation; `vs fastest` is the time over the fastest contender of "
-        "the case (1.00 = fastest). Per-key Python loops (seed classes, pure-Python peers) run on a "
-        "sample (`n` column) and are reported per key.",
+        "the repeats, per key or per operation; `vs fastest` is the time over the fastest contender of the same "
+        "case and call shape (1.00 = fastest); `shape` is the call shape (`batch`: one call over the batch; "
+        "`single`: one call per key or request). Per-key Python loops (naive baselines, pure-Python "
+        "peers) run on a sample (`n` column) and are reported per key.",
         "",
         "## Library versions",
         "",
@@ -352,16 +418,16 @@ def render_report(data: dict[str, Any], plots: list[str] | None = None) -> str:
             if c != comp:
                 continue
             table = []
-            for r in sorted(rows, key=lambda r: (r["status"] != "ok", r["ns_per_op"] or 0)):
+            for r in sorted(rows, key=lambda r: (r["status"] != "ok", r.get("shape", "batch"), r["ns_per_op"] or 0)):
                 if r["status"] != "ok":
-                    table.append([r["contender"], r["status"], "", "", "", "", r["note"]])
+                    table.append([r["contender"], r.get("shape", "batch"), r["status"], "", "", "", "", r["note"]])
                     continue
                 table.append([
                     ("**" + r["contender"] + "**") if r["library"] == "sysprims" else r["contender"],
-                    fmt_time(r["ns_per_op"]), f"{r['vs_fastest']:.2f}" if r.get("vs_fastest") else "",
+                    r.get("shape", "batch"), fmt_time(r["ns_per_op"]), f"{r['vs_fastest']:.2f}" if r.get("vs_fastest") else "",
                     fmt_bytes(r.get("memory_bytes")), fmt_accuracy(r["accuracy"]), f"{r['n']:,}", r["note"],
                 ])
-            lines += [f"### {case}", "", _table(["contender", "per op", "vs fastest", "memory", "accuracy", "n",
+            lines += [f"### {case}", "", _table(["contender", "shape", "per op", "vs fastest", "memory", "accuracy", "n",
                                                  "note"], table), ""]
     skipped = [r for r in data["results"] if r["status"] == "skipped"]
     skipped_comps = [(c, i) for c, i in comps.items() if i["status"] == "skipped"]
@@ -376,8 +442,8 @@ def render_report(data: dict[str, Any], plots: list[str] | None = None) -> str:
     if errors:
         lines += ["", "## Errors", ""] + [f"- {r['component']} / {r['case']} / {r['contender']}: {r['note']}"
                                           for r in errors]
-    if plots:
-        lines += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
+    if plots:  # linked relative to report.md: the PNGs are written beside it
+        lines += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).as_posix()})" for p in plots]
     return "\n".join(lines).rstrip() + "\n"
 
 

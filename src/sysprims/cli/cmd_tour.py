@@ -13,7 +13,10 @@ ORDER = 0
 @click.option("--seed", type=int, default=42, show_default=True, help="random seed for the generated data")
 def COMMAND(size: int, only: str | None, seed: int) -> None:
     """Run every component on generated data and print what it did and how fast,
-    next to the plain-Python way."""
+    next to a peer library or the plain-Python way, with the call shape of each
+    row (batch or one call at a time). The figures come from the same benchmark
+    cases as `sysprims bench`, measured at --size; the first call of each row
+    (kernel loading, first touch) is shown apart."""
     from ..tour import run_tour
 
     steps = [s.strip() for s in only.split(",")] if only else None

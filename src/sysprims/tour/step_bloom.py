@@ -1,40 +1,26 @@
-"""Tour step: Bloom filter batch build and query against rbloom (or a Python set)."""
+"""Tour step: Bloom filter batch build and query against rbloom (the bench's Bloom case)."""
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..bloom import BloomFilter
-from . import Row, timed
+from . import Show
 
 NAME = "bloom"
 ORDER = 10
+COMPONENT = "bloom"
 
 
-def run(size: int, rng: np.random.Generator) -> list[Row]:
-    ids = rng.integers(0, 2**62, size=size, dtype=np.int64)
-    words = [f"user:{i:015d}" for i in ids.tolist()]
-    others = [f"anon:{i:015d}" for i in ids.tolist()]
-    bf = BloomFilter.for_capacity(size, 0.01)
-    t_add, _ = timed(lambda: bf.add_many(words))
-    t_q, hits = timed(lambda: bf.contains_many(others))
-    fpr = float(hits.mean())
-    note = f"{bf.size / size:.2f} bits/key, measured FPR {fpr:.4f} (target 0.01)"
-    try:
-        import rbloom
+def _fpr(r, b) -> str:
+    out = f"measured FPR {r.accuracy.get('fpr', float('nan')):.4f} (target 0.01)"
+    if b is not None and "fpr" in b.accuracy:
+        out += f", {b.contender.split()[0]} {b.accuracy['fpr']:.4f}"
+    return out
 
-        rb = rbloom.Bloom(size, 0.01)
-        base_add, _ = timed(lambda: rb.update(words))
-        sample = others[: min(size, 200_000)]
-        base_q, _ = timed(lambda: [k in rb for k in sample])
-        base_q *= size / len(sample)
-        label = "rbloom"
-    except ImportError:
-        s: set = set()
-        base_add, _ = timed(lambda: s.update(words))
-        base_q, _ = timed(lambda: [k in s for k in others])
-        label = "Python set"
-    return [
-        Row(NAME, "BloomFilter.add_many(list of str)", size, t_add, note, base_add, label),
-        Row(NAME, "BloomFilter.contains_many(list of str)", size, t_q, "", base_q, label),
-    ]
+
+SHOW = [
+    Show("add (list of str)", "sysprims add_many", "rbloom batch add", "BloomFilter.add_many(list of str)",
+         lambda r, b: f"{8 * r.memory_bytes / r.n:.2f} bits/key" if r.memory_bytes else ""),
+    Show("contains (half present)", "sysprims contains_many", "rbloom contains loop",
+         "BloomFilter.contains_many(list of str)", _fpr),
+    Show("contains (half present)", "sysprims contains loop", "rbloom contains loop", "BloomFilter.contains(str) loop",
+         _fpr),
+]

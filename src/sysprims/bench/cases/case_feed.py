@@ -1,11 +1,11 @@
-"""News-feed fan-out: sysprims FeedStore against the seed's FanoutService on
+"""News-feed fan-out: sysprims FeedStore against a naive dict-of-lists feed on
 the same power-law follow graph and post stream."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..seed_baselines import SeedFanoutService
+from ..naive import NaiveFeed
 
 NAME = "feed"
 TITLE = "News-feed fan-out (power-law follow graph)"
@@ -40,19 +40,17 @@ def run(ctx) -> None:
     writes = post(store_setup()[0])
     ctx.measure(case, "sysprims FeedStore.post_many", "sysprims", post, writes, setup=store_setup,
                 note=f"{n_users:,} users, {len(src):,} follows, {n_posts:,} posts")
-    seed_svc = SeedFanoutService()
+    naive = NaiveFeed()
     for u, v in zip(src.tolist(), dst.tolist(), strict=True):
-        seed_svc.follow(u, v)
+        naive.follow(u, v)
     sub = authors[: max(1, min(ctx.n_slow, n_posts) // 10)].tolist()
-    seed_writes = sum(len(seed_svc.followers.get(a, ())) + 1 for a in sub)
-    counter = [0]
+    naive_writes = sum(len(naive.followers.get(a, set()) | {a}) for a in sub)
+    counter = iter(range(1, 1 << 62))
 
-    def seed_post():
-        for a in sub:
-            counter[0] += 1
-            seed_svc.post_fan_out_on_write(a, "", counter[0])
+    def naive_post():
+        return sum(naive.post(a, next(counter)) for a in sub)
 
-    ctx.measure(case, "seed FanoutService.post_fan_out_on_write", "seed", seed_post, seed_writes,
+    ctx.measure(case, "naive feed post loop", "naive", naive_post, naive_writes, shape="single",
                 note=f"{len(sub):,} posts; {writes_per_post:.0f} writes per post on average")
 
     case = "read newest 20 (push model)"
@@ -63,9 +61,9 @@ def run(ctx) -> None:
                 lambda: store.get_feeds(users, 20, "push"), len(users))
     ul = users.tolist()
     ctx.measure(case, "sysprims FeedStore.timeline loop", "sysprims",
-                lambda: [store.timeline(u, 20) for u in ul], len(ul))
-    for i, a in enumerate(authors[: min(n_posts, 20_000)].tolist()):
-        seed_svc.post_fan_out_on_write(a, "", 10**9 + i)
-    ctx.measure(case, "seed get_feed_push_model loop", "seed",
-                lambda: [seed_svc.get_feed_push_model(u, 20) for u in ul], len(ul),
+                lambda: [store.timeline(u, 20) for u in ul], len(ul), shape="single")
+    for a in authors[: min(n_posts, 20_000)].tolist():
+        naive.post(a, next(counter))
+    ctx.measure(case, "naive push_feed loop", "naive",
+                lambda: [naive.push_feed(u, 20) for u in ul], len(ul), shape="single",
                 note="sorts the whole timeline on every read")

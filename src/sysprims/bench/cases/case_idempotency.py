@@ -1,5 +1,5 @@
-"""Idempotency keys: a cache hit and a first execution per store, against the
-seed's in-memory manager (no maintained Python peer library exists)."""
+"""Idempotency keys: a cache hit and a first execution per store, against a
+naive in-memory dict manager (no maintained Python peer library exists)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..seed_baselines import SeedIdempotencyManager
+from ..naive import NaiveIdempotency
 
 NAME = "idempotency"
 TITLE = "Idempotency keys (per call)"
@@ -30,13 +30,14 @@ def run(ctx) -> None:
         managers = [("sysprims memory store", "sysprims", lambda: IdempotencyManager(), m),
                     ("sysprims SQLite store", "sysprims",
                      lambda: IdempotencyManager(store=SQLiteStore(folder / f"i{next(ids)}.db")), max(m // 10, 50)),
-                    ("seed IdempotencyManager (memory)", "seed", lambda: SeedIdempotencyManager(), m)]
+                    ("naive dict manager (memory)", "naive", lambda: NaiveIdempotency(), m)]
         ids = itertools.count()
         for name, lib, make, k in managers:
             mgr = make()
             mgr.execute("hit-key", _op)
             ex = mgr.execute
-            ctx.measure("cache hit", name, lib, lambda ex=ex, k=k: [ex("hit-key", _op) for _ in range(k)], k)
+            ctx.measure("cache hit", name, lib, lambda ex=ex, k=k: [ex("hit-key", _op) for _ in range(k)], k,
+                        shape="single")
             counter = itertools.count()
 
             def first(ex=ex, k=k, counter=counter):
@@ -44,10 +45,11 @@ def run(ctx) -> None:
                 return [ex(f"{base}{i}", _op) for i in range(k)]
 
             ctx.measure("first execution", name, lib, first, k,
-                        accuracy=lambda _, ex=ex: {"replayed_result_equal": float(ex("k0-0", lambda: None) == RESULT)})
+                        accuracy=lambda _, ex=ex: {"replayed_result_equal": float(ex("k0-0", lambda: None) == RESULT)},
+                        shape="single")
             if hasattr(mgr, "close"):
                 mgr.close()
         reason = "not run by sysprims bench (needs a redis-server); see benchmarks/bench_idempotency.py"
-        ctx.skip("cache hit", "sysprims Redis store", "sysprims", reason)
+        ctx.skip("cache hit", "sysprims Redis store", "sysprims", reason, shape="single")
     finally:
         shutil.rmtree(folder, ignore_errors=True)

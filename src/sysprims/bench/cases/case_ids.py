@@ -1,4 +1,4 @@
-"""Snowflake IDs and the URL shortener against the seed's own classes, uuid4
+"""Snowflake IDs and the URL shortener against naive plain-Python versions, uuid4
 and a plain dict, on the same data in the same run."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import uuid
 
 import numpy as np
 
-from ..seed_baselines import SeedSnowflakeID, SeedURLShortener
+from ..naive import NaiveShortener, NaiveSnowflake, base62
 
 NAME = "ids"
 TITLE = "Snowflake IDs and URL shortener"
@@ -31,19 +31,20 @@ def run(ctx) -> None:
                 lambda: SnowflakeID(1).generate_many(n), n, accuracy=_unique,
                 note="ceiling: 4096 IDs per ms = 244 ns/ID")
     ctx.measure(case, "sysprims SnowflakeID.generate loop", "sysprims",
-                lambda g: [g.generate() for _ in range(ns)], ns, setup=lambda: (SnowflakeID(2),), accuracy=_unique)
-    ctx.measure(case, "seed SnowflakeID.generate loop", "seed",
-                lambda g: [g.generate() for _ in range(ns)], ns, setup=lambda: (SeedSnowflakeID(3),), accuracy=_unique)
+                lambda g: [g.generate() for _ in range(ns)], ns, setup=lambda: (SnowflakeID(2),), accuracy=_unique,
+                shape="single")
+    ctx.measure(case, "naive Snowflake generate loop", "naive",
+                lambda g: [g.generate() for _ in range(ns)], ns, setup=lambda: (NaiveSnowflake(3),), accuracy=_unique,
+                shape="single")
     ctx.measure(case, "uuid.uuid4 loop", "python", lambda: [uuid.uuid4() for _ in range(ns)], ns,
-                accuracy=_unique, note="128-bit random, not time-ordered")
+                accuracy=_unique, note="128-bit random, not time-ordered", shape="single")
 
     case = "base62 encode n counters"
     vals = list(range(100_000, 100_000 + n))
     ctx.measure(case, "sysprims encode_base62_many", "sysprims", lambda: encode_base62_many(vals), n)
-    enc = SeedURLShortener()._encode_base62
     vl = vals[: ctx.n_loop]
-    ctx.measure(case, "seed _encode_base62 loop", "seed", lambda: [enc(v) for v in vl], len(vl),
-                note=ctx.loop_note(len(vl)))
+    ctx.measure(case, "naive base62 loop", "naive", lambda: [base62(v) for v in vl], len(vl),
+                note=ctx.loop_note(len(vl)), shape="single")
 
     case = "shorten n URLs (memory)"
     m = min(n, 1_000_000)
@@ -51,8 +52,8 @@ def run(ctx) -> None:
     ctx.measure(case, "sysprims URLShortener.shorten_many", "sysprims", lambda: URLShortener().shorten_many(urls), m,
                 accuracy=_unique)
 
-    def seed_short():
-        s = SeedURLShortener()
-        return [s.shorten_counter_based(u) for u in urls]
+    def naive_short():
+        s = NaiveShortener()
+        return [s.shorten(u) for u in urls]
 
-    ctx.measure(case, "seed URLShortener loop", "seed", seed_short, m, accuracy=_unique)
+    ctx.measure(case, "naive counter + two dicts loop", "naive", naive_short, m, accuracy=_unique, shape="single")

@@ -1,12 +1,26 @@
-"""Rate limiting: sysprims against limits (memory storage), pyrate-limiter, a
-plain-Python dict token bucket and the seed's TokenBucket, on the same Zipf
-request trace (limit 100 per second per key, 20,000 requests per second)."""
+"""Rate limiting: sysprims against limits, pyrate-limiter and a plain-Python
+dict token bucket, on the same Zipf request trace (limit 100 per second per
+key, 10,000 keys, 20,000 requests per second), in the same run.
+
+Call shapes are kept apart. *batch*: sysprims ``allow_many`` over the whole
+trace (neither peer has a batch call). *single*: one call per request in a
+Python loop: sysprims ``allow()``, ``limits`` ``hit`` (memory storage, its
+fastest), pyrate-limiter ``try_acquire`` (a bucket per key, as its docs do it,
+fed the trace's timestamps through its item-wrapping hook) and a dict token
+bucket. Every row shows the share it admitted; where a peer cannot be given
+the trace's timestamps (limits reads the real clock, so the whole trace falls
+in a few milliseconds of its time) the share differs because the policy it
+was shown differs, and the row says so. Timestamps are float seconds.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from ..seed_baselines import SeedTokenBucket
+from ..naive import DictTokenBucket
+from ..registry import BATCH, NAIVE, SINGLE, Contender, measure_all
 
 NAME = "ratelimit"
 TITLE = "Rate limiting (100 requests/s per key)"
@@ -14,6 +28,8 @@ ORDER = 30
 REQUIRES = ("sysprims.ratelimit",)
 LIMIT = 100
 N_USERS = 10_000
+RATE = 20_000.0  # requests per second in the trace
+STR_CASE, INT_CASE = "decide (Zipf trace, str keys)", "decide (Zipf trace, int64 keys)"
 
 ALGOS = {
     "token_bucket": {"capacity": LIMIT, "refill_rate": float(LIMIT)},
@@ -23,87 +39,147 @@ ALGOS = {
 }
 
 
+def data(n: int, seed: int = 42) -> dict[str, Any]:
+    """``n`` requests: Zipf(1.2) keys over 10,000 users, sorted float-second timestamps."""
+    rng = np.random.default_rng([seed, 42])
+    ids = ((rng.zipf(1.2, n) - 1) % N_USERS).astype(np.int64)
+    ts = np.sort(rng.uniform(0.0, n / RATE, n)) + 1.7e9
+    return {"n": n, "ids": ids, "keys": [f"user:{i:08d}" for i in ids.tolist()], "ts": ts,
+            "ts_list": ts.tolist()}
 
-def run(ctx) -> None:
-    from ...ratelimit import RateLimiter
 
-    n, ns = ctx.n, ctx.n_slow
-    rng = ctx.rng(42)
-    ids = (rng.zipf(1.2, n) - 1) % N_USERS
-    ts = np.sort(rng.uniform(0.0, n / 20_000, n)) + 1.7e9
-    keys = [f"user:{i:08d}" for i in ids.tolist()]
-    case = "decide (Zipf trace, str keys)"
-    note_slow = f"per-call loop on the first {ns:,} requests"
+_REF: dict[tuple[str, int, int], tuple[list, np.ndarray]] = {}
 
-    def frac(count, total):
-        return {"admitted": float(count) / total}
 
-    for algo, params in ALGOS.items():
-        ctx.measure(case, f"sysprims allow_many {algo}", "sysprims",
-                    lambda a=algo, p=params: RateLimiter(a, **p).allow_many(keys, ts), n,
-                    accuracy=lambda out: frac(np.sum(out), n))
-    tl = ts.tolist()
+def reference(d: dict[str, Any], algo: str) -> np.ndarray:
+    """The decisions of the dict token bucket (``token_bucket``) or of sysprims'
+    exact sliding log (``sliding_window_log``) on ``d``; cached per data set."""
+    key = (algo, id(d["keys"]), d["n"])
+    if key not in _REF:
+        if algo == "token_bucket":
+            allow = DictTokenBucket(LIMIT, float(LIMIT)).allow
+            ref = np.fromiter(map(allow, d["keys"], d["ts_list"]), dtype=bool, count=d["n"])
+        else:
+            from ...ratelimit import RateLimiter
 
-    def loop():
-        allow = RateLimiter("token_bucket", **ALGOS["token_bucket"]).allow
-        return sum(bool(allow(k, t)) for k, t in zip(keys[:ns], tl[:ns], strict=True))
+            ref = RateLimiter(algo, **ALGOS[algo]).allow_many(d["keys"], d["ts"])
+        _REF[key] = (d["keys"], ref)  # keeps the keys alive, so their id is not reused
+    return _REF[key][1]
 
-    ctx.measure(case, "sysprims allow() loop token_bucket", "sysprims", loop, ns,
-                accuracy=lambda c: frac(c, ns), note=note_slow)
 
-    limits = ctx.peer("limits", case)
-    if limits is not None:
+def _admitted(ref_algo: str | None = None, name: str = "") -> Any:
+    def check(out, _state, d):
+        got = np.asarray(out, dtype=bool)
+        acc = {"admitted": float(got.mean())}
+        if ref_algo is not None:
+            same = float((got == reference(d, ref_algo)).mean())
+            acc["same_decisions"] = same
+            assert same == 1.0, f"{name}: {1 - same:.2%} of decisions differ from the reference"
+        return acc
+
+    return check
+
+
+def _limiter(algo: str) -> Any:
+    def setup(_mod, _d):
+        from ...ratelimit import RateLimiter
+
+        return RateLimiter(algo, **ALGOS[algo])
+
+    return setup
+
+
+def _allow_loop(rl, d):
+    allow = rl.allow
+    return list(map(allow, d["keys"], d["ts_list"]))
+
+
+def _limits_setup(strategy: str):
+    def setup(limits, _d):
         from limits.storage import MemoryStorage
 
-        item = limits.RateLimitItemPerSecond(LIMIT)
-        for strategy in ("FixedWindowRateLimiter", "MovingWindowRateLimiter", "SlidingWindowCounterRateLimiter"):
-            def lim_run(s=strategy):
-                hit = getattr(limits.strategies, s)(MemoryStorage()).hit
-                return sum(bool(hit(item, k)) for k in keys[:ns])
+        return getattr(limits.strategies, strategy)(MemoryStorage()).hit, limits.RateLimitItemPerSecond(LIMIT)
 
-            ctx.measure(case, f"limits {strategy.replace('RateLimiter', '')}", "limits", lim_run, ns,
-                        accuracy=lambda c: frac(c, ns), note=note_slow + "; real clock")
-    pl = ctx.peer("pyrate_limiter", case, "pyrate-limiter")
-    if pl is not None:
-        def pl_run():
-            acquire = pl.Limiter(pl.Rate(LIMIT, pl.Duration.SECOND)).try_acquire
-            return sum(bool(acquire(k, blocking=False)) for k in keys[:ns])
+    return setup
 
-        ctx.measure(case, "pyrate-limiter Limiter", "pyrate-limiter", pl_run, ns,
-                    accuracy=lambda c: frac(c, ns), note=note_slow + "; real clock")
 
-    cap = rate = float(LIMIT)
+def _limits_loop(state, d):
+    hit, item = state
+    return [hit(item, k) for k in d["keys"]]
 
-    nl = ctx.n_loop
 
-    def dict_bucket():
-        buckets: dict[str, list[float]] = {}
-        count = 0
-        for k, now in zip(keys[:nl], tl[:nl], strict=True):
-            b = buckets.get(k)
-            if b is None:
-                b = buckets[k] = [cap, now]
-            tokens = min(cap, b[0] + (now - b[1]) * rate)
-            b[1] = now
-            if tokens >= 1.0:
-                b[0] = tokens - 1.0
-                count += 1
-            else:
-                b[0] = tokens
-        return count
+class _TraceBuckets:
+    """pyrate-limiter's documented extension point: a BucketFactory that keeps
+    one in-memory bucket per key and stamps each item with the trace's time."""
 
-    ctx.measure(case, "dict token bucket (plain Python)", "python", dict_bucket, nl,
-                accuracy=lambda c: frac(c, nl), note=ctx.loop_note(nl))
+    def __new__(cls, pl):
+        class Factory(pl.BucketFactory):
+            def __init__(self):
+                self.rates = [pl.Rate(LIMIT, pl.Duration.SECOND)]
+                self.buckets = {}
+                self.now_ms = 0
 
-    def seed_run():
-        buckets: dict[str, SeedTokenBucket] = {}
-        count = 0
-        for k in keys[:ns]:
-            b = buckets.get(k)
-            if b is None:
-                b = buckets[k] = SeedTokenBucket(LIMIT, float(LIMIT))
-            count += b.allow_request()
-        return count
+            def wrap_item(self, name, weight=1):
+                return pl.RateItem(name, self.now_ms, weight=weight)
 
-    ctx.measure(case, "seed TokenBucket per key", "seed", seed_run, ns, accuracy=lambda c: frac(c, ns),
-                note=note_slow + "; real clock")
+            def get(self, item):
+                b = self.buckets.get(item.name)
+                if b is None:  # no leak thread: the run is short and leaking would add a thread to the timing
+                    b = self.buckets[item.name] = pl.InMemoryBucket(self.rates)
+                return b
+
+        return Factory()
+
+
+def _pyrate_setup(pl, _d):
+    factory = _TraceBuckets(pl)
+    return factory, pl.Limiter(factory).try_acquire
+
+
+def _pyrate_loop(state, d):
+    factory, acquire = state
+    out = []
+    for k, t in zip(d["keys"], d["ts_list"], strict=True):
+        factory.now_ms = int(t * 1000)
+        out.append(acquire(k, blocking=False))
+    return out
+
+
+def _dict_loop(bucket, d):
+    return list(map(bucket.allow, d["keys"], d["ts_list"]))
+
+
+def _contenders() -> list[Contender]:
+    out = []
+    for algo in ALGOS:
+        ref = algo if algo in ("token_bucket", "sliding_window_log") else None
+        out.append(Contender(STR_CASE, f"sysprims allow_many {algo}", "sysprims", BATCH, setup=_limiter(algo),
+                             call=lambda rl, d: rl.allow_many(d["keys"], d["ts"]), check=_admitted(ref, algo)))
+    out.append(Contender(INT_CASE, "sysprims allow_many token_bucket", "sysprims", BATCH,
+                         setup=_limiter("token_bucket"), call=lambda rl, d: rl.allow_many(d["ids"], d["ts"]),
+                         check=_admitted()))
+    for algo in ("token_bucket", "sliding_window_log"):
+        out.append(Contender(STR_CASE, f"sysprims allow() loop {algo}", "sysprims", SINGLE, setup=_limiter(algo),
+                             call=_allow_loop, size="slow", check=_admitted(algo, f"allow() {algo}")))
+    for strategy in ("FixedWindowRateLimiter", "MovingWindowRateLimiter", "SlidingWindowCounterRateLimiter"):
+        out.append(Contender(STR_CASE, f"limits {strategy.removesuffix('RateLimiter')} hit loop", "limits", SINGLE,
+                             peer="limits", setup=_limits_setup(strategy), call=_limits_loop, size="slow",
+                             check=_admitted(),
+                             note="memory storage; reads the real clock, so it sees the trace in milliseconds"))
+    out.append(Contender(STR_CASE, "pyrate-limiter try_acquire loop (bucket per key)", "pyrate-limiter", SINGLE,
+                         peer="pyrate_limiter", setup=_pyrate_setup, call=_pyrate_loop, size="slow",
+                         check=_admitted("sliding_window_log", "pyrate-limiter"),
+                         note="sliding log per key, trace timestamps: same policy as sysprims sliding_window_log"))
+    out.append(Contender(STR_CASE, "dict token bucket allow() loop", NAIVE, SINGLE,
+                         setup=lambda _m, _d: DictTokenBucket(LIMIT, float(LIMIT)), call=_dict_loop, size="slow",
+                         check=_admitted("token_bucket", "dict token bucket"),
+                         note="plain Python, trace timestamps; the same requests as the other loops"))
+    return out
+
+
+CONTENDERS = _contenders()
+
+
+def run(ctx) -> None:
+    measure_all(ctx, CONTENDERS, data(ctx.n, ctx.seed))
+    _REF.clear()
