@@ -2,27 +2,30 @@
 
 State (struct of arrays):
 
-* ``cum`` (depth, width), uint32 or uint64: a Count-Min table of *every* event
-  so far, added with wrap-around (never saturating), so differences are exact
-  modulo ``mask + 1``;
-* ``snaps`` (history, depth, width): ``snaps[b % history]`` is ``cum`` as it
-  was when bucket ``b`` started, for the last ``history`` buckets;
+* ``win`` (depth, width), uint32 or uint64: the Count-Min table of exactly the
+  events of the recent window (the last ``window`` buckets);
+* ``snaps`` (history, depth, width): ``snaps[b % history]`` is the table of
+  *every* event before bucket ``b`` started (the cumulative table ``cum``), for
+  the last ``history`` buckets;
 * ``snap_tot`` (history,) uint64 and ``tot`` (1,) uint64: the same for the
   event total;
 * ``meta`` int64 ``[candidates, current bucket, first bucket, started]``.
 
-The counters of buckets ``b0..cur`` are ``cum - snaps[b0 % history]`` (mod
-``mask + 1``): a Count-Min table of exactly the events of those buckets, so its
-row minimum never undercounts them. Each event costs the table's ``depth``
-read-modify-writes plus ``depth`` reads of one snapshot; a bucket change copies
-``cum`` into one snapshot (O(depth*width)) and re-values the candidates.
+All counter arithmetic wraps modulo ``mask + 1`` (never saturates), so table
+differences are exact: ``cum = win + snaps[ws]`` with ``ws`` the slot of the
+window's first bucket, and the counters of buckets ``b0..b1`` are
+``snaps[b1 + 1] - snaps[b0]``, Count-Min tables of exactly those events whose
+row minimum never undercounts them. An event costs what a plain top-K update
+costs (``depth`` read-modify-writes of ``win``); a bucket change rebuilds
+``cum``, copies it into a snapshot and subtracts the new window start
+(O(depth * width) each) and re-values the candidates.
 
 Candidates are the top-K structure of :mod:`sysprims._kernels.countmin`
 (``slot_*``, ``heap``, ``pos``, ``index``) valued by the recent-window
 estimate; ``slot_ref`` is the batch index of the key that (re)entered a slot,
 or a negative number the wrapper set before the batch (the key it already holds).
-Buckets come pre-computed (``floor(timestamp / interval)``, int64); an event of an
-earlier bucket than the current one counts in the current bucket.
+An event's bucket is ``floor(timestamp / interval)``; an event of an earlier
+bucket than the current one counts in the current bucket.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import kernel
-from .countmin import _ex_topk, _index_find, _sift_down, column, sat_add, topk_offer
+from .countmin import _ex_topk, _index_find, _sift_down, column, query_one, sat_add, topk_offer
+from .murmur3 import murmur3_x64_128_one, murmur3_x64_128_u64_one
 
 _ONE = np.uint64(1)
 _M32 = np.uint64(0xFFFFFFFF)
@@ -56,26 +60,24 @@ def _masks():
 
 
 @kernel()
-def window_est(cum, snap, h1, h2, mask):
-    """Row minimum of ``cum - snap`` (mod mask+1) at the key's columns."""
-    depth = cum.shape[0]
-    width = np.uint64(cum.shape[1])
-    est = mask
-    for r in range(depth):
-        j = column(h1, h2, r, width)
-        v = (np.uint64(cum[r, j]) - np.uint64(snap[r, j])) & mask
-        if v < est:
-            est = v
-    return est
+def _boundary(b, interval):
+    """The smallest float64 ``t`` with ``floor(t / interval) >= b``: division is
+    monotone, so ``t >= _boundary(b)`` decides the bucket without dividing."""
+    t = np.float64(b) * interval
+    while np.floor(t / interval) < b:
+        t = np.nextafter(t, np.inf)
+    while np.floor(np.nextafter(t, -np.inf) / interval) >= b:
+        t = np.nextafter(t, -np.inf)
+    return t
 
 
 @kernel()
-def _rebuild(cum, snap, mask, slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta):
+def _rebuild(win, slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta):
     """Re-value every candidate from the window table, drop those at 0, rebuild heap and index."""
     m = meta[0]
     w = 0
     for s in range(m):
-        e = window_est(cum, snap, slot_h1[s], slot_h2[s], mask)
+        e = np.uint64(query_one(win, slot_h1[s], slot_h2[s]))
         if e > 0:
             slot_h1[w] = slot_h1[s]
             slot_h2[w] = slot_h2[s]
@@ -98,119 +100,139 @@ def _rebuild(cum, snap, mask, slot_h1, slot_h2, slot_est, slot_ref, heap, pos, i
 
 
 @kernel()
-def _advance(
-    cum,
-    snaps,
-    snap_tot,
-    tot,
-    mask,
-    window,
-    b,
-    slot_h1,
-    slot_h2,
-    slot_est,
-    slot_ref,
-    heap,
-    pos,
-    index,
-    meta,
-):
-    """Start bucket ``b`` (> the current one): snapshot, then re-value the candidates."""
+def _add_into(a, b, mask, sign):
+    """a = a + b (sign 1) or a - b (sign -1), modulo mask + 1."""
+    for r in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            if sign > 0:
+                a[r, j] = (np.uint64(a[r, j]) + np.uint64(b[r, j])) & mask
+            else:
+                a[r, j] = (np.uint64(a[r, j]) - np.uint64(b[r, j])) & mask
+
+
+@kernel()
+def _advance(win, snaps, snap_tot, tot, mask, window, b, cands_h1, cands_h2, cands_est, cands_ref, heap, pos, index, meta):  # fmt: skip
+    """Start bucket ``b`` (> the current one): snapshot, slide the window, re-value the candidates."""
     history = snaps.shape[0]
     cur = meta[1]
-    steps = b - cur
-    if steps > history:
-        steps = history
-    for nb in range(b - steps + 1, b + 1):
+    _add_into(win, snaps[(cur - window + 1) % history], mask, 1)  # win now holds cum
+    first = b - history + 1
+    if first < cur + 1:
+        first = cur + 1
+    for nb in range(first, b + 1):
         slot = nb % history
-        snaps[slot, :, :] = cum
+        snaps[slot, :, :] = win
         snap_tot[slot] = tot[0]
     meta[1] = b
-    ws = (b - window + 1) % history
-    _rebuild(cum, snaps[ws], mask, slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta)
+    _add_into(win, snaps[(b - window + 1) % history], mask, -1)
+    _rebuild(win, cands_h1, cands_h2, cands_est, cands_ref, heap, pos, index, meta)
 
 
-def _ex_update():
-    h = np.array([[1, 2], [3, 4], [1, 2]], dtype=np.uint64)
-    b = np.array([5, 5, 7], dtype=np.int64)
-    return [
-        (*_ex_state(dt), mask, np.int64(2), h, b, np.zeros(0, np.uint64), *_ex_cands())
-        for dt, mask in _masks()
-    ]
-
-
-@kernel(_ex_update)
-def trend_update(cum, snaps, snap_tot, tot, mask, window, hashes, buckets, counts,
-                 slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta):  # fmt: skip
-    """Serial update: event ``i`` is key ``hashes[i]`` in bucket ``buckets[i]``."""
-    history = snaps.shape[0]
-    depth = cum.shape[0]
-    width = np.uint64(cum.shape[1])
+@kernel()
+def _run(win, snaps, snap_tot, tot, mask, window, hashes, times, interval, counts, base,
+         slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta):  # fmt: skip
+    """The serial loop: event ``i`` is key ``hashes[i]`` at ``times[i]``, counted
+    ``counts[i]`` times (once if ``counts`` is empty), batch index ``base + i``."""
+    depth = win.shape[0]
+    width = np.uint64(win.shape[1])
     unit = counts.shape[0] == 0
     full = heap.shape[0]
-    ws = (meta[1] - window + 1) % history
-    for i in range(hashes.shape[0]):
-        b = buckets[i]
-        if meta[3] == 0:
-            meta[1] = b
-            meta[2] = b
-            meta[3] = 1
-            ws = (b - window + 1) % history
-        elif b > meta[1]:
-            _advance(
-                cum,
-                snaps,
-                snap_tot,
-                tot,
-                mask,
-                window,
-                b,
-                slot_h1,
-                slot_h2,
-                slot_est,
-                slot_ref,
-                heap,
-                pos,
-                index,
-                meta,
-            )
-            ws = (b - window + 1) % history
+    n = hashes.shape[0]
+    if n == 0:
+        return
+    if meta[3] == 0:
+        b = np.int64(np.floor(times[0] / interval))
+        meta[1] = b
+        meta[2] = b
+        meta[3] = 1
+    nxt = _boundary(meta[1] + 1, interval)
+    total = tot[0]
+    for i in range(n):
+        if times[i] >= nxt:  # exactly when floor(times[i] / interval) > the current bucket
+            cur = np.int64(np.floor(times[i] / interval))
+            tot[0] = total
+            _advance(win, snaps, snap_tot, tot, mask, window, cur, slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta)  # fmt: skip
+            nxt = _boundary(cur + 1, interval)
         h1 = hashes[i, 0]
         h2 = hashes[i, 1]
         c = _ONE if unit else counts[i]
-        tot[0] += c
+        total += c
         est = mask
         for r in range(depth):
             j = column(h1, h2, r, width)
-            v = (np.uint64(cum[r, j]) + c) & mask
-            cum[r, j] = v
-            d = (v - np.uint64(snaps[ws, r, j])) & mask
-            if d < est:
-                est = d
+            v = (np.uint64(win[r, j]) + c) & mask
+            win[r, j] = v
+            if v < est:
+                est = v
         if meta[0] == full and est <= slot_est[heap[0]]:
-            continue
+            continue  # the common case, kept out of topk_offer for speed
         p = _index_find(index, slot_h1, slot_h2, h1, h2)
         if p >= 0:
             s = index[p] - 1
             slot_est[s] = sat_add(slot_est[s], c, mask)
             _sift_down(heap, pos, slot_est, pos[s], meta[0])
         else:
-            topk_offer(
-                slot_h1,
-                slot_h2,
-                slot_est,
-                slot_ref,
-                heap,
-                pos,
-                index,
-                meta,
-                h1,
-                h2,
-                est,
-                c,
-                mask,
-                i,
-            )
+            topk_offer(slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta, h1, h2, est, c, mask, base + i)  # fmt: skip
+    tot[0] = total
+
+
+def _ex_update(keys):
+    t = np.array([5.0, 5.5, 7.0])
+    return [
+        (*_ex_state(dt), mask, np.int64(2), *keys, t, 1.0, np.zeros(0, np.uint64), *_ex_cands())
+        for dt, mask in _masks()
+    ]
+
+
+@kernel(lambda: _ex_update((np.array([[1, 2], [3, 4], [1, 2]], dtype=np.uint64),)))
+def trend_update_hashes(win, snaps, snap_tot, tot, mask, window, hashes, times, interval, counts,
+                        slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta):  # fmt: skip
+    """Serial update: event ``i`` is key ``hashes[i]`` at ``times[i]``, in bucket
+    ``floor(times[i] / interval)`` (the wrapper checked that every bucket fits int64)."""
+    _run(win, snaps, snap_tot, tot, mask, window, hashes, times, interval, counts, 0,
+         slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta)  # fmt: skip
+
+
+# Keys hashed here, 1024 at a time into a buffer that stays in L1 (no (n, 2)
+# hash array to write and read back), then the same loop.
+
+
+def _ex_var():
+    data = np.frombuffer(b"abcabx", dtype=np.uint8).copy()
+    keys = (data, np.array([0, 3, 3], np.int64), np.array([3, 5, 6], np.int64), np.uint64(0))
+    return _ex_update(keys)
+
+
+@kernel(_ex_var)
+def trend_update_var(win, snaps, snap_tot, tot, mask, window, data, starts, ends, seed, times, interval, counts,
+                     slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta):  # fmt: skip
+    """:func:`trend_update_hashes` for keys ``data[starts[i]:ends[i]]``."""
+    n = starts.shape[0]
+    block = 1024
+    buf = np.empty((block, 2), np.uint64)
+    for lo in range(0, n, block):
+        hi = min(lo + block, n)
+        for i in range(lo, hi):
+            buf[i - lo, 0], buf[i - lo, 1] = murmur3_x64_128_one(data, starts[i], ends[i], seed)
+        c = counts if counts.shape[0] == 0 else counts[lo:hi]
+        _run(win, snaps, snap_tot, tot, mask, window, buf[: hi - lo], times[lo:hi], interval, c, lo,
+             slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta)  # fmt: skip
+
+
+@kernel(lambda: _ex_update((np.arange(3, dtype=np.uint64), np.uint64(0))))
+def trend_update_u64(win, snaps, snap_tot, tot, mask, window, values, seed, times, interval, counts,
+                     slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta):  # fmt: skip
+    """:func:`trend_update_hashes` for integer keys (8 little-endian bytes)."""
+    n = values.shape[0]
+    block = 1024
+    buf = np.empty((block, 2), np.uint64)
+    for lo in range(0, n, block):
+        hi = min(lo + block, n)
+        for i in range(lo, hi):
+            buf[i - lo, 0], buf[i - lo, 1] = murmur3_x64_128_u64_one(values[i], seed)
+        c = counts if counts.shape[0] == 0 else counts[lo:hi]
+        _run(win, snaps, snap_tot, tot, mask, window, buf[: hi - lo], times[lo:hi], interval, c, lo,
+             slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta)  # fmt: skip
 
 
 def _ex_advance():
@@ -218,7 +240,7 @@ def _ex_advance():
 
 
 @kernel(_ex_advance)
-def trend_advance(cum, snaps, snap_tot, tot, mask, window, b,
+def trend_advance(win, snaps, snap_tot, tot, mask, window, b,
                   slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta):  # fmt: skip
     """Move the clock to bucket ``b`` with no event (no-op unless ``b`` is later)."""
     if meta[3] == 0:
@@ -226,23 +248,7 @@ def trend_advance(cum, snaps, snap_tot, tot, mask, window, b,
         meta[2] = b
         meta[3] = 1
     elif b > meta[1]:
-        _advance(
-            cum,
-            snaps,
-            snap_tot,
-            tot,
-            mask,
-            window,
-            b,
-            slot_h1,
-            slot_h2,
-            slot_est,
-            slot_ref,
-            heap,
-            pos,
-            index,
-            meta,
-        )
+        _advance(win, snaps, snap_tot, tot, mask, window, b, slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta)  # fmt: skip
 
 
 def _ex_query():
@@ -255,41 +261,36 @@ def _ex_query():
 
 @kernel(_ex_query)
 def trend_query(top, bottom, mask, hashes, out):
-    """``out[i]`` = row minimum of ``top - bottom`` at key i's columns."""
+    """``out[i]`` = row minimum of ``top - bottom`` (mod mask + 1) at key i's columns."""
+    depth = top.shape[0]
+    width = np.uint64(top.shape[1])
     for i in range(hashes.shape[0]):
-        out[i] = window_est(top, bottom, hashes[i, 0], hashes[i, 1], mask)
+        h1 = hashes[i, 0]
+        h2 = hashes[i, 1]
+        est = mask
+        for r in range(depth):
+            j = column(h1, h2, r, width)
+            v = (np.uint64(top[r, j]) - np.uint64(bottom[r, j])) & mask
+            if v < est:
+                est = v
+        out[i] = est
 
 
 def _ex_rebuild():
-    return [
-        (np.zeros((2, 17), dt), np.zeros((2, 17), dt), mask, *_ex_cands()) for dt, mask in _masks()
-    ]
+    return [(np.zeros((2, 17), dt), *_ex_cands()) for dt, _mask in _masks()]
 
 
 @kernel(_ex_rebuild)
-def trend_rebuild(cum, snap, mask, slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta):
+def trend_rebuild(win, slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta):
     """:func:`_rebuild` for the wrapper (after loading or merging)."""
-    _rebuild(cum, snap, mask, slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta)
-
-
-def _ex_add():
-    return [(np.zeros((3, 2, 17), dt), np.zeros((3, 2, 17), dt), mask) for dt, mask in _masks()]
-
-
-@kernel(_ex_add)
-def wrap_add(a, b, mask):
-    """a += b modulo mask+1 (3-D tables: snapshots, or a (1, depth, width) view)."""
-    for i in range(a.shape[0]):
-        for r in range(a.shape[1]):
-            for j in range(a.shape[2]):
-                a[i, r, j] = (np.uint64(a[i, r, j]) + np.uint64(b[i, r, j])) & mask
+    _rebuild(win, slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta)
 
 
 __all__ = [
     "trend_advance",
     "trend_query",
     "trend_rebuild",
-    "trend_update",
-    "window_est",
-    "wrap_add",
+    "trend_update_hashes",
+    "trend_update_u64",
+    "trend_update_var",
 ]

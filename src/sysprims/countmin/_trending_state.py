@@ -28,7 +28,7 @@ def restore(cls: Any, container: Container) -> Any:
             history=p["history"], seed=container.seed, dtype=p["dtype"], candidates=p["candidates"],
         )  # fmt: skip
         current, first, started = p["current"], p["first"], p["started"]
-        cum, snaps, snap_tot, tot = a["cum"], a["snaps"], a["snap_tot"], a["tot"]
+        win, snaps, snap_tot, tot = a["window_table"], a["snaps"], a["snap_tot"], a["tot"]
         h1, h2, est = a["h1"], a["h2"], a["est"]
     except (KeyError, TypeError, InvalidParameterError) as exc:
         raise SerializationError(f"invalid trending state: {exc}") from None
@@ -39,8 +39,8 @@ def restore(cls: Any, container: Container) -> Any:
         raise SerializationError("invalid trending clock: first bucket after the current one")
     m = h1.shape[0] if h1.ndim == 1 else -1
     ok = (
-        cum.dtype == snaps.dtype == new._cum.dtype
-        and cum.shape == new._cum.shape
+        win.dtype == snaps.dtype == new._win.dtype
+        and win.shape == new._win.shape
         and snaps.shape == new._snaps.shape
         and snap_tot.dtype == tot.dtype == np.uint64
         and snap_tot.shape == (new.history,)
@@ -61,7 +61,7 @@ def restore(cls: Any, container: Container) -> Any:
     ):
         raise SerializationError("the trending event totals are inconsistent")
     keys = decode_keys(a, m, "trending")
-    new._cum, new._snaps = np.array(cum), np.array(snaps)
+    new._win, new._snaps = np.array(win), np.array(snaps)
     new._snap_tot, new._tot = np.array(snap_tot), np.array(tot)
     new._set_candidates(
         h1.tolist(), h2.tolist(), est.tolist(), keys, current=current, first=first, started=started

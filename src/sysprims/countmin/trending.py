@@ -6,8 +6,8 @@ window*), how often a key occurred, which keys occurred most, and which keys
 are *rising*: counted far more in the recent window than their rate over the
 ``history - window`` buckets before it (the *baseline*) predicts.
 
-Design: one Count-Min table ``cum`` counts every event (wrap-around
-arithmetic), and a ring of ``history`` snapshots holds ``cum`` as it was when
+Design: one Count-Min table counts the recent window's events, and a ring of
+``history`` snapshots holds the table of *all* events (``cum``) as it was when
 each of the last buckets began. The counters of any span of recent buckets are
 a difference of two tables, itself a Count-Min table of exactly those events.
 Memory is fixed: ``(history + 1) * depth * width`` counters plus the candidates.
@@ -36,7 +36,7 @@ from .._validate import check_choice, check_int, check_number
 from ..errors import IncompatibleError, InvalidParameterError, KeyTypeError
 from ..hashing import HashedKeys, check_seed, hashes_for
 from ._keycodec import encode_keys
-from .sketch import CountMinSketch, prepare_counts
+from .sketch import CountMinSketch, prepare_counts, prepare_keys
 from .topk import _index_capacity, _pick
 
 __all__ = ["Trend", "TrendingTopK"]
@@ -110,7 +110,7 @@ class TrendingTopK(Persistable):
                 f"(history + 1) * depth * width must be <= 2**31 counters, got {cells}"
             )
         dt = np.dtype(self.dtype)
-        self._cum = np.zeros((self.depth, self.width), dt)
+        self._win = np.zeros((self.depth, self.width), dt)
         self._snaps = np.zeros((self.history, self.depth, self.width), dt)
         self._snap_tot = np.zeros(self.history, np.uint64)
         self._tot = np.zeros(1, np.uint64)
@@ -148,7 +148,7 @@ class TrendingTopK(Persistable):
 
     def _tables(self) -> tuple:
         return (
-            self._cum,
+            self._win,
             self._snaps,
             self._snap_tot,
             self._tot,
@@ -174,7 +174,7 @@ class TrendingTopK(Persistable):
 
         m = len(self)
         self._ref[:m] = -1 - np.arange(m)
-        trend_rebuild(self._cum, self._snaps[self._slot(self.window)], self._mask, *self._cands())
+        trend_rebuild(self._win, *self._cands())
         self._collect([])
 
     def _collect(self, batch: Any) -> None:
@@ -222,7 +222,9 @@ class TrendingTopK(Persistable):
 
     # ----------------------------------------------------------------- updates
 
-    def _buckets(self, timestamps: Any, n: int) -> np.ndarray:
+    def _times(self, timestamps: Any, n: int) -> tuple[np.ndarray, float]:
+        """Timestamps as float64 and the divisor that gives their buckets (the
+        kernel computes ``floor(t / divisor)``); every bucket is checked to fit."""
         ts = np.asarray(timestamps)
         if ts.ndim == 0:
             ts = ts.reshape(1)
@@ -231,30 +233,33 @@ class TrendingTopK(Persistable):
                 f"timestamps must be 1-D with one per key ({n}), got shape {ts.shape}"
             )
         if ts.dtype.kind == "M":
-            ns = ts.astype("datetime64[ns]").astype(np.int64)
-            if n and (ts != ts).any():
-                raise InvalidParameterError("timestamps must not hold NaT")
             step = round(self.interval * 1e9)
             if step < 1 or step != self.interval * 1e9:
                 raise InvalidParameterError(
                     f"interval must be a whole number of nanoseconds for datetime64, got {self.interval}"
                 )
-            return ns // step
-        if ts.dtype.kind not in "iuf":
+            if n and np.isnat(ts).any():
+                raise InvalidParameterError("timestamps must not hold NaT")
+            ts = (ts.astype("datetime64[ns]").astype(np.int64) // step).astype(np.float64)
+            divisor = 1.0
+        elif ts.dtype.kind in "iuf":
+            ts = np.ascontiguousarray(ts, dtype=np.float64)
+            divisor = self.interval
+        else:
             raise InvalidParameterError(
                 f"timestamps must be numbers or datetime64, got dtype {ts.dtype}"
             )
-        b = np.floor(ts.astype(np.float64) / self.interval)
-        if n and not (np.isfinite(b).all() and np.abs(b).max() < _MAX_BUCKET):
-            i = int(
-                np.flatnonzero(
-                    ~np.isfinite(b) | (np.abs(np.nan_to_num(b, nan=np.inf)) >= _MAX_BUCKET)
-                )[0]
-            )
-            raise InvalidParameterError(
-                f"timestamps must be finite and below 2**62 buckets, got timestamps[{i}] = {ts[i]}"
-            )
-        return b.astype(np.int64)
+        if n:
+            lo, hi = float(ts.min()) / divisor, float(ts.max()) / divisor
+            if not (math.isfinite(lo) and math.isfinite(hi) and max(-lo, hi) < _MAX_BUCKET):
+                bad = ~np.isfinite(ts) | (
+                    np.abs(np.nan_to_num(ts / divisor, nan=np.inf)) >= _MAX_BUCKET
+                )
+                i = int(np.flatnonzero(bad)[0])
+                raise InvalidParameterError(
+                    f"timestamps must be finite, within 2**62 intervals of 0, got timestamps[{i}] = {timestamps[i]!r}"
+                )
+        return ts, divisor
 
     def update(self, key: Any, timestamp: Any, count: int = 1) -> None:
         """Count ``key`` ``count`` times at ``timestamp`` (seconds)."""
@@ -266,7 +271,7 @@ class TrendingTopK(Persistable):
         """Count event ``i`` (key ``keys[i]`` at ``timestamps[i]``, ``counts[i]`` times
         or once): exactly the loop of :meth:`update`. ``hashed`` may carry the keys'
         :func:`~sysprims.hash_keys` to skip hashing."""
-        from .._kernels.trending import trend_update
+        from .._kernels import trending as _k
 
         if isinstance(keys, HashedKeys):
             raise KeyTypeError(
@@ -279,16 +284,22 @@ class TrendingTopK(Persistable):
         source = keys if hashed is None else hashed
         if hashed is not None and (not isinstance(hashed, HashedKeys) or len(hashed) != len(keys)):
             raise InvalidParameterError("hashed must be the HashedKeys of exactly these keys")
-        hashes = hashes_for(source, self.seed, "trending tracker")
-        n = hashes.shape[0]
-        buckets = self._buckets(timestamps, n)
+        kind, batch, n = prepare_keys(source, self.seed, "trending tracker")
+        times, divisor = self._times(timestamps, n)
         c, total = prepare_counts(counts, n)
         if n == 0:
             return
         self._check_room(c, total)
         m = len(self)
         self._ref[:m] = -1 - np.arange(m)
-        trend_update(*self._tables(), hashes, buckets, c, *self._cands())
+        tail = (times, divisor, c, *self._cands())
+        seed = np.uint64(self.seed)
+        if kind == "hashes":  # hashing fused into the loop otherwise (as the top-K kernels do)
+            _k.trend_update_hashes(*self._tables(), batch, *tail)
+        elif kind == "int":
+            _k.trend_update_u64(*self._tables(), batch.ints, seed, *tail)
+        else:
+            _k.trend_update_var(*self._tables(), batch.data, batch.starts, batch.ends, seed, *tail)
         self._collect(keys)
 
     def _check_room(self, counts: np.ndarray, total: int) -> None:
@@ -305,7 +316,8 @@ class TrendingTopK(Persistable):
     def advance(self, timestamp: Any) -> None:
         """Move the clock to ``timestamp`` without an event (a quiet stream's window
         still slides); earlier timestamps change nothing."""
-        self._advance_to(int(self._buckets([timestamp], 1)[0]))
+        times, divisor = self._times([timestamp], 1)
+        self._advance_to(math.floor(times[0] / divisor))
 
     def _advance_to(self, bucket: int) -> None:
         from .._kernels.trending import trend_advance
@@ -318,13 +330,26 @@ class TrendingTopK(Persistable):
     # ----------------------------------------------------------------- answers
 
     def _table_query(self, keys: Any, top_back: int | None, bottom_back: int) -> np.ndarray:
+        """Row minima of (the table of all events before bucket ``top_back - 1``
+        back, or of all events so far when None) minus (that before ``bottom_back - 1``)."""
         from .._kernels.trending import trend_query
 
         hashes = hashes_for(keys, self.seed, "trending tracker")
         out = np.empty(hashes.shape[0], np.uint64)
-        top = self._cum if top_back is None else self._snaps[self._slot(top_back)]
+        if top_back is None:  # cum = win + the window's first snapshot (numpy wraps unsigned)
+            top = self._win + self._snaps[self._slot(self.window)]
+        else:
+            top = self._snaps[self._slot(top_back)]
         trend_query(top, self._snaps[self._slot(bottom_back)], self._mask, hashes, out)
         return out
+
+    def _window_query(self, keys: Any) -> np.ndarray:
+        from .._kernels.countmin import cms_query_hashes
+
+        hashes = hashes_for(keys, self.seed, "trending tracker")
+        out = np.empty(hashes.shape[0], np.int64 if self.dtype == "uint32" else np.uint64)
+        cms_query_hashes(self._win, hashes, out)
+        return out.astype(np.uint64)
 
     def query(self, key: Any) -> int:
         """Estimated events of ``key`` in the recent window (never below the truth)."""
@@ -332,7 +357,7 @@ class TrendingTopK(Persistable):
 
     def query_many(self, keys: Any) -> np.ndarray:
         """:meth:`query` for every key (uint64)."""
-        return self._table_query(keys, None, self.window)
+        return self._window_query(keys)
 
     def count_many(self, keys: Any, buckets: int) -> np.ndarray:
         """Estimated events of every key in the last ``buckets`` buckets (1 .. history)."""
@@ -417,12 +442,10 @@ class TrendingTopK(Persistable):
         if not self.started:
             self.__dict__.update(other.__dict__)
             return self
-        from .._kernels.trending import wrap_add
-
         self._advance_to(other.current_bucket)
         other._advance_to(self.current_bucket)
-        wrap_add(self._cum[None], other._cum[None], self._mask)
-        wrap_add(self._snaps, other._snaps, self._mask)
+        self._win += other._win  # unsigned NumPy arithmetic wraps, as the kernels do
+        self._snaps += other._snaps
         self._snap_tot += other._snap_tot
         self._tot += other._tot
         pairs: dict[tuple[int, int], Any] = {}
@@ -431,15 +454,8 @@ class TrendingTopK(Persistable):
             for h1, h2, key in zip(t._h1[:m].tolist(), t._h2[:m].tolist(), t._keys, strict=True):
                 pairs.setdefault((h1, h2), key)
         ps = list(pairs)
-        est = (
-            self._table_query(
-                HashedKeys(np.array(ps, dtype=np.uint64).reshape(-1, 2), self.seed),
-                None,
-                self.window,
-            ).tolist()
-            if ps
-            else []
-        )
+        hashed = HashedKeys(np.array(ps, dtype=np.uint64).reshape(-1, 2), self.seed)
+        est = self._window_query(hashed).tolist()
         ranked = sorted(zip(est, ps, strict=True), key=lambda r: (-r[0], r[1]))[: self.capacity]
         first = min(int(self._meta[2]), int(other._meta[2]))
         self._set_candidates([p[0] for _e, p in ranked], [p[1] for _e, p in ranked], [e for e, _p in ranked],
@@ -461,7 +477,7 @@ class TrendingTopK(Persistable):
             "interval": self.interval, "window": self.window, "history": self.history, "dtype": self.dtype,
             "current": self.current_bucket, "first": int(self._meta[2]), "started": self.started,
         }  # fmt: skip
-        arrays = {"cum": self._cum, "snaps": self._snaps, "snap_tot": self._snap_tot, "tot": self._tot,
+        arrays = {"window_table": self._win, "snaps": self._snaps, "snap_tot": self._snap_tot, "tot": self._tot,
                   "h1": self._h1[:m], "h2": self._h2[:m], "est": self._est[:m], **encode_keys(self._keys)}  # fmt: skip
         return params, arrays, self.seed
 
@@ -474,7 +490,7 @@ class TrendingTopK(Persistable):
     # ----------------------------------------------------------------- display
 
     def nbytes(self) -> int:
-        return sum(x.nbytes for x in (self._cum, self._snaps, self._snap_tot, self._h1, self._h2, self._est,
+        return sum(x.nbytes for x in (self._win, self._snaps, self._snap_tot, self._h1, self._h2, self._est,
                                       self._ref, self._heap, self._pos, self._index))  # fmt: skip
 
     def __repr__(self) -> str:
