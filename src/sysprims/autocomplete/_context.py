@@ -1,0 +1,208 @@
+"""Suggestions in context: a user's own history, a region's words, trending queries.
+
+:class:`ContextualAutocomplete` ranks the completions of a prefix by
+
+    score(w) = base(w) + user_weight * user(w) + region_weight * region(w) + trending_weight * trend(w)
+
+(evaluated left to right in float64), where ``base`` is the frequency in the
+shared index and the other terms are sparse, non-negative *profiles*: per-user
+counts of past queries, per-region weights, and the current trending keys.
+Nothing is rebuilt at query time: the shared index answers its exact top-k, and
+only the profile words under the prefix are looked at besides.
+
+Why that is exact: every boost is >= 0, so a word outside the index's top-k and
+in no profile scores ``base(w)``, which the k words of the index's top-k already
+beat (each of them scores at least its base, and ties go by the word). A
+profile word outside the top-k has ``base(w) <= base_k`` (the k-th base score),
+so ``base_k + boosts(w)`` bounds its score; its base frequency is looked up
+only when that bound could still reach the k-th best score found so far.
+Words of a profile in use (its weight > 0) that the index does not hold are
+suggested too (base 0).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .._validate import check_int, check_number
+from ..errors import InvalidParameterError
+
+__all__ = ["ContextualAutocomplete"]
+
+
+class _Profile:
+    """Sparse word -> boost (>= 0), with the words sorted for prefix ranges."""
+
+    __slots__ = ("scores", "_sorted")
+
+    def __init__(self) -> None:
+        self.scores: dict[str, float] = {}
+        self._sorted: list[str] | None = []
+
+    def add(self, word: str, by: float) -> None:
+        if word not in self.scores:
+            self._sorted = None
+        self.scores[word] = self.scores.get(word, 0.0) + by
+
+    def under(self, prefix: str) -> list[str]:
+        words = self._sorted
+        if words is None:
+            words = self._sorted = sorted(self.scores)
+        i = bisect.bisect_left(words, prefix)
+        out = []
+        while i < len(words) and words[i].startswith(prefix):
+            out.append(words[i])
+            i += 1
+        return out
+
+
+def _boost(value: Any, name: str, position: int) -> float:
+    v = check_number(name, value)
+    if v < 0 or not math.isfinite(v):
+        raise InvalidParameterError(f"{name} must be finite and >= 0, got {value!r} at position {position}")
+    return v
+
+
+class ContextualAutocomplete:
+    """Personalised, regional and trending suggestions over a shared index.
+
+    ``index`` is an :class:`~sysprims.autocomplete.Autocomplete` or a
+    :class:`~sysprims.autocomplete.ShardedAutocomplete`; it is never modified or
+    rebuilt. Profile words are folded as the index folds its words.
+    """
+
+    def __init__(
+        self,
+        index: Any,
+        *,
+        user_weight: float = 1.0,
+        region_weight: float = 1.0,
+        trending_weight: float = 1.0,
+    ) -> None:
+        for name in ("suggest_with_scores", "frequency", "_clean_word", "_clean_prefix"):
+            if not hasattr(index, name):
+                raise InvalidParameterError(
+                    f"index must be an Autocomplete or ShardedAutocomplete, got {type(index).__name__}"
+                )
+        self.index = index
+        self.user_weight = _weight("user_weight", user_weight)
+        self.region_weight = _weight("region_weight", region_weight)
+        self.trending_weight = _weight("trending_weight", trending_weight)
+        self._users: dict[Any, _Profile] = {}
+        self._regions: dict[Any, _Profile] = {}
+        self._trending = _Profile()
+
+    # ------------------------------------------------------------ profiles
+
+    def _feed(self, profile: _Profile, items: Any, by: Any, what: str) -> None:
+        if isinstance(items, Mapping):
+            pairs = list(items.items())
+        else:
+            if isinstance(items, (str, bytes)):
+                raise InvalidParameterError(f"{what} must be an iterable of str, got a single {type(items).__name__}")
+            words = list(items)
+            pairs = [(w, by) for w in words]
+        cleaned = [
+            (self.index._clean_word(w, i), _boost(b, what, i)) for i, (w, b) in enumerate(pairs)
+        ]  # validate all before changing anything
+        for w, b in cleaned:
+            profile.add(w, b)
+
+    def add_history(self, user: Any, queries: Iterable[str] | Mapping[str, float], by: float = 1.0) -> None:
+        """Record ``user``'s past queries (each adds ``by``; a mapping gives each its own amount)."""
+        self._feed(self._users.setdefault(user, _Profile()), queries, by, "history")
+
+    def set_region(self, region: Any, weights: Mapping[str, float]) -> None:
+        """Replace ``region``'s word weights (e.g. the region's own query counts)."""
+        profile = _Profile()
+        self._feed(profile, weights, None, "region weights")
+        self._regions[region] = profile
+
+    def set_trending(self, trending: Any, n: int = 100) -> None:
+        """Replace the trending boosts: a mapping word -> boost, or a
+        :class:`~sysprims.countmin.TrendingTopK` whose ``n`` rising str keys
+        boost by their excess over the expected count (``recent - expected``)."""
+        from ..countmin.trending import TrendingTopK
+
+        if isinstance(trending, TrendingTopK):
+            trending = {
+                t.key: t.recent - t.expected for t in trending.trending(check_int("n", n, min=0)) if isinstance(t.key, str)
+            }
+        profile = _Profile()
+        self._feed(profile, trending, None, "trending boosts")
+        self._trending = profile
+
+    def forget_user(self, user: Any) -> None:
+        self._users.pop(user, None)
+
+    # ------------------------------------------------------------ queries
+
+    def _active(self, user: Any, region: Any) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+        empty: dict[str, float] = {}
+        u = self._users.get(user) if user is not None else None
+        r = self._regions.get(region) if region is not None else None
+        return (
+            u.scores if u is not None and self.user_weight else empty,
+            r.scores if r is not None and self.region_weight else empty,
+            self._trending.scores if self.trending_weight else empty,
+        )
+
+    def suggest_with_scores(
+        self, prefix: str, k: int = 10, *, user: Any = None, region: Any = None
+    ) -> list[tuple[str, float]]:
+        """The ``k`` best completions of ``prefix`` for ``user`` in ``region`` with
+        their combined scores, best first, ties by word: exactly a filter-and-sort
+        of every word (index and profiles) by the combined score."""
+        if type(k) is not int or k < 0:
+            k = check_int("k", k, min=0)
+        index = self.index
+        base_rows = index.suggest_with_scores(prefix, k)
+        us, rs, ts = self._active(user, region)
+        if not (us or rs or ts) or k == 0:
+            return base_rows
+        p = index._clean_prefix(prefix).decode("utf-8")
+        uw, rw, tw = self.user_weight, self.region_weight, self.trending_weight
+        base = dict(base_rows)
+        extra: set[str] = set()
+        for prof, scores in ((self._users.get(user), us), (self._regions.get(region), rs), (self._trending, ts)):
+            if scores:
+                extra.update(prof.under(p))
+        extra.difference_update(base)
+        scored = [(b + uw * us.get(w, 0.0) + rw * rs.get(w, 0.0) + tw * ts.get(w, 0.0), w) for w, b in base.items()]
+        if extra:
+            full = len(base_rows) == k
+            if not full:  # the index holds no other word under the prefix
+                scored += [(0.0 + uw * us.get(w, 0.0) + rw * rs.get(w, 0.0) + tw * ts.get(w, 0.0), w) for w in extra]
+            else:
+                bk = base_rows[-1][1]
+                bounds = sorted(
+                    ((bk + uw * us.get(w, 0.0) + rw * rs.get(w, 0.0) + tw * ts.get(w, 0.0), w) for w in extra),
+                    key=lambda t: (-t[0], t[1]),
+                )
+                scored.sort(key=lambda t: (-t[0], t[1]))
+                for bound, w in bounds:
+                    if len(scored) >= k and (-bound, w) > (-scored[k - 1][0], scored[k - 1][1]):
+                        break  # this bound, and every later one, cannot enter the top k
+                    b = index.frequency(w)
+                    s = b + uw * us.get(w, 0.0) + rw * rs.get(w, 0.0) + tw * ts.get(w, 0.0)
+                    bisect.insort(scored, (s, w), key=lambda t: (-t[0], t[1]))
+        scored.sort(key=lambda t: (-t[0], t[1]))
+        return [(w, s) for s, w in scored[:k]]
+
+    def suggest(self, prefix: str, k: int = 10, *, user: Any = None, region: Any = None) -> list[str]:
+        """Like :meth:`suggest_with_scores`, words only."""
+        return [w for w, _ in self.suggest_with_scores(prefix, k, user=user, region=region)]
+
+    def __repr__(self) -> str:
+        return (
+            f"ContextualAutocomplete({type(self.index).__name__} of {len(self.index):,} words; "
+            f"{len(self._users)} users, {len(self._regions)} regions, {len(self._trending.scores)} trending; "
+            f"weights user={self.user_weight:g}, region={self.region_weight:g}, trending={self.trending_weight:g})"
+        )
+
+
+def _weight(name: str, value: Any) -> float:
+    return check_number(name, value, min=0.0)
