@@ -7,7 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sysprims.autocomplete import Autocomplete, ContextualAutocomplete, ShardedAutocomplete, merge_ranked
+from sysprims.autocomplete import (
+    Autocomplete,
+    ContextualAutocomplete,
+    ShardedAutocomplete,
+    merge_ranked,
+)
 from sysprims.countmin import TrendingTopK
 from sysprims.errors import InvalidParameterError, KeyTypeError
 
@@ -41,13 +46,17 @@ def brute(index_items, profiles, weights, prefix, k):
     k=st.integers(0, 6),
     sharded=st.booleans(),
 )  # fmt: skip
-def test_boosted_suggestions_equal_brute_force(vocab, user, region, trend, weights, prefix, k, sharded):
+def test_boosted_suggestions_equal_brute_force(
+    vocab, user, region, trend, weights, prefix, k, sharded
+):
     words, freqs = list(vocab), list(vocab.values())
     if sharded:
         index = ShardedAutocomplete.from_words(words, freqs, shards=3, prefix_chars=1)
     else:
         index = Autocomplete.from_words(words, freqs)
-    ctx = ContextualAutocomplete(index, user_weight=weights[0], region_weight=weights[1], trending_weight=weights[2])
+    ctx = ContextualAutocomplete(
+        index, user_weight=weights[0], region_weight=weights[1], trending_weight=weights[2]
+    )
     ctx.add_history("ann", user)
     ctx.set_region("eu", region)
     ctx.set_trending(trend)
@@ -55,10 +64,14 @@ def test_boosted_suggestions_equal_brute_force(vocab, user, region, trend, weigh
     def fold(d):  # the index folds case, so profile words that differ only in case add up
         return {f: sum(v for w, v in d.items() if w.lower() == f) for f in {w.lower() for w in d}}
 
-    expect = brute(index.items(), [fold(user), fold(region), fold(trend)], weights, prefix.lower(), k)
+    expect = brute(
+        index.items(), [fold(user), fold(region), fold(trend)], weights, prefix.lower(), k
+    )
     assert ctx.suggest_with_scores(prefix, k, user="ann", region="eu") == expect
     # no context: the index's own answer
-    assert ctx.suggest(prefix, k) == [w for w, _ in brute(index.items(), [{}, {}, fold(trend)], weights, prefix.lower(), k)]
+    assert ctx.suggest(prefix, k) == [
+        w for w, _ in brute(index.items(), [{}, {}, fold(trend)], weights, prefix.lower(), k)
+    ]
 
 
 def test_two_users_get_their_own_suggestions():
@@ -113,7 +126,9 @@ def test_validation():
 )  # fmt: skip
 def test_sharded_answers_equal_one_index(vocab, shards, prefix_chars, prefixes, limit, later):
     one = Autocomplete.from_words(list(vocab), list(vocab.values()))
-    many = ShardedAutocomplete.from_words(list(vocab), list(vocab.values()), shards=shards, prefix_chars=prefix_chars)
+    many = ShardedAutocomplete.from_words(
+        list(vocab), list(vocab.values()), shards=shards, prefix_chars=prefix_chars
+    )
     for w, f in later:
         one.increment(w, f)
         many.increment(w, f)
@@ -125,7 +140,9 @@ def test_sharded_answers_equal_one_index(vocab, shards, prefix_chars, prefixes, 
 
 
 def test_routing_is_by_the_first_characters():
-    many = ShardedAutocomplete.from_words(["apple", "apricot", "banana", "b"], shards=8, prefix_chars=2)
+    many = ShardedAutocomplete.from_words(
+        ["apple", "apricot", "banana", "b"], shards=8, prefix_chars=2
+    )
     assert many.shard_of("apple") == many.shard_of("APx")  # folded, first two characters
     assert many.shard_of("b") == many.shard_of("b")
     assert sum(len(s) for s in many.shards) == 4

@@ -62,7 +62,9 @@ class _Profile:
 def _boost(value: Any, name: str, position: int) -> float:
     v = check_number(name, value)
     if v < 0 or not math.isfinite(v):
-        raise InvalidParameterError(f"{name} must be finite and >= 0, got {value!r} at position {position}")
+        raise InvalidParameterError(
+            f"{name} must be finite and >= 0, got {value!r} at position {position}"
+        )
     return v
 
 
@@ -102,7 +104,9 @@ class ContextualAutocomplete:
             pairs = list(items.items())
         else:
             if isinstance(items, (str, bytes)):
-                raise InvalidParameterError(f"{what} must be an iterable of str, got a single {type(items).__name__}")
+                raise InvalidParameterError(
+                    f"{what} must be an iterable of str, got a single {type(items).__name__}"
+                )
             words = list(items)
             pairs = [(w, by) for w in words]
         cleaned = [
@@ -111,7 +115,9 @@ class ContextualAutocomplete:
         for w, b in cleaned:
             profile.add(w, b)
 
-    def add_history(self, user: Any, queries: Iterable[str] | Mapping[str, float], by: float = 1.0) -> None:
+    def add_history(
+        self, user: Any, queries: Iterable[str] | Mapping[str, float], by: float = 1.0
+    ) -> None:
         """Record ``user``'s past queries (each adds ``by``; a mapping gives each its own amount)."""
         self._feed(self._users.setdefault(user, _Profile()), queries, by, "history")
 
@@ -129,7 +135,9 @@ class ContextualAutocomplete:
 
         if isinstance(trending, TrendingTopK):
             trending = {
-                t.key: t.recent - t.expected for t in trending.trending(check_int("n", n, min=0)) if isinstance(t.key, str)
+                t.key: t.recent - t.expected
+                for t in trending.trending(check_int("n", n, min=0))
+                if isinstance(t.key, str)
             }
         profile = _Profile()
         self._feed(profile, trending, None, "trending boosts")
@@ -140,7 +148,9 @@ class ContextualAutocomplete:
 
     # ------------------------------------------------------------ queries
 
-    def _active(self, user: Any, region: Any) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    def _active(
+        self, user: Any, region: Any
+    ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
         empty: dict[str, float] = {}
         u = self._users.get(user) if user is not None else None
         r = self._regions.get(region) if region is not None else None
@@ -167,19 +177,32 @@ class ContextualAutocomplete:
         uw, rw, tw = self.user_weight, self.region_weight, self.trending_weight
         base = dict(base_rows)
         extra: set[str] = set()
-        for prof, scores in ((self._users.get(user), us), (self._regions.get(region), rs), (self._trending, ts)):
+        for prof, scores in (
+            (self._users.get(user), us),
+            (self._regions.get(region), rs),
+            (self._trending, ts),
+        ):
             if scores:
                 extra.update(prof.under(p))
         extra.difference_update(base)
-        scored = [(b + uw * us.get(w, 0.0) + rw * rs.get(w, 0.0) + tw * ts.get(w, 0.0), w) for w, b in base.items()]
+        scored = [
+            (b + uw * us.get(w, 0.0) + rw * rs.get(w, 0.0) + tw * ts.get(w, 0.0), w)
+            for w, b in base.items()
+        ]
         if extra:
             full = len(base_rows) == k
             if not full:  # the index holds no other word under the prefix
-                scored += [(0.0 + uw * us.get(w, 0.0) + rw * rs.get(w, 0.0) + tw * ts.get(w, 0.0), w) for w in extra]
+                scored += [
+                    (0.0 + uw * us.get(w, 0.0) + rw * rs.get(w, 0.0) + tw * ts.get(w, 0.0), w)
+                    for w in extra
+                ]
             else:
                 bk = base_rows[-1][1]
                 bounds = sorted(
-                    ((bk + uw * us.get(w, 0.0) + rw * rs.get(w, 0.0) + tw * ts.get(w, 0.0), w) for w in extra),
+                    (
+                        (bk + uw * us.get(w, 0.0) + rw * rs.get(w, 0.0) + tw * ts.get(w, 0.0), w)
+                        for w in extra
+                    ),
                     key=lambda t: (-t[0], t[1]),
                 )
                 scored.sort(key=lambda t: (-t[0], t[1]))
@@ -192,7 +215,9 @@ class ContextualAutocomplete:
         scored.sort(key=lambda t: (-t[0], t[1]))
         return [(w, s) for s, w in scored[:k]]
 
-    def suggest(self, prefix: str, k: int = 10, *, user: Any = None, region: Any = None) -> list[str]:
+    def suggest(
+        self, prefix: str, k: int = 10, *, user: Any = None, region: Any = None
+    ) -> list[str]:
         """Like :meth:`suggest_with_scores`, words only."""
         return [w for w, _ in self.suggest_with_scores(prefix, k, user=user, region=region)]
 

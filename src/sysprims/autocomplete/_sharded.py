@@ -33,14 +33,18 @@ __all__ = ["ShardedAutocomplete", "merge_ranked"]
 def merge_ranked(answers: Iterable[list[tuple[str, float]]], limit: int) -> list[tuple[str, float]]:
     """The best ``limit`` of several ``(word, score)`` lists, each already ranked
     best first (score desc, then word); words are distinct across lists."""
-    return heapq.nsmallest(limit, (row for rows in answers for row in rows), key=lambda r: (-r[1], r[0]))
+    return heapq.nsmallest(
+        limit, (row for rows in answers for row in rows), key=lambda r: (-r[1], r[0])
+    )
 
 
 class ShardedAutocomplete:
     """``shards`` :class:`Autocomplete` indexes routed by the first ``prefix_chars``
     characters of each word; answers equal one index's (tested)."""
 
-    def __init__(self, shards: int, *, prefix_chars: int = 2, seed: int = 0, **index_options: Any) -> None:
+    def __init__(
+        self, shards: int, *, prefix_chars: int = 2, seed: int = 0, **index_options: Any
+    ) -> None:
         self.n_shards = check_int("shards", shards, min=1, max=1 << 16)
         self.prefix_chars = check_int("prefix_chars", prefix_chars, min=1, max=64)
         self.seed = check_seed(seed)
