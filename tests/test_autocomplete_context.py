@@ -151,3 +151,20 @@ def test_routing_is_by_the_first_characters():
         ShardedAutocomplete(0)
     with pytest.raises(InvalidParameterError):
         ShardedAutocomplete.from_words(["a", "b"], [1.0], shards=2)
+
+
+def test_large_profiles_take_the_deeper_path_and_stay_exact():
+    rng = np.random.default_rng(4)
+    letters = np.array(list("abcde"))
+    vocab = ["".join(letters[rng.integers(0, 5, rng.integers(1, 7))]) for _ in range(3000)]
+    freq = rng.zipf(1.3, 3000).astype(float)
+    index = Autocomplete.from_words(vocab, freq)
+    ctx = ContextualAutocomplete(index, user_weight=2.0, region_weight=0.5, trending_weight=0.0)
+    hist = {w: float(c) for w, c in zip(rng.choice(vocab, 300).tolist(), rng.integers(1, 4, 300).tolist(), strict=False)}
+    region = dict(zip(rng.choice(vocab, 1500).tolist(), rng.uniform(0, 30, 1500).tolist(), strict=False))
+    ctx.add_history("u", hist)
+    ctx.set_region("r", region)
+    for prefix in ["", "a", "b", "ab", "cd", "eee", "zz"]:
+        for k in (1, 10, 40):
+            expect = brute(index.items(), [hist, region, {}], (2.0, 0.5, 0.0), prefix, k)
+            assert ctx.suggest_with_scores(prefix, k, user="u", region="r") == expect

@@ -27,6 +27,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
+
 from .._validate import check_int, check_number
 from ..errors import InvalidParameterError
 
@@ -34,29 +36,39 @@ __all__ = ["ContextualAutocomplete"]
 
 
 class _Profile:
-    """Sparse word -> boost (>= 0), with the words sorted for prefix ranges."""
+    """Sparse word -> boost (>= 0); sorted words and their boosts as an array,
+    rebuilt on the first query after a change, for prefix ranges."""
 
-    __slots__ = ("scores", "_sorted")
+    __slots__ = ("scores", "_words", "_vals")
 
     def __init__(self) -> None:
         self.scores: dict[str, float] = {}
-        self._sorted: list[str] | None = []
+        self._words: list[str] | None = []
+        self._vals = np.zeros(0)
 
     def add(self, word: str, by: float) -> None:
-        if word not in self.scores:
-            self._sorted = None
+        self._words = None
         self.scores[word] = self.scores.get(word, 0.0) + by
 
-    def under(self, prefix: str) -> list[str]:
-        words = self._sorted
-        if words is None:
-            words = self._sorted = sorted(self.scores)
-        i = bisect.bisect_left(words, prefix)
-        out = []
-        while i < len(words) and words[i].startswith(prefix):
-            out.append(words[i])
-            i += 1
-        return out
+    def arrays(self) -> tuple[list[str], np.ndarray]:
+        if self._words is None:
+            self._words = sorted(self.scores)
+            self._vals = np.array([self.scores[w] for w in self._words], dtype=np.float64)
+        return self._words, self._vals
+
+    def range(self, prefix: str) -> tuple[int, int]:
+        """Positions ``[lo, hi)`` of the sorted words that start with ``prefix``."""
+        words, _ = self.arrays()
+        lo = bisect.bisect_left(words, prefix)
+        if not prefix:
+            return lo, len(words)
+        last = ord(prefix[-1])
+        if last < 0x10FFFF:
+            return lo, bisect.bisect_left(words, prefix[:-1] + chr(last + 1), lo)
+        hi = lo
+        while hi < len(words) and words[hi].startswith(prefix):
+            hi += 1
+        return lo, hi
 
 
 def _boost(value: Any, name: str, position: int) -> float:
@@ -165,7 +177,7 @@ class ContextualAutocomplete:
     ) -> list[tuple[str, float]]:
         """The ``k`` best completions of ``prefix`` for ``user`` in ``region`` with
         their combined scores, best first, ties by word: exactly a filter-and-sort
-        of every word (index and profiles) by the combined score."""
+        of every word (index and profiles in use) by the combined score."""
         if type(k) is not int or k < 0:
             k = check_int("k", k, min=0)
         index = self.index
@@ -175,44 +187,47 @@ class ContextualAutocomplete:
             return base_rows
         p = index._clean_prefix(prefix).decode("utf-8")
         uw, rw, tw = self.user_weight, self.region_weight, self.trending_weight
-        base = dict(base_rows)
-        extra: set[str] = set()
-        for prof, scores in (
-            (self._users.get(user), us),
-            (self._regions.get(region), rs),
-            (self._trending, ts),
-        ):
+
+        def score(w: str, b: float) -> float:  # one expression, one evaluation order
+            return b + uw * us.get(w, 0.0) + rw * rs.get(w, 0.0) + tw * ts.get(w, 0.0)
+
+        ranges = []
+        for prof, scores, wt in ((self._users.get(user), us, uw), (self._regions.get(region), rs, rw),
+                                 (self._trending, ts, tw)):  # fmt: skip
             if scores:
-                extra.update(prof.under(p))
-        extra.difference_update(base)
-        scored = [
-            (b + uw * us.get(w, 0.0) + rw * rs.get(w, 0.0) + tw * ts.get(w, 0.0), w)
-            for w, b in base.items()
-        ]
-        if extra:
-            full = len(base_rows) == k
-            if not full:  # the index holds no other word under the prefix
-                scored += [
-                    (0.0 + uw * us.get(w, 0.0) + rw * rs.get(w, 0.0) + tw * ts.get(w, 0.0), w)
-                    for w in extra
-                ]
-            else:
-                bk = base_rows[-1][1]
-                bounds = sorted(
-                    (
-                        (bk + uw * us.get(w, 0.0) + rw * rs.get(w, 0.0) + tw * ts.get(w, 0.0), w)
-                        for w in extra
-                    ),
-                    key=lambda t: (-t[0], t[1]),
-                )
-                scored.sort(key=lambda t: (-t[0], t[1]))
-                for bound, w in bounds:
-                    if len(scored) >= k and (-bound, w) > (-scored[k - 1][0], scored[k - 1][1]):
-                        break  # this bound, and every later one, cannot enter the top k
-                    b = index.frequency(w)
-                    s = b + uw * us.get(w, 0.0) + rw * rs.get(w, 0.0) + tw * ts.get(w, 0.0)
-                    bisect.insort(scored, (s, w), key=lambda t: (-t[0], t[1]))
-        scored.sort(key=lambda t: (-t[0], t[1]))
+                lo, hi = prof.range(p)
+                if lo < hi:
+                    words, vals = prof.arrays()
+                    ranges.append((wt, words, vals[lo:hi], lo))
+        if not ranges:  # no boosted word under the prefix: the index's own answer
+            return base_rows
+        tops = [wt * float(v.max()) for wt, _w, v, _lo in ranges]
+        rows, m = base_rows, k
+        while True:
+            full = len(rows) == m
+            bk = rows[-1][1] if full else 0.0  # bounds the base of every word not in rows
+            known = dict(rows)
+            scored = sorted(((score(w, b), w) for w, b in rows), key=_rank)
+            floor = scored[k - 1][0] - bk if len(scored) >= k else -math.inf
+            cand: set[str] = set()
+            for i, (wt, words, vals, lo) in enumerate(ranges):
+                others = sum(tops) - tops[i]
+                need = floor - others - 1e-9 * (abs(floor) + others + abs(bk) + 1.0)
+                cand.update(words[lo + j] for j in np.flatnonzero(wt * vals >= need).tolist())
+            cand.difference_update(known)
+            if not full or len(cand) <= 2 * k or m >= 64 * k:
+                break
+            m *= 4  # a deeper base list: exact bases for more words, a lower bound bk
+            rows = index.suggest_with_scores(prefix, m)
+        if not full:  # the index holds no other word under the prefix: their base is 0
+            scored += [(score(w, 0.0), w) for w in cand]
+        elif cand:
+            bounds = sorted(((score(w, bk), w) for w in cand), key=_rank)
+            for bound, w in bounds:
+                if len(scored) >= k and _rank((bound, w)) > _rank(scored[k - 1]):
+                    break  # this bound, and every later one, cannot enter the top k
+                bisect.insort(scored, (score(w, index.frequency(w)), w), key=_rank)
+        scored.sort(key=_rank)
         return [(w, s) for s, w in scored[:k]]
 
     def suggest(
@@ -227,6 +242,10 @@ class ContextualAutocomplete:
             f"{len(self._users)} users, {len(self._regions)} regions, {len(self._trending.scores)} trending; "
             f"weights user={self.user_weight:g}, region={self.region_weight:g}, trending={self.trending_weight:g})"
         )
+
+
+def _rank(row: tuple[float, str]) -> tuple[float, str]:
+    return (-row[0], row[1])
 
 
 def _weight(name: str, value: Any) -> float:
