@@ -234,3 +234,25 @@ def test_trending_options_and_repr():
     with pytest.raises(InvalidParameterError):
         tr.trending(by="speed")
     assert "TrendingTopK" in repr(tr) and "rising" in tr._repr_html_()
+
+
+def test_every_trending_kernel_compiles_from_its_warmup_arguments():
+    from sysprims import _jit
+    from sysprims._kernels import trending  # noqa: F401  (registers the kernels)
+
+    names = [n for n in _jit._REGISTRY if n.startswith("trending.")]
+    assert {"trending.trend_update_var", "trending.trend_update_u64", "trending.trend_query"} <= set(names)
+    for name in names:
+        dispatcher, factory = _jit._REGISTRY[name]
+        for args in factory():
+            dispatcher(*args)
+
+
+@pytest.mark.parametrize("interval", [1.0, 0.1, 3.7, 1e-3, 86400.0])
+def test_bucket_boundaries_match_floor_division(interval):
+    from sysprims._kernels.trending import _boundary
+
+    rng = np.random.default_rng(1)
+    for b in rng.integers(-(10**6), 10**6, 50).tolist():
+        t = _boundary(b, interval)
+        assert np.floor(t / interval) >= b > np.floor(np.nextafter(t, -np.inf) / interval)
