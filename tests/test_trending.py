@@ -256,3 +256,13 @@ def test_bucket_boundaries_match_floor_division(interval):
     for b in rng.integers(-(10**6), 10**6, 50).tolist():
         t = _boundary(b, interval)
         assert np.floor(t / interval) >= b > np.floor(np.nextafter(t, -np.inf) / interval)
+
+
+def test_merge_refuses_to_wrap_uint32_counters():
+    a = TrendingTopK(2, 8, 2, window=2, history=4)
+    b = TrendingTopK(2, 8, 2, window=2, history=4)
+    a.update_many(["x"], [1.0], [2**31])
+    b.update_many(["x"], [1.0], [2**31])
+    with pytest.raises(InvalidParameterError, match="uint64"):
+        a.merge(b)
+    assert a.query("x") == 2**31  # unchanged

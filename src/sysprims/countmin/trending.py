@@ -442,6 +442,12 @@ class TrendingTopK(Persistable):
         if not self.started:
             self.__dict__.update(other.__dict__)
             return self
+        ring = [t.total - int(t._snap_tot[t._slot(t.history)]) for t in (self, other)]
+        if self.dtype == "uint32" and sum(ring) > _MASKS["uint32"]:
+            raise InvalidParameterError(
+                f"the merged ring would hold {sum(ring)} events, more than uint32 counters "
+                "can difference exactly: use dtype='uint64'"
+            )
         self._advance_to(other.current_bucket)
         other._advance_to(self.current_bucket)
         self._win += other._win  # unsigned NumPy arithmetic wraps, as the kernels do
