@@ -164,3 +164,25 @@ def test_cms_top_window_usage_errors(files, capsys, extra, message):
     d, *_ = files
     code, _, err = run(["cms", "top", d / "ev.parquet", "-c", "user", *extra], capsys)
     assert code == 2 and message in err
+
+
+@pytest.mark.parametrize("blocked", [False, True])
+def test_test_and_add_kernel_equals_the_contains_then_add_loop(blocked):
+    from sysprims._kernels.dedup import bloom_test_and_add
+    from sysprims.bloom import BloomFilter
+    from sysprims.hashing import hashes_for
+
+    rng = np.random.default_rng(5)
+    keys = [f"k{v}" for v in rng.integers(0, 400, 3000).tolist()]
+    fast = BloomFilter.for_capacity(300, 0.05, seed=2, blocked=blocked)  # small: false positives occur
+    slow = BloomFilter.for_capacity(300, 0.05, seed=2, blocked=blocked)
+    seen = np.zeros(len(keys), dtype=np.bool_)
+    bloom_test_and_add(hashes_for(keys, 2), np.int64(fast.num_hash_functions), np.uint64(fast._marg),
+                       np.int64(fast.blocked), fast._bits, seen)  # fmt: skip
+    expect = []
+    for key in keys:
+        expect.append(slow.contains(key))
+        if not expect[-1]:
+            slow.add(key)
+    assert seen.tolist() == expect and fast == slow
+    assert sum(expect) >= len(keys) - len(set(keys))  # every repeat caught (no false negatives)

@@ -159,17 +159,16 @@ def query(filter_path, input_path, column, fmt, batch_rows, output):
 def dedup(input_path, column, fmt, batch_rows, capacity, false_positive_rate, seed, output):
     """Keep only the first row of each key of INPUT (streaming, bounded memory).
 
-    A row is dropped when its key already occurred: earlier in its batch (exact,
-    by Arrow's hash table), or in an earlier batch (the Bloom filter answers
-    'maybe present'). A unique key is therefore never kept twice; a unique row is
-    dropped only by a false positive, and the share expected is reported."""
+    Each key is tested and added to a Bloom filter in one pass, in row order: a
+    row is dropped when the filter answers 'maybe seen'. A key is therefore never
+    kept twice; a unique row is dropped only by a false positive, and the share
+    expected is reported."""
     check_output(output)
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     from ..bloom import BloomFilter
-    from ..hashing import hash_keys
+    from ..hashing import hashes_for
 
     if capacity is None:
         capacity = _count_rows(input_path, column, fmt, batch_rows)
@@ -178,27 +177,22 @@ def dedup(input_path, column, fmt, batch_rows, capacity, false_positive_rate, se
     totals = {"rows": 0, "kept": 0, "false_drops": 0.0}
 
     def kept_tables():
+        from .._kernels.dedup import bloom_test_and_add
+
+        k, m = np.int64(bf.num_hash_functions), np.uint64(bf._marg)
+        blocked, bits = np.int64(bf.blocked), bf._bits
+        fp_now = bf.estimated_false_positive_rate()
         for table in _stream_rows(input_path, column, fmt, batch_rows):
-            keys = table.column(column or "key").combine_chunks()
-            n = len(keys)
-            # first occurrence inside the batch: dictionary indices appear in order of first sight
-            idx = pc.dictionary_encode(keys).indices.to_numpy(zero_copy_only=False).astype(np.int64)
-            first = np.empty(n, dtype=bool)
-            if n:
-                first[0] = True
-                first[1:] = idx[1:] > np.maximum.accumulate(idx)[:-1]
-            firsts = np.flatnonzero(first)
-            hashed = hash_keys(keys.take(pa.array(firsts)), seed)
-            fp_now = bf.estimated_false_positive_rate()
-            seen = bf.contains_many(hashed)
-            bf.add_many(hashed)
-            keep = np.zeros(n, dtype=bool)
-            keep[firsts[~seen]] = True
+            keys = table.column(column or "key")
+            seen = np.zeros(len(keys), dtype=np.bool_)
+            bloom_test_and_add(hashes_for(keys, seed, "bloom dedup"), k, m, blocked, bits, seen)
+            keep = ~seen
             kept = int(keep.sum())
-            totals["rows"] += n
+            fp_before, fp_now = fp_now, bf.estimated_false_positive_rate()
+            fp = (fp_before + fp_now) / 2  # each new key of the batch met a filter between the two
+            totals["rows"] += len(keys)
             totals["kept"] += kept
-            # each truly new key of this batch was dropped with probability fp_now
-            totals["false_drops"] += kept * fp_now / (1.0 - fp_now) if fp_now < 1 else float(kept)
+            totals["false_drops"] += kept * fp / (1.0 - fp) if fp < 1 else float(kept)
             yield table.filter(pa.array(keep))
 
     if output:
