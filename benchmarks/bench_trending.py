@@ -140,8 +140,9 @@ _DEDUP = f"""
 import sys, time
 from sysprims.cli import main
 main(["bloom", "dedup", sys.argv[4], "-c", "user", "-o", sys.argv[2]])  # warm: imports, kernels
+out = ["-o", sys.argv[2]] if sys.argv[5] == "write" else []
 t = time.perf_counter()
-assert main(["bloom", "dedup", sys.argv[1], "-c", "user", "-o", sys.argv[2], "--capacity", sys.argv[3]]) == 0
+assert main(["bloom", "dedup", sys.argv[1], "-c", "user", "--capacity", sys.argv[3], *out]) == 0
 print(time.perf_counter() - t, {_PEAK})
 """
 _READ = f"""
@@ -169,12 +170,17 @@ def dedup_speed(sizes=(1_000_000, 4_000_000)):
             small = Path(d) / "small.parquet"
             pq.write_table(pa.table({"user": users[:1000], "amount": np.arange(1000)}), small)
             read = subprocess.run([sys.executable, "-c", _READ, str(path)], capture_output=True, text=True, env=env, check=True)
-            dd = subprocess.run([sys.executable, "-c", _DEDUP, str(path), str(Path(d) / "o.parquet"), str(n), str(small)],
-                                capture_output=True, text=True, env=env, check=True)  # fmt: skip
             rt, rm = map(float, read.stdout.split()[-2:])
-            dt, dm = map(float, dd.stdout.split()[-2:])
-            out.append({"rows": n, "read_s": rt, "dedup_s": dt, "dedup_speed_vs_read": rt / dt,
-                        "read_peak_mib": rm, "dedup_peak_mib": dm})  # fmt: skip
+            row = {"rows": n, "read_key_column_s": rt, "read_peak_mib": rm}
+            for mode in ("summary", "write"):  # summary reads the key column; write, every column
+                dd = subprocess.run([sys.executable, "-c", _DEDUP, str(path), str(Path(d) / "o.parquet"),
+                                     str(max(sizes)), str(small), mode],
+                                    capture_output=True, text=True, env=env, check=True)  # fmt: skip
+                dt, dm = map(float, dd.stdout.split()[-2:])
+                row[f"dedup_{mode}_s"] = dt
+                row[f"dedup_{mode}_speed_vs_read"] = rt / dt
+                row[f"dedup_{mode}_peak_mib"] = dm
+            out.append(row)
     return out
 
 

@@ -182,7 +182,7 @@ def dedup(input_path, column, fmt, batch_rows, capacity, false_positive_rate, se
         k, m = np.int64(bf.num_hash_functions), np.uint64(bf._marg)
         blocked, bits = np.int64(bf.blocked), bf._bits
         fp_now = bf.estimated_false_positive_rate()
-        for table in _stream_rows(input_path, column, fmt, batch_rows):
+        for table in _stream_rows(input_path, column, fmt, batch_rows, every_column=bool(output)):
             keys = table.column(column or "key")
             seen = np.zeros(len(keys), dtype=np.bool_)
             bloom_test_and_add(hashes_for(keys, seed, "bloom dedup"), k, m, blocked, bits, seen)
@@ -211,8 +211,9 @@ def dedup(input_path, column, fmt, batch_rows, capacity, false_positive_rate, se
         click.echo(f"wrote {output}")
 
 
-def _stream_rows(input_path, column, fmt, batch_rows):
-    """Every column of INPUT, batch by batch (a text input is one column, ``key``)."""
+def _stream_rows(input_path, column, fmt, batch_rows, *, every_column=True):
+    """Every column of INPUT (or just the key column), batch by batch (a text input
+    is one column, ``key``)."""
     import pyarrow as pa
 
     from ..io import detect_format
