@@ -31,6 +31,7 @@ import numpy as np
 
 from .._validate import check_int, check_number
 from ..errors import InvalidParameterError
+from ._index import Autocomplete
 
 __all__ = ["ContextualAutocomplete"]
 
@@ -194,7 +195,7 @@ class ContextualAutocomplete:
         ranges = []
         for prof, scores, wt in ((self._users.get(user), us, uw), (self._regions.get(region), rs, rw),
                                  (self._trending, ts, tw)):  # fmt: skip
-            if scores:
+            if scores and prof is not None:
                 lo, hi = prof.range(p)
                 if lo < hi:
                     words, vals = prof.arrays()
@@ -226,9 +227,19 @@ class ContextualAutocomplete:
             for bound, w in bounds:
                 if len(scored) >= k and _rank((bound, w)) > _rank(scored[k - 1]):
                     break  # this bound, and every later one, cannot enter the top k
-                bisect.insort(scored, (score(w, index.frequency(w)), w), key=_rank)
+                bisect.insort(scored, (score(w, self._base(w)), w), key=_rank)
         scored.sort(key=_rank)
         return [(w, s) for s, w in scored[:k]]
+
+    def _base(self, word: str) -> float:
+        """The index's frequency of an already folded word."""
+        index = self.index
+        if type(index) is not Autocomplete:
+            return float(index.frequency(word))
+        i = index._static.find(np.frombuffer(word.encode("utf-8"), dtype=np.uint8))
+        if i >= 0:
+            return float(index._static.freq[i])
+        return float(index._pending.get(word, 0.0))
 
     def suggest(
         self, prefix: str, k: int = 10, *, user: Any = None, region: Any = None
