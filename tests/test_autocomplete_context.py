@@ -168,3 +168,13 @@ def test_large_profiles_take_the_deeper_path_and_stay_exact():
         for k in (1, 10, 40):
             expect = brute(index.items(), [hist, region, {}], (2.0, 0.5, 0.0), prefix, k)
             assert ctx.suggest_with_scores(prefix, k, user="u", region="r") == expect
+
+
+def test_batch_lookup_kernel_compiles_from_its_warmup_arguments_and_finds_words():
+    from sysprims import _jit
+    from sysprims._kernels import context  # noqa: F401  (registers the kernel)
+
+    dispatcher, factory = _jit._REGISTRY["context.find_many"]
+    for args in factory():
+        dispatcher(*args)
+        assert args[-1].tolist() == [1, -1]  # "abd" is word 1, "zz" is absent

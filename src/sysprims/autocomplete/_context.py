@@ -207,39 +207,55 @@ class ContextualAutocomplete:
         while True:
             full = len(rows) == m
             bk = rows[-1][1] if full else 0.0  # bounds the base of every word not in rows
-            known = dict(rows)
             scored = sorted(((score(w, b), w) for w, b in rows), key=_rank)
             floor = scored[k - 1][0] - bk if len(scored) >= k else -math.inf
             cand: set[str] = set()
             for i, (wt, words, vals, lo) in enumerate(ranges):
+                # a word whose boost here, plus the most the other profiles could add,
+                # cannot lift bk to the k-th score cannot enter (a margin for rounding)
                 others = sum(tops) - tops[i]
                 need = floor - others - 1e-9 * (abs(floor) + others + abs(bk) + 1.0)
                 cand.update(words[lo + j] for j in np.flatnonzero(wt * vals >= need).tolist())
-            cand.difference_update(known)
-            if not full or len(cand) <= 2 * k or m >= 64 * k:
+            cand.difference_update(w for w, _b in rows)
+            if not full or len(cand) <= 8 * k or m >= 64 * k:
                 break
             m *= 4  # a deeper base list: exact bases for more words, a lower bound bk
             rows = index.suggest_with_scores(prefix, m)
-        if not full:  # the index holds no other word under the prefix: their base is 0
-            scored += [(score(w, 0.0), w) for w in cand]
-        elif cand:
-            bounds = sorted(((score(w, bk), w) for w in cand), key=_rank)
-            for bound, w in bounds:
-                if len(scored) >= k and _rank((bound, w)) > _rank(scored[k - 1]):
-                    break  # this bound, and every later one, cannot enter the top k
-                bisect.insort(scored, (score(w, self._base(w)), w), key=_rank)
-        scored.sort(key=_rank)
+        if cand:
+            if full:  # only words whose bound can still reach the k-th score need their base
+                kth = _rank(scored[k - 1]) if len(scored) >= k else None
+                ws = [w for w in cand if kth is None or _rank((score(w, bk), w)) <= kth]
+                bases = self._bases(ws)
+            else:  # the index holds no other word under the prefix: their base is 0
+                ws = list(cand)
+                bases = [0.0] * len(ws)
+            scored += [(score(w, b), w) for w, b in zip(ws, bases, strict=True)]
+            scored.sort(key=_rank)
         return [(w, s) for s, w in scored[:k]]
 
-    def _base(self, word: str) -> float:
-        """The index's frequency of an already folded word."""
+    def _bases(self, words: list[str]) -> list[float]:
+        """The index's frequencies of already folded words, in one kernel call."""
         index = self.index
         if type(index) is not Autocomplete:
-            return float(index.frequency(word))
-        i = index._static.find(np.frombuffer(word.encode("utf-8"), dtype=np.uint8))
-        if i >= 0:
-            return float(index._static.freq[i])
-        return float(index._pending.get(word, 0.0))
+            return [float(index.frequency(w)) for w in words]
+        from .._kernels.context import find_many
+
+        st = index._static
+        if not len(st):
+            return [float(index._pending.get(w, 0.0)) for w in words]
+        encoded = [w.encode("utf-8") for w in words]
+        ends = np.cumsum([len(e) for e in encoded], dtype=np.int64)
+        starts = ends - np.array([len(e) for e in encoded], dtype=np.int64)
+        out = np.empty(len(words), np.int64)
+        find_many(
+            st.data, st.offsets, np.frombuffer(b"".join(encoded), dtype=np.uint8), starts, ends, out
+        )
+        freq = st.freq
+        pending = index._pending
+        return [
+            float(freq[i]) if i >= 0 else float(pending.get(w, 0.0))
+            for w, i in zip(words, out.tolist(), strict=True)
+        ]
 
     def suggest(
         self, prefix: str, k: int = 10, *, user: Any = None, region: Any = None
