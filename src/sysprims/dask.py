@@ -24,7 +24,7 @@ from ._deps import require
 from ._validate import check_int
 from .errors import InvalidParameterError
 
-__all__ = ["build", "build_bloom", "build_countmin", "build_topk", "tree_reduce"]
+__all__ = ["build", "build_bloom", "build_countmin", "build_topk", "build_trending", "tree_reduce"]
 
 
 def _partition_keys(part: Any) -> Any:
@@ -102,7 +102,10 @@ def build(
     dask = require("dask")
     parts = _partitions(collection, column)
     sketches = [dask.delayed(_build_partition, pure=True)(p, factory, method) for p in parts]
-    result = tree_reduce(sketches, merge, split_every)
+    return _compute(tree_reduce(sketches, merge, split_every), scheduler)
+
+
+def _compute(result: Any, scheduler: Any) -> Any:
     if scheduler is None:
         return result.compute()
     if isinstance(scheduler, str):
@@ -208,3 +211,39 @@ def build_topk(
         split_every=split_every,
         scheduler=scheduler,
     )
+
+
+def _build_trending_partition(part: Any, factory: Callable[[], Any], key: str, time: str) -> Any:
+    sketch = factory()
+    if len(part):
+        sketch.update_many(_partition_keys(part[key]), part[time].to_numpy())
+    return sketch
+
+
+def build_trending(
+    frame: Any,
+    *,
+    key: str,
+    time: str,
+    k: int,
+    width: int,
+    depth: int,
+    split_every: int = 8,
+    scheduler: Any = None,
+    **options: Any,
+) -> Any:
+    """A :class:`~sysprims.countmin.TrendingTopK` over ``(frame[key], frame[time])``
+    events (each partition in time order); ``options`` go to its constructor.
+    The merged tables equal one tracker fed all events in time order."""
+    dask = require("dask")
+    dd_module = require("dask.dataframe", "dask")
+    if not isinstance(frame, dd_module.DataFrame):
+        raise InvalidParameterError(f"frame must be a Dask DataFrame, got {type(frame).__name__}")
+    for name in (key, time):
+        if name not in frame.columns:
+            raise InvalidParameterError(f"column {name!r} is not in the DataFrame; available columns: {list(frame.columns)}")
+    factory = _Factory("countmin", "TrendingTopK", None, k, width, depth, **options)
+    factory()
+    parts = frame[[key, time]].to_delayed()
+    sketches = [dask.delayed(_build_trending_partition, pure=True)(p, factory, key, time) for p in parts]
+    return _compute(tree_reduce(sketches, _merge, split_every), scheduler)

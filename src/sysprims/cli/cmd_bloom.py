@@ -1,12 +1,31 @@
-"""``sysprims bloom build | query | info``."""
+"""``sysprims bloom build | query | dedup | info``."""
 
 from __future__ import annotations
 
 import click
 
-from ._common import Timer, check_output, input_options, load_structure, stream_keys, write_parquet
+from ._common import (
+    Timer,
+    check_output,
+    input_options,
+    load_structure,
+    stream_keys,
+    stream_tables,
+    write_parquet,
+)
 
 ORDER = 10
+
+
+def _sizing_options(capacity_help: str, fp_default: float, fp_help: str):
+    """--capacity and --fp, with this command's defaults and help."""
+
+    def wrap(func):
+        func = click.option("--fp", "false_positive_rate", type=float, default=fp_default, show_default=True,
+                            help=fp_help)(func)  # fmt: skip
+        return click.option("--capacity", "-n", type=click.IntRange(min=1), default=None, help=capacity_help)(func)
+
+    return wrap
 
 
 @click.group("bloom")
@@ -16,14 +35,28 @@ def COMMAND() -> None:
 
 @COMMAND.command("build")
 @input_options
-@click.option("--capacity", "-n", type=click.IntRange(min=1), default=None,
-              help="expected number of keys (default: the input's row count, read first)")
-@click.option("--fp", "false_positive_rate", type=float, default=0.01, show_default=True, help="target false-positive rate")
+@_sizing_options("expected number of keys (default: the input's row count, read first)", 0.01,
+                 "target false-positive rate")
 @click.option("--blocked", is_flag=True, help="cache-line blocked layout (one cache miss per key)")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--scheduler", default=None, help="build on Dask: a scheduler address, or 'processes' for a local cluster")
+@click.option(
+    "--scheduler",
+    default=None,
+    help="build on Dask: a scheduler address, or 'processes' for a local cluster",
+)
 @click.option("-o", "--output", required=True, help="output filter file")
-def build(input_path, column, fmt, batch_rows, capacity, false_positive_rate, blocked, seed, scheduler, output):
+def build(
+    input_path,
+    column,
+    fmt,
+    batch_rows,
+    capacity,
+    false_positive_rate,
+    blocked,
+    seed,
+    scheduler,
+    output,
+):
     """Build a Bloom filter from the keys of INPUT ('-' for standard input)."""
     check_output(output)
     from ..bloom import BloomFilter
@@ -36,8 +69,15 @@ def build(input_path, column, fmt, batch_rows, capacity, false_positive_rate, bl
         from ._dask import dask_collection, dask_scheduler
 
         with dask_scheduler(scheduler) as sched:
-            bf = build_bloom(dask_collection(input_path, column, fmt), column=None, capacity=capacity,
-                             false_positive_rate=false_positive_rate, seed=seed, blocked=blocked, scheduler=sched)
+            bf = build_bloom(
+                dask_collection(input_path, column, fmt),
+                column=None,
+                capacity=capacity,
+                false_positive_rate=false_positive_rate,
+                seed=seed,
+                blocked=blocked,
+                scheduler=sched,
+            )
         rows = None
     else:
         bf = BloomFilter.for_capacity(capacity, false_positive_rate, seed=seed, blocked=blocked)
@@ -47,10 +87,14 @@ def build(input_path, column, fmt, batch_rows, capacity, false_positive_rate, bl
             rows += len(arr)
     bf.save(output)
     done = timer.rate(rows) if rows is not None else f"in {timer.seconds:.2f} s on Dask"
-    click.echo(f"built {output}: {bf.size:,} bits, k={bf.num_hash_functions}, capacity {capacity:,}, "
-               f"target fp {false_positive_rate}; {done}")
-    click.echo(f"fill {bf.fill_ratio:.3f}, ~{bf.approx_count():,.0f} distinct keys, "
-               f"estimated fp now {bf.estimated_false_positive_rate():.4g}")
+    click.echo(
+        f"built {output}: {bf.size:,} bits, k={bf.num_hash_functions}, capacity {capacity:,}, "
+        f"target fp {false_positive_rate}; {done}"
+    )
+    click.echo(
+        f"fill {bf.fill_ratio:.3f}, ~{bf.approx_count():,.0f} distinct keys, "
+        f"estimated fp now {bf.estimated_false_positive_rate():.4g}"
+    )
 
 
 def _count_rows(input_path, column, fmt, batch_rows) -> int:
@@ -61,13 +105,17 @@ def _count_rows(input_path, column, fmt, batch_rows) -> int:
         return max(info.rows, 1)
     if input_path == "-":
         raise click.UsageError("--capacity is required when reading standard input")
-    return max(sum(len(a) for a in stream_keys(input_path, column, fmt, batch_rows, "counting rows")), 1)
+    return max(
+        sum(len(a) for a in stream_keys(input_path, column, fmt, batch_rows, "counting rows")), 1
+    )
 
 
 @COMMAND.command("query")
 @click.argument("filter_path", metavar="FILTER")
 @input_options
-@click.option("-o", "--output", default=None, help="write key,maybe_present rows to this Parquet file")
+@click.option(
+    "-o", "--output", default=None, help="write key,maybe_present rows to this Parquet file"
+)
 def query(filter_path, input_path, column, fmt, batch_rows, output):
     """Ask FILTER about every key of INPUT; print a summary or write a Parquet file."""
     check_output(output)
@@ -97,6 +145,118 @@ def query(filter_path, input_path, column, fmt, batch_rows, output):
         click.echo(f"wrote {output}")
 
 
+@COMMAND.command("dedup")
+@input_options
+@_sizing_options("expected number of distinct keys (default: the input's row count)", 0.001,
+                 "target false-positive rate (a unique row is dropped with about this probability)")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    help="write the first-seen rows (every column) to this Parquet file",
+)
+def dedup(input_path, column, fmt, batch_rows, capacity, false_positive_rate, seed, output):
+    """Keep only the first row of each key of INPUT (streaming, bounded memory).
+
+    Each key is tested and added to a Bloom filter in one pass, in row order: a
+    row is dropped when the filter answers 'maybe seen'. A key is therefore never
+    kept twice; a unique row is dropped only by a false positive, and the share
+    expected is reported."""
+    check_output(output)
+    import numpy as np
+    import pyarrow as pa
+
+    from ..bloom import BloomFilter
+    from ..hashing import hashes_for
+
+    if capacity is None:
+        capacity = _count_rows(input_path, column, fmt, batch_rows)
+    bf = BloomFilter.for_capacity(capacity, false_positive_rate, seed=seed)
+    timer = Timer()
+    totals = {"rows": 0, "kept": 0, "false_drops": 0.0}
+
+    def kept_tables():
+        from .._kernels.dedup import bloom_test_and_add
+
+        k, m = np.int64(bf.num_hash_functions), np.uint64(bf._marg)
+        blocked, bits = np.int64(bf.blocked), bf._bits
+        fp_now = bf.estimated_false_positive_rate()
+        for table in _stream_rows(input_path, column, fmt, batch_rows, every_column=bool(output)):
+            keys = table.column(column or "key")
+            seen = np.zeros(len(keys), dtype=np.bool_)
+            bloom_test_and_add(hashes_for(keys, seed, "bloom dedup"), k, m, blocked, bits, seen)
+            keep = ~seen
+            kept = int(keep.sum())
+            fp_before, fp_now = fp_now, bf.estimated_false_positive_rate()
+            fp = (fp_before + fp_now) / 2  # each new key of the batch met a filter between the two
+            totals["rows"] += len(keys)
+            totals["kept"] += kept
+            totals["false_drops"] += kept * fp / (1.0 - fp) if fp < 1 else float(kept)
+            yield table.filter(pa.array(keep))
+
+    if output:
+        write_parquet(output, kept_tables())
+    else:
+        for _ in kept_tables():
+            pass
+    n, kept, fd = totals["rows"], totals["kept"], totals["false_drops"]
+    share = fd / (kept + fd) if kept + fd else 0.0
+    click.echo(f"{n:,} rows: kept {kept:,} first-seen, dropped {n - kept:,}; {timer.rate(n)}")
+    click.echo(
+        f"expected unique rows dropped by false positives: {fd:,.1f} ({share:.3%} of unique rows; "
+        f"filter {bf.size:,} bits, estimated fp now {bf.estimated_false_positive_rate():.3g})"
+    )
+    if output:
+        click.echo(f"wrote {output}")
+
+
+def _stream_rows(input_path, column, fmt, batch_rows, *, every_column=True):
+    """Every column of INPUT (or just the key column), batch by batch (a text input
+    is one column, ``key``)."""
+    import pyarrow as pa
+
+    from ..io import detect_format
+
+    kind = detect_format(input_path, fmt)
+    if kind == "text":
+        if column is not None:
+            raise click.UsageError("--column does not apply to a text input (one key per line)")
+        for arr in stream_keys(input_path, None, fmt, batch_rows, "bloom dedup"):
+            yield pa.table({"key": arr})
+        return
+    if column is None:
+        raise click.UsageError(f"a {kind} input needs --column")
+    yield from stream_tables(
+        input_path, _all_columns(input_path, kind, column), fmt, batch_rows, "bloom dedup"
+    )
+
+
+def _all_columns(path, kind, column):
+    """The input's column names (header or schema), the key column checked."""
+    from ..io.readers import InputError
+
+    if path == "-":
+        return [column]  # standard input cannot be read twice: only the key column
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            names = pq.ParquetFile(path).schema_arrow.names
+        except Exception as exc:
+            raise InputError(f"{path} is not a readable Parquet file: {exc}") from None
+    else:
+        import csv
+
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            names = next(csv.reader(fh, delimiter="\t" if kind == "tsv" else ","), [])
+    if column not in names:
+        raise InputError(
+            f"column {column!r} is not in {path}; available columns: {', '.join(map(repr, names))}"
+        )
+    return names
+
+
 @COMMAND.command("info")
 @click.argument("filter_path", metavar="FILTER")
 def info(filter_path):
@@ -110,7 +270,10 @@ def info(filter_path):
         ("hash functions", bf.num_hash_functions),
         ("seed", bf.seed),
         ("capacity", f"{bf.capacity:,}" if bf.capacity else "unknown"),
-        ("target fp", bf.target_false_positive_rate if bf.target_false_positive_rate else "unknown"),
+        (
+            "target fp",
+            bf.target_false_positive_rate if bf.target_false_positive_rate else "unknown",
+        ),
         ("fill", f"{bf.fill_ratio:.4f}"),
         ("approx distinct keys", f"{bf.approx_count():,.0f}"),
         ("estimated fp now", f"{bf.estimated_false_positive_rate():.4g}"),

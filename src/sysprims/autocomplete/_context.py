@@ -1,0 +1,279 @@
+"""Suggestions in context: a user's own history, a region's words, trending queries.
+
+:class:`ContextualAutocomplete` ranks the completions of a prefix by
+
+    score(w) = base(w) + user_weight * user(w) + region_weight * region(w) + trending_weight * trend(w)
+
+(evaluated left to right in float64), where ``base`` is the frequency in the
+shared index and the other terms are sparse, non-negative *profiles*: per-user
+counts of past queries, per-region weights, and the current trending keys.
+Nothing is rebuilt at query time: the shared index answers its exact top-k, and
+only the profile words under the prefix are looked at besides.
+
+Why that is exact: every boost is >= 0, so a word outside the index's top-k and
+in no profile scores ``base(w)``, which the k words of the index's top-k already
+beat (each of them scores at least its base, and ties go by the word). A
+profile word outside the top-k has ``base(w) <= base_k`` (the k-th base score),
+so ``base_k + boosts(w)`` bounds its score; its base frequency is looked up
+only when that bound could still reach the k-th best score found so far.
+Words of a profile in use (its weight > 0) that the index does not hold are
+suggested too (base 0).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from .._validate import check_int, check_number
+from ..errors import InvalidParameterError
+from ._index import Autocomplete
+
+__all__ = ["ContextualAutocomplete"]
+
+
+class _Profile:
+    """Sparse word -> boost (>= 0); sorted words and their boosts as an array,
+    rebuilt on the first query after a change, for prefix ranges."""
+
+    __slots__ = ("scores", "_words", "_vals")
+
+    def __init__(self) -> None:
+        self.scores: dict[str, float] = {}
+        self._words: list[str] | None = []
+        self._vals = np.zeros(0)
+
+    def add(self, word: str, by: float) -> None:
+        self._words = None
+        self.scores[word] = self.scores.get(word, 0.0) + by
+
+    def arrays(self) -> tuple[list[str], np.ndarray]:
+        if self._words is None:
+            self._words = sorted(self.scores)
+            self._vals = np.array([self.scores[w] for w in self._words], dtype=np.float64)
+        return self._words, self._vals
+
+    def range(self, prefix: str) -> tuple[int, int]:
+        """Positions ``[lo, hi)`` of the sorted words that start with ``prefix``."""
+        words, _ = self.arrays()
+        lo = bisect.bisect_left(words, prefix)
+        if not prefix:
+            return lo, len(words)
+        last = ord(prefix[-1])
+        if last < 0x10FFFF:
+            return lo, bisect.bisect_left(words, prefix[:-1] + chr(last + 1), lo)
+        hi = lo
+        while hi < len(words) and words[hi].startswith(prefix):
+            hi += 1
+        return lo, hi
+
+
+def _boost(value: Any, name: str, position: int) -> float:
+    v = check_number(name, value)
+    if v < 0 or not math.isfinite(v):
+        raise InvalidParameterError(
+            f"{name} must be finite and >= 0, got {value!r} at position {position}"
+        )
+    return v
+
+
+class ContextualAutocomplete:
+    """Personalised, regional and trending suggestions over a shared index.
+
+    ``index`` is an :class:`~sysprims.autocomplete.Autocomplete` or a
+    :class:`~sysprims.autocomplete.ShardedAutocomplete`; it is never modified or
+    rebuilt. Profile words are folded as the index folds its words.
+    """
+
+    def __init__(
+        self,
+        index: Any,
+        *,
+        user_weight: float = 1.0,
+        region_weight: float = 1.0,
+        trending_weight: float = 1.0,
+    ) -> None:
+        for name in ("suggest_with_scores", "frequency", "_clean_word", "_clean_prefix"):
+            if not hasattr(index, name):
+                raise InvalidParameterError(
+                    f"index must be an Autocomplete or ShardedAutocomplete, got {type(index).__name__}"
+                )
+        self.index = index
+        self.user_weight = _weight("user_weight", user_weight)
+        self.region_weight = _weight("region_weight", region_weight)
+        self.trending_weight = _weight("trending_weight", trending_weight)
+        self._users: dict[Any, _Profile] = {}
+        self._regions: dict[Any, _Profile] = {}
+        self._trending = _Profile()
+
+    # ------------------------------------------------------------ profiles
+
+    def _feed(self, profile: _Profile, items: Any, by: Any, what: str) -> None:
+        if isinstance(items, Mapping):
+            pairs = list(items.items())
+        else:
+            if isinstance(items, (str, bytes)):
+                raise InvalidParameterError(
+                    f"{what} must be an iterable of str, got a single {type(items).__name__}"
+                )
+            words = list(items)
+            pairs = [(w, by) for w in words]
+        cleaned = [
+            (self.index._clean_word(w, i), _boost(b, what, i)) for i, (w, b) in enumerate(pairs)
+        ]  # validate all before changing anything
+        for w, b in cleaned:
+            profile.add(w, b)
+
+    def add_history(
+        self, user: Any, queries: Iterable[str] | Mapping[str, float], by: float = 1.0
+    ) -> None:
+        """Record ``user``'s past queries (each adds ``by``; a mapping gives each its own amount)."""
+        self._feed(self._users.setdefault(user, _Profile()), queries, by, "history")
+
+    def set_region(self, region: Any, weights: Mapping[str, float]) -> None:
+        """Replace ``region``'s word weights (e.g. the region's own query counts)."""
+        profile = _Profile()
+        self._feed(profile, weights, None, "region weights")
+        self._regions[region] = profile
+
+    def set_trending(self, trending: Any, n: int = 100) -> None:
+        """Replace the trending boosts: a mapping word -> boost, or a
+        :class:`~sysprims.countmin.TrendingTopK` whose ``n`` rising str keys
+        boost by their excess over the expected count (``recent - expected``)."""
+        from ..countmin.trending import TrendingTopK
+
+        if isinstance(trending, TrendingTopK):
+            trending = {
+                t.key: t.recent - t.expected
+                for t in trending.trending(check_int("n", n, min=0))
+                if isinstance(t.key, str)
+            }
+        profile = _Profile()
+        self._feed(profile, trending, None, "trending boosts")
+        self._trending = profile
+
+    def forget_user(self, user: Any) -> None:
+        self._users.pop(user, None)
+
+    # ------------------------------------------------------------ queries
+
+    def _active(
+        self, user: Any, region: Any
+    ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+        empty: dict[str, float] = {}
+        u = self._users.get(user) if user is not None else None
+        r = self._regions.get(region) if region is not None else None
+        return (
+            u.scores if u is not None and self.user_weight else empty,
+            r.scores if r is not None and self.region_weight else empty,
+            self._trending.scores if self.trending_weight else empty,
+        )
+
+    def suggest_with_scores(
+        self, prefix: str, k: int = 10, *, user: Any = None, region: Any = None
+    ) -> list[tuple[str, float]]:
+        """The ``k`` best completions of ``prefix`` for ``user`` in ``region`` with
+        their combined scores, best first, ties by word: exactly a filter-and-sort
+        of every word (index and profiles in use) by the combined score."""
+        if type(k) is not int or k < 0:
+            k = check_int("k", k, min=0)
+        index = self.index
+        base_rows = index.suggest_with_scores(prefix, k)
+        us, rs, ts = self._active(user, region)
+        if not (us or rs or ts) or k == 0:
+            return base_rows
+        p = index._clean_prefix(prefix).decode("utf-8")
+        uw, rw, tw = self.user_weight, self.region_weight, self.trending_weight
+
+        def score(w: str, b: float) -> float:  # one expression, one evaluation order
+            return b + uw * us.get(w, 0.0) + rw * rs.get(w, 0.0) + tw * ts.get(w, 0.0)
+
+        ranges = []
+        for prof, scores, wt in ((self._users.get(user), us, uw), (self._regions.get(region), rs, rw),
+                                 (self._trending, ts, tw)):  # fmt: skip
+            if scores and prof is not None:
+                lo, hi = prof.range(p)
+                if lo < hi:
+                    words, vals = prof.arrays()
+                    ranges.append((wt, words, vals[lo:hi], lo))
+        if not ranges:  # no boosted word under the prefix: the index's own answer
+            return base_rows
+        tops = [wt * float(v.max()) for wt, _w, v, _lo in ranges]
+        rows, m = base_rows, k
+        while True:
+            full = len(rows) == m
+            bk = rows[-1][1] if full else 0.0  # bounds the base of every word not in rows
+            scored = sorted(((score(w, b), w) for w, b in rows), key=_rank)
+            floor = scored[k - 1][0] - bk if len(scored) >= k else -math.inf
+            cand: set[str] = set()
+            for i, (wt, words, vals, lo) in enumerate(ranges):
+                # a word whose boost here, plus the most the other profiles could add,
+                # cannot lift bk to the k-th score cannot enter (a margin for rounding)
+                others = sum(tops) - tops[i]
+                need = floor - others - 1e-9 * (abs(floor) + others + abs(bk) + 1.0)
+                cand.update(words[lo + j] for j in np.flatnonzero(wt * vals >= need).tolist())
+            cand.difference_update(w for w, _b in rows)
+            if not full or len(cand) <= 8 * k or m >= 64 * k:
+                break
+            m *= 4  # a deeper base list: exact bases for more words, a lower bound bk
+            rows = index.suggest_with_scores(prefix, m)
+        if cand:
+            if full:  # only words whose bound can still reach the k-th score need their base
+                kth = _rank(scored[k - 1]) if len(scored) >= k else None
+                ws = [w for w in cand if kth is None or _rank((score(w, bk), w)) <= kth]
+                bases = self._bases(ws)
+            else:  # the index holds no other word under the prefix: their base is 0
+                ws = list(cand)
+                bases = [0.0] * len(ws)
+            scored += [(score(w, b), w) for w, b in zip(ws, bases, strict=True)]
+            scored.sort(key=_rank)
+        return [(w, s) for s, w in scored[:k]]
+
+    def _bases(self, words: list[str]) -> list[float]:
+        """The index's frequencies of already folded words, in one kernel call."""
+        index = self.index
+        if type(index) is not Autocomplete:
+            return [float(index.frequency(w)) for w in words]
+        from .._kernels.context import find_many
+
+        st = index._static
+        if not len(st):
+            return [float(index._pending.get(w, 0.0)) for w in words]
+        encoded = [w.encode("utf-8") for w in words]
+        ends = np.cumsum([len(e) for e in encoded], dtype=np.int64)
+        starts = ends - np.array([len(e) for e in encoded], dtype=np.int64)
+        out = np.empty(len(words), np.int64)
+        find_many(
+            st.data, st.offsets, np.frombuffer(b"".join(encoded), dtype=np.uint8), starts, ends, out
+        )
+        freq = st.freq
+        pending = index._pending
+        return [
+            float(freq[i]) if i >= 0 else float(pending.get(w, 0.0))
+            for w, i in zip(words, out.tolist(), strict=True)
+        ]
+
+    def suggest(
+        self, prefix: str, k: int = 10, *, user: Any = None, region: Any = None
+    ) -> list[str]:
+        """Like :meth:`suggest_with_scores`, words only."""
+        return [w for w, _ in self.suggest_with_scores(prefix, k, user=user, region=region)]
+
+    def __repr__(self) -> str:
+        return (
+            f"ContextualAutocomplete({type(self.index).__name__} of {len(self.index):,} words; "
+            f"{len(self._users)} users, {len(self._regions)} regions, {len(self._trending.scores)} trending; "
+            f"weights user={self.user_weight:g}, region={self.region_weight:g}, trending={self.trending_weight:g})"
+        )
+
+
+def _rank(row: tuple[float, str]) -> tuple[float, str]:
+    return (-row[0], row[1])
+
+
+def _weight(name: str, value: Any) -> float:
+    return check_number(name, value, min=0.0)

@@ -1,0 +1,180 @@
+"""Contextual and sharded autocomplete: answers equal a brute-force filter-and-sort."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sysprims.autocomplete import (
+    Autocomplete,
+    ContextualAutocomplete,
+    ShardedAutocomplete,
+    merge_ranked,
+)
+from sysprims.countmin import TrendingTopK
+from sysprims.errors import InvalidParameterError, KeyTypeError
+
+WORDS = st.text(alphabet="abcA", min_size=1, max_size=4)
+FREQ = st.integers(0, 5).map(float)  # small integers: many ties, broken by the word
+PROFILE = st.dictionaries(WORDS, st.integers(0, 4).map(float), max_size=6)
+
+
+def brute(index_items, profiles, weights, prefix, k):
+    """Every word of the index and of the profiles in use (weight > 0), scored
+    left to right, filtered by the prefix, sorted by (score desc, word)."""
+    base = dict(index_items)
+    words = set(base).union(*[set(p) for p, wt in zip(profiles, weights, strict=True) if wt > 0])
+    rows = []
+    for w in words:
+        s = base.get(w, 0.0)
+        for wt, p in zip(weights, profiles, strict=True):
+            s = s + wt * p.get(w, 0.0)
+        if w.startswith(prefix):
+            rows.append((w, s))
+    rows.sort(key=lambda r: (-r[1], r[0]))
+    return rows[:k]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    vocab=st.dictionaries(WORDS, FREQ, max_size=40),
+    user=PROFILE, region=PROFILE, trend=PROFILE,
+    weights=st.tuples(*[st.sampled_from([0.0, 0.5, 1.0, 3.0])] * 3),
+    prefix=st.text(alphabet="abcA", max_size=3),
+    k=st.integers(0, 6),
+    sharded=st.booleans(),
+)  # fmt: skip
+def test_boosted_suggestions_equal_brute_force(
+    vocab, user, region, trend, weights, prefix, k, sharded
+):
+    words, freqs = list(vocab), list(vocab.values())
+    if sharded:
+        index = ShardedAutocomplete.from_words(words, freqs, shards=3, prefix_chars=1)
+    else:
+        index = Autocomplete.from_words(words, freqs)
+    ctx = ContextualAutocomplete(
+        index, user_weight=weights[0], region_weight=weights[1], trending_weight=weights[2]
+    )
+    ctx.add_history("ann", user)
+    ctx.set_region("eu", region)
+    ctx.set_trending(trend)
+
+    def fold(d):  # the index folds case, so profile words that differ only in case add up
+        return {f: sum(v for w, v in d.items() if w.lower() == f) for f in {w.lower() for w in d}}
+
+    expect = brute(
+        index.items(), [fold(user), fold(region), fold(trend)], weights, prefix.lower(), k
+    )
+    assert ctx.suggest_with_scores(prefix, k, user="ann", region="eu") == expect
+    # no context: the index's own answer
+    assert ctx.suggest(prefix, k) == [
+        w for w, _ in brute(index.items(), [{}, {}, fold(trend)], weights, prefix.lower(), k)
+    ]
+
+
+def test_two_users_get_their_own_suggestions():
+    index = Autocomplete.from_words(["python", "pytorch", "pyramid", "pyre"], [100, 90, 80, 10])
+    ctx = ContextualAutocomplete(index, user_weight=50)
+    ctx.add_history("ann", ["pyre", "pyre"])
+    ctx.add_history("bob", {"pyramid": 1, "pyjamas": 3})  # a word the index does not hold
+    assert ctx.suggest("py", 3) == ["python", "pytorch", "pyramid"]
+    assert ctx.suggest("py", 3, user="ann") == ["pyre", "python", "pytorch"]
+    assert ctx.suggest("py", 3, user="bob") == ["pyjamas", "pyramid", "python"]
+    assert ctx.suggest("py", 3, user="carol") == ctx.suggest("py", 3)
+    ctx.set_region("fr", {"pyramid": 5})
+    assert ctx.suggest_with_scores("pyr", 2, region="fr") == [("pyramid", 85.0), ("pyre", 10.0)]
+    assert len(index) == 4  # the shared index is untouched
+
+
+def test_trending_injection_from_a_trending_sketch():
+    index = Autocomplete.from_words(["weather", "wedding", "web"], [50, 40, 30])
+    tr = TrendingTopK(5, 1024, 4, interval=60, window=1, history=10)
+    tr.update_many(["weather"] * 300, np.arange(300) * 2.0)  # steady over ten minutes
+    tr.update_many(["wembley"] * 80, np.full(80, 599.0))  # a burst in the last minute
+    ctx = ContextualAutocomplete(index, trending_weight=1.0)
+    ctx.set_trending(tr)
+    assert ctx.suggest("we", 2) == ["wembley", "weather"]
+
+
+def test_validation():
+    index = Autocomplete.from_words(["a"])
+    with pytest.raises(InvalidParameterError):
+        ContextualAutocomplete(index, user_weight=-1)
+    with pytest.raises(InvalidParameterError):
+        ContextualAutocomplete(object())
+    ctx = ContextualAutocomplete(index)
+    with pytest.raises(InvalidParameterError):
+        ctx.add_history("u", {"a": -1})
+    with pytest.raises(InvalidParameterError):
+        ctx.add_history("u", {"a": float("inf")})
+    with pytest.raises(KeyTypeError):
+        ctx.add_history("u", [b"bytes"])
+    with pytest.raises(InvalidParameterError):
+        ctx.add_history("u", "abc")
+    assert ctx.suggest("a", 5, user="u") == ["a"]  # nothing was half-added
+    assert "ContextualAutocomplete" in repr(ctx)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    vocab=st.dictionaries(st.text(alphabet="abé", min_size=0, max_size=5), FREQ, max_size=50),
+    shards=st.integers(1, 5), prefix_chars=st.integers(1, 3),
+    prefixes=st.lists(st.text(alphabet="abé", max_size=4), max_size=8), limit=st.integers(0, 7),
+    later=st.lists(st.tuples(st.text(alphabet="abé", min_size=1, max_size=5), FREQ), max_size=10),
+)  # fmt: skip
+def test_sharded_answers_equal_one_index(vocab, shards, prefix_chars, prefixes, limit, later):
+    one = Autocomplete.from_words(list(vocab), list(vocab.values()))
+    many = ShardedAutocomplete.from_words(
+        list(vocab), list(vocab.values()), shards=shards, prefix_chars=prefix_chars
+    )
+    for w, f in later:
+        one.increment(w, f)
+        many.increment(w, f)
+    assert len(many) == len(one) and many.items() == one.items()
+    for p in [*prefixes, ""]:
+        assert many.suggest_with_scores(p, limit) == one.suggest_with_scores(p, limit)
+    for w in vocab:
+        assert many.frequency(w) == one.frequency(w) and (w in many) == (w in one)
+
+
+def test_routing_is_by_the_first_characters():
+    many = ShardedAutocomplete.from_words(
+        ["apple", "apricot", "banana", "b"], shards=8, prefix_chars=2
+    )
+    assert many.shard_of("apple") == many.shard_of("APx")  # folded, first two characters
+    assert many.shard_of("b") == many.shard_of("b")
+    assert sum(len(s) for s in many.shards) == 4
+    assert merge_ranked([[("b", 2.0), ("a", 1.0)], [("c", 2.0)]], 2) == [("b", 2.0), ("c", 2.0)]
+    with pytest.raises(InvalidParameterError):
+        ShardedAutocomplete(0)
+    with pytest.raises(InvalidParameterError):
+        ShardedAutocomplete.from_words(["a", "b"], [1.0], shards=2)
+
+
+def test_large_profiles_take_the_deeper_path_and_stay_exact():
+    rng = np.random.default_rng(4)
+    letters = np.array(list("abcde"))
+    vocab = ["".join(letters[rng.integers(0, 5, rng.integers(1, 7))]) for _ in range(3000)]
+    freq = rng.zipf(1.3, 3000).astype(float)
+    index = Autocomplete.from_words(vocab, freq)
+    ctx = ContextualAutocomplete(index, user_weight=2.0, region_weight=0.5, trending_weight=0.0)
+    hist = {w: float(c) for w, c in zip(rng.choice(vocab, 300).tolist(), rng.integers(1, 4, 300).tolist(), strict=False)}
+    region = dict(zip(rng.choice(vocab, 1500).tolist(), rng.uniform(0, 30, 1500).tolist(), strict=False))
+    ctx.add_history("u", hist)
+    ctx.set_region("r", region)
+    for prefix in ["", "a", "b", "ab", "cd", "eee", "zz"]:
+        for k in (1, 10, 40):
+            expect = brute(index.items(), [hist, region, {}], (2.0, 0.5, 0.0), prefix, k)
+            assert ctx.suggest_with_scores(prefix, k, user="u", region="r") == expect
+
+
+def test_batch_lookup_kernel_compiles_from_its_warmup_arguments_and_finds_words():
+    from sysprims import _jit
+    from sysprims._kernels import context  # noqa: F401  (registers the kernel)
+
+    dispatcher, factory = _jit._REGISTRY["context.find_many"]
+    for args in factory():
+        dispatcher(*args)
+        assert args[-1].tolist() == [1, -1]  # "abd" is word 1, "zz" is absent
