@@ -20,19 +20,6 @@ class ReadOnlyFilterError(SysprimsError, TypeError):
     with ``.copy()`` before adding."""
 
 
-def capacity_call_hint(cls: str, size: Any, num_hash_functions: Any) -> None:
-    """Refuse the rbloom / pybloom-live call shape ``cls(capacity, error_rate)``
-    with a pointer to ``for_capacity`` (the constructor takes bits and probes)."""
-    if isinstance(num_hash_functions, (float, np.floating)) and 0 < num_hash_functions < 1:
-        from ..errors import InvalidParameterError
-
-        raise InvalidParameterError(
-            f"{cls}(size, num_hash_functions) takes a number of bits and of probes, got "
-            f"num_hash_functions={num_hash_functions!r}; for a capacity and a false-positive rate use "
-            f"{cls}.for_capacity({size!r}, {num_hash_functions!r})"
-        )
-
-
 def standard_positions(h1: int, h2: int, k: int, m: int) -> list[int]:
     """Bit positions of the standard layout: ``((h1 + i*h2) mod 2**64 * m) >> 64``."""
     out = []

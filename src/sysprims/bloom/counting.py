@@ -18,7 +18,6 @@ from ..keys import key_to_bytes
 from . import _sizing
 from ._common import (
     ReadOnlyFilterError,
-    capacity_call_hint,
     hashes_for_batch,
     param,
     standard_positions,
@@ -44,7 +43,7 @@ class CountingBloomFilter(Persistable):
     _KIND = "bloom-counting"
 
     def __init__(self, size: int, num_hash_functions: int, *, seed: int = 0):
-        capacity_call_hint("CountingBloomFilter", size, num_hash_functions)
+        _sizing.capacity_call_hint("CountingBloomFilter", size, num_hash_functions)
         size = check_int("size", size, min=1)
         k = check_int("num_hash_functions", num_hash_functions, min=1, max=1024)
         self._init(size, k, check_seed(seed), np.zeros(size, dtype=np.uint8))

@@ -20,7 +20,6 @@ from . import _sizing
 from ._common import (
     ReadOnlyFilterError,
     batch_call,
-    capacity_call_hint,
     param,
     popcount,
 )
@@ -57,7 +56,7 @@ class BloomFilter(Persistable):
     _KIND = "bloom"
 
     def __init__(self, size: int, num_hash_functions: int, *, seed: int = 0, blocked: bool = False):
-        capacity_call_hint("BloomFilter", size, num_hash_functions)
+        _sizing.capacity_call_hint("BloomFilter", size, num_hash_functions)
         size = check_int("size", size, min=1)
         k = check_int("num_hash_functions", num_hash_functions, min=1, max=1024)
         seed = check_seed(seed)
