@@ -85,7 +85,7 @@ def pack(
     for name, arr in (arrays or {}).items():
         arr = np.asarray(arr)
         if arr.dtype.kind not in "biuf" or arr.dtype.hasobject:
-            raise ValueError(f"array {name!r} has dtype {arr.dtype}; only numeric arrays are stored")
+            raise SerializationError(f"array {name!r} has dtype {arr.dtype}; only numeric arrays are stored")
         le = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
         raw = memoryview(le).cast("B") if le.size else memoryview(b"")
         entries.append(

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SerializationError, SysprimsError
+from ..errors import ReadOnlyFilterError, SerializationError
 from ..hashing import HashedKeys, fmix64, hashes_for
 from ..keys import normalize_keys
 
@@ -15,9 +15,7 @@ M64 = (1 << 64) - 1
 GOLD = 0x9E3779B97F4A7C15
 
 
-class ReadOnlyFilterError(SysprimsError, TypeError):
-    """The filter views read-only memory (``load(path, mmap=True)``); copy it
-    with ``.copy()`` before adding."""
+__all__ = ["ReadOnlyFilterError"]  # defined in sysprims.errors
 
 
 def standard_positions(h1: int, h2: int, k: int, m: int) -> list[int]:

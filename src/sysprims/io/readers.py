@@ -23,16 +23,12 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .._deps import require
-from ..errors import InvalidParameterError, SysprimsError
+from ..errors import InputError, InvalidParameterError
 
 __all__ = ["InputError", "InputInfo", "detect_format", "input_info", "iter_column", "iter_columns"]
 
 DEFAULT_BATCH_ROWS = 1 << 20
 _TEXT_CHUNK_BYTES = 16 << 20
-
-
-class InputError(SysprimsError, ValueError):
-    """An input file cannot be read as asked: missing column, malformed row, bad format."""
 
 
 @dataclass(frozen=True)
