@@ -20,7 +20,7 @@ def COMMAND() -> None:
               help="expected number of keys (default: the input's row count, read first)")
 @click.option("--fp", "false_positive_rate", type=float, default=0.01, show_default=True, help="target false-positive rate")
 @click.option("--blocked", is_flag=True, help="cache-line blocked layout (one cache miss per key)")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="hash seed (filters combine only with an equal seed)")
 @click.option("--scheduler", default=None, help="build on Dask: a scheduler address, or 'processes' for a local cluster")
 @click.option("-o", "--output", required=True, help="output filter file")
 def build(input_path, column, fmt, batch_rows, capacity, false_positive_rate, blocked, seed, scheduler, output):

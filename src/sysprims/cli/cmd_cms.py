@@ -10,7 +10,7 @@ ORDER = 20
 
 
 def _sketch_options(func):
-    func = click.option("--seed", type=int, default=0, show_default=True)(func)
+    func = click.option("--seed", type=int, default=0, show_default=True, help="hash seed (sketches merge only with an equal seed)")(func)
     func = click.option("--delta", type=float, default=0.01, show_default=True, help="failure probability (depth = ceil(ln 1/delta))")(func)
     func = click.option("--epsilon", type=float, default=0.0001, show_default=True, help="error as a fraction of the total (width = ceil(e/epsilon))")(func)
     return func
@@ -51,7 +51,7 @@ def count(input_path, column, fmt, batch_rows, epsilon, delta, seed, scheduler, 
 
 @COMMAND.command("top")
 @input_options
-@click.option("--k", "k", type=click.IntRange(min=1), default=20, show_default=True, help="how many heavy hitters")
+@click.option("--k", "-k", "k", type=click.IntRange(min=1), default=20, show_default=True, help="how many heavy hitters")
 @_sketch_options
 def top(input_path, column, fmt, batch_rows, k, epsilon, delta, seed):
     """Print the K most frequent keys of INPUT with their estimated counts."""
