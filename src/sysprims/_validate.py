@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import InvalidParameterError
 
-__all__ = ["check_int", "check_number", "check_probability", "check_choice"]
+__all__ = ["check_int", "check_number", "check_probability", "check_choice", "renamed"]
 
 
 def check_int(name: str, value: Any, *, min: int | None = None, max: int | None = None) -> int:
@@ -67,3 +67,13 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...] | list[str]) ->
     if value not in choices:
         raise InvalidParameterError(f"{name} must be one of {list(choices)}, got {value!r}")
     return value
+
+
+def renamed(name: str, value: Any, old_name: str, old_value: Any, default: Any) -> Any:
+    """The value of a parameter that also answers to an older name (an alias
+    kept for compatibility): either one, not both; ``default`` when neither."""
+    if old_value is None:
+        return default if value is None else value
+    if value is not None:
+        raise InvalidParameterError(f"{old_name} is the old name of {name}; give one of them, not both")
+    return old_value

@@ -26,6 +26,10 @@ __all__ = [
     "RequestInProgress",
     "SerializationError",
     "SysprimsError",
+    # defined here, re-exported where they were first defined
+    "InputError",
+    "ReadOnlyFilterError",
+    "WordTooLongError",
 ]
 
 
@@ -127,3 +131,18 @@ class CachedOperationError(IdempotencyError):
         self.error_type = error_type
         self.error_message = error_message
         self.original = original
+
+
+class ReadOnlyFilterError(SysprimsError, TypeError):
+    """The filter views read-only memory (``load(path, mmap=True)``); copy it
+    with ``.copy()`` before adding. Also importable from :mod:`sysprims.bloom`."""
+
+
+class WordTooLongError(InvalidParameterError):
+    """A word is longer than the index's ``max_length``. Also importable from
+    :mod:`sysprims.autocomplete`."""
+
+
+class InputError(SysprimsError, ValueError):
+    """An input file cannot be read as asked: missing column, malformed row, bad
+    format, binary data given as text. Also importable from :mod:`sysprims.io`."""

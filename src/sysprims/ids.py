@@ -176,7 +176,10 @@ def decode_many(ids: Any, layout: SnowflakeLayout | str = "seed") -> dict[str, n
     if arr.dtype.kind not in "iu":
         raise InvalidParameterError(f"ids must be an integer array, got dtype {arr.dtype}")
     if arr.size and (arr.min() < 0 or (arr.dtype.kind == "u" and arr.max() > (1 << 63) - 1)):
-        raise InvalidParameterError("ids must be in [0, 2**63 - 1]")
+        bad = tuple(int(i) for i in np.argwhere(arr > (1 << 63) - 1 if arr.dtype.kind == "u" else arr < 0)[0])
+        raise InvalidParameterError(
+            f"ids must be in [0, 2**63 - 1], got ids[{', '.join(map(str, bad))}] = {arr[bad]}"
+        )
     arr = np.ascontiguousarray(arr.ravel(), dtype=np.int64)
     n = arr.shape[0]
     ts, mach, seq = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)

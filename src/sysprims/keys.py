@@ -276,7 +276,10 @@ def _empty_bytes() -> KeyBatch:
 
 def _from_numpy(arr: np.ndarray, name: str) -> KeyBatch:
     if arr.ndim != 1:
-        raise KeyTypeError(f"{name} must be a 1-D array, got an array of shape {arr.shape}")
+        raise KeyTypeError(
+            f"{name} must be one column of keys (a 1-D array), got an array of shape {arr.shape}; "
+            "pass one column, e.g. df['user'] or arr[:, 0]"
+        )
     kind = arr.dtype.kind
     if kind in "iu":
         if kind == "i":
@@ -411,6 +414,13 @@ def _first_bad(keys: Iterable[Any], name: str, ok: type | tuple[type, ...], expe
 
 
 def _bad_element(name: str, i: int, value: Any, expected: str) -> KeyTypeError:
+    if value is None or type(value).__name__ in ("NAType", "NaTType") or (
+        isinstance(value, (float, np.floating)) and value != value  # NaN, pandas' missing value
+    ):
+        return KeyTypeError(
+            f"{name}[{i}] is a missing value ({_short(value)}, of type {type(value).__name__}); keys cannot be missing: "
+            "drop them (e.g. s.dropna()) or fill them (e.g. s.fillna('')) first"
+        )
     return KeyTypeError(
         f"{name}[{i}] must be {expected}, got {type(value).__name__}: {_short(value)}"
     )

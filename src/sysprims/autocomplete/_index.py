@@ -25,17 +25,13 @@ from .._kernels import autocomplete as _k
 from .._loadcheck import get_array, get_bool, get_choice, get_int, non_decreasing, refusing, require
 from .._memory import check_fits
 from .._validate import check_choice, check_int, check_number
-from ..errors import InvalidParameterError, KeyTypeError, SerializationError
+from ..errors import InvalidParameterError, KeyTypeError, SerializationError, WordTooLongError
 
 __all__ = ["Autocomplete", "WordTooLongError"]
 
 _NORMS = ("NFC", "NFKC", "NFD", "NFKD")
 _MIN_DELTA = 256
 _EMPTY_U8 = np.frombuffer(b"", dtype=np.uint8)
-
-
-class WordTooLongError(InvalidParameterError):
-    """A word is longer than the index's ``max_length``."""
 
 
 class _Arrays:

@@ -8,16 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SysprimsError
+from ..errors import ReadOnlyFilterError
 from ..hashing import fmix64, hashes_for
 
 M64 = (1 << 64) - 1
 GOLD = 0x9E3779B97F4A7C15
 
 
-class ReadOnlyFilterError(SysprimsError, TypeError):
-    """The filter views read-only memory (``load(path, mmap=True)``); copy it
-    with ``.copy()`` before adding."""
+__all__ = ["ReadOnlyFilterError"]  # defined in sysprims.errors
 
 
 def standard_positions(h1: int, h2: int, k: int, m: int) -> list[int]:

@@ -7,6 +7,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..errors import InvalidParameterError
+
 LN2 = math.log(2.0)
 BLOCK_BITS = 512
 #: The blocked layout is sized so that its *theoretical* rate is this fraction of
@@ -90,3 +92,14 @@ def blocked_size(capacity: int, p: float) -> tuple[int, int]:
         else:
             left = mid + 1
     return left, best(left)[1]
+
+
+def capacity_call_hint(cls: str, size: object, num_hash_functions: object) -> None:
+    """Refuse the rbloom / pybloom-live call shape ``cls(capacity, error_rate)``
+    with a pointer to ``for_capacity`` (the constructor takes bits and probes)."""
+    if isinstance(num_hash_functions, (float, np.floating)) and 0 < num_hash_functions < 1:
+        raise InvalidParameterError(
+            f"{cls}(size, num_hash_functions) takes a number of bits and of probes, got "
+            f"num_hash_functions={num_hash_functions!r}; for a capacity and a false-positive rate use "
+            f"{cls}.for_capacity({size!r}, {num_hash_functions!r})"
+        )

@@ -44,6 +44,7 @@ class CountingBloomFilter(Persistable):
     _KIND = "bloom_counting"
 
     def __init__(self, size: int, num_hash_functions: int, *, seed: int = 0):
+        _sizing.capacity_call_hint("CountingBloomFilter", size, num_hash_functions)
         size = check_int("size", size, min=1)
         k = check_int("num_hash_functions", num_hash_functions, min=1, max=1024)
         self._init(size, k, check_seed(seed), zeros(f"a CountingBloomFilter of size={size} counters", size, np.uint8))
@@ -191,6 +192,16 @@ class CountingBloomFilter(Persistable):
         total = self._counters.astype(np.uint16) + other._counters
         np.minimum(total, SATURATED, out=total)
         self._counters[:] = total
+
+    def merge(self, other: CountingBloomFilter) -> CountingBloomFilter:
+        """:meth:`update` (counters add, saturating), returning self, as the
+        sketches' ``merge``."""
+        self.update(other)
+        return self
+
+    def __bool__(self) -> bool:
+        """False for an empty filter (every counter zero)."""
+        return bool(np.any(self._counters))
 
     def union(self, other: CountingBloomFilter) -> CountingBloomFilter:
         out = self.copy()

@@ -56,6 +56,7 @@ class BloomFilter(Persistable):
     _KIND = "bloom"
 
     def __init__(self, size: int, num_hash_functions: int, *, seed: int = 0, blocked: bool = False):
+        _sizing.capacity_call_hint("BloomFilter", size, num_hash_functions)
         size = check_int("size", size, min=1)
         k = check_int("num_hash_functions", num_hash_functions, min=1, max=1024)
         seed = check_seed(seed)
@@ -281,42 +282,113 @@ class BloomFilter(Persistable):
         self._check_writable()
         self._bits[:] = 0
 
-    def union(self, other: BloomFilter) -> BloomFilter:
-        """A filter of keys in either (equals adding both key sets to one filter)."""
-        out = self.copy()
-        out.update(other)
+    # The set API follows Python's ``set`` (and rbloom): ``update``, ``union``,
+    # ``intersection`` and their in-place twins take any number of arguments,
+    # each a compatible BloomFilter (combined bitwise) or an iterable of keys
+    # (added as one batch through ``add_many``).
+
+    def _filters_of(self, others: tuple[Any, ...]) -> list[BloomFilter]:
+        """Every argument as a compatible filter (key batches become filters with
+        this one's parameters), checked before any is applied."""
+        out = []
+        for other in others:
+            if isinstance(other, BloomFilter):
+                out.append(self._check_compatible(other))
+            else:
+                tmp = self._empty(
+                    self.size, self.num_hash_functions, self.seed, self.blocked, np.zeros_like(self._bits)
+                )
+                tmp.add_many(other)
+                out.append(tmp)
         return out
 
-    def intersection(self, other: BloomFilter) -> BloomFilter:
-        """Bitwise AND: contains every key added to both (its false-positive
-        rate is at most either operand's)."""
-        out = self.copy()
-        out.intersection_update(other)
-        return out
+    def update(self, *others: Any) -> None:
+        """Add every key of each argument: a compatible BloomFilter is OR-ed in,
+        anything else is a batch (or iterable) of keys given to :meth:`add_many`.
+        ``bf.update(keys)`` equals ``bf.add_many(keys)``."""
+        self._check_writable()
+        for other in others:
+            if isinstance(other, BloomFilter):
+                self._check_compatible(other)
+        for other in others:
+            if isinstance(other, BloomFilter):
+                np.bitwise_or(self._bits, other._bits, out=self._bits)
+            else:
+                self.add_many(other)
 
-    def update(self, other: BloomFilter) -> None:
-        """In-place union."""
+    def merge(self, other: BloomFilter) -> BloomFilter:
+        """OR ``other`` into this filter (in place), as the sketches' ``merge``;
+        returns self. Raises :class:`~sysprims.errors.IncompatibleError` unless
+        size, num_hash_functions, seed and layout are equal."""
         self._check_compatible(other)
         self._check_writable()
         np.bitwise_or(self._bits, other._bits, out=self._bits)
+        return self
 
-    def intersection_update(self, other: BloomFilter) -> None:
-        self._check_compatible(other)
+    def intersection_update(self, *others: Any) -> None:
+        """Keep only keys present in every argument (bitwise AND; a key batch is
+        first built into a filter with this one's parameters)."""
+        filters = self._filters_of(others)
         self._check_writable()
-        np.bitwise_and(self._bits, other._bits, out=self._bits)
+        for other in filters:
+            np.bitwise_and(self._bits, other._bits, out=self._bits)
+
+    def union(self, *others: Any) -> BloomFilter:
+        """A filter of keys in this one or any argument (equals adding every key
+        set to one filter)."""
+        out = self.copy()
+        out.update(*others)
+        return out
+
+    def intersection(self, *others: Any) -> BloomFilter:
+        """Bitwise AND with every argument: contains every key added to all (its
+        false-positive rate is at most any operand's)."""
+        out = self.copy()
+        out.intersection_update(*others)
+        return out
+
+    def issubset(self, other: BloomFilter) -> bool:
+        """True when every bit set here is set in ``other`` (so every key added
+        here is reported by ``other``); ``self <= other``."""
+        self._check_compatible(other)
+        return not bool(np.any(self._bits & ~other._bits))
+
+    def issuperset(self, other: BloomFilter) -> bool:
+        """``other.issubset(self)``; ``self >= other``."""
+        return self._check_compatible(other).issubset(self)
+
+    def __bool__(self) -> bool:
+        """False for an empty filter (no bit set), as an empty ``set``."""
+        return bool(np.any(self._bits))
+
+    def __le__(self, other: Any) -> bool:
+        return self.issubset(other) if isinstance(other, BloomFilter) else NotImplemented
+
+    def __ge__(self, other: Any) -> bool:
+        return self.issuperset(other) if isinstance(other, BloomFilter) else NotImplemented
+
+    def __lt__(self, other: Any) -> bool:
+        if not isinstance(other, BloomFilter):
+            return NotImplemented
+        return self.issubset(other) and not np.array_equal(self._bits, other._bits)
+
+    def __gt__(self, other: Any) -> bool:
+        if not isinstance(other, BloomFilter):
+            return NotImplemented
+        return self.issuperset(other) and not np.array_equal(self._bits, other._bits)
 
     def __or__(self, other: BloomFilter) -> BloomFilter:
-        return self.union(other)
+        return self.union(self._check_compatible(other))
 
     def __and__(self, other: BloomFilter) -> BloomFilter:
-        return self.intersection(other)
+        return self.intersection(self._check_compatible(other))
 
     def __ior__(self, other: BloomFilter) -> BloomFilter:
-        self.update(other)
+        self.update(self._check_compatible(other))
         return self
 
     def __iand__(self, other: BloomFilter) -> BloomFilter:
-        self.intersection_update(other)
+        self.intersection_update(self._check_compatible(other))
         return self
 
     def __eq__(self, other: object) -> bool:

@@ -110,6 +110,10 @@ class ScalableBloomFilter(Persistable):
         self._counts[-1] += 1
         return True
 
+    def __bool__(self) -> bool:
+        """False for an empty filter (no bit set in any stage)."""
+        return any(bool(s) for s in self._stages)
+
     def contains(self, item: Any) -> bool:
         h1, h2 = mmh3.hash64(key_to_bytes(item), self.seed)
         return any(s._probe_contains(h1, h2) for s in self._stages)

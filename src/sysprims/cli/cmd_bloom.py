@@ -38,12 +38,8 @@ def COMMAND() -> None:
 @_sizing_options("expected number of keys (default: the input's row count, read first)", 0.01,
                  "target false-positive rate")
 @click.option("--blocked", is_flag=True, help="cache-line blocked layout (one cache miss per key)")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--scheduler",
-    default=None,
-    help="build on Dask: a scheduler address, or 'processes' for a local cluster",
-)
+@click.option("--seed", type=int, default=0, show_default=True, help="hash seed (filters combine only with an equal seed)")
+@click.option("--scheduler", default=None, help="build on Dask: a scheduler address, or 'processes' for a local cluster")
 @click.option("-o", "--output", required=True, help="output filter file")
 def build(
     input_path,
@@ -149,7 +145,7 @@ def query(filter_path, input_path, column, fmt, batch_rows, output):
 @input_options
 @_sizing_options("expected number of distinct keys (default: the input's row count)", 0.001,
                  "target false-positive rate (a unique row is dropped with about this probability)")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="hash seed (filters combine only with an equal seed)")
 @click.option(
     "-o",
     "--output",

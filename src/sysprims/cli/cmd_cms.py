@@ -18,21 +18,9 @@ ORDER = 20
 
 
 def _sketch_options(func):
-    func = click.option("--seed", type=int, default=0, show_default=True)(func)
-    func = click.option(
-        "--delta",
-        type=float,
-        default=0.01,
-        show_default=True,
-        help="failure probability (depth = ceil(ln 1/delta))",
-    )(func)
-    func = click.option(
-        "--epsilon",
-        type=float,
-        default=0.0001,
-        show_default=True,
-        help="error as a fraction of the total (width = ceil(e/epsilon))",
-    )(func)
+    func = click.option("--seed", type=int, default=0, show_default=True, help="hash seed (sketches merge only with an equal seed)")(func)
+    func = click.option("--delta", type=float, default=0.01, show_default=True, help="failure probability (depth = ceil(ln 1/delta))")(func)
+    func = click.option("--epsilon", type=float, default=0.0001, show_default=True, help="error as a fraction of the total (width = ceil(e/epsilon))")(func)
     return func
 
 
@@ -82,14 +70,7 @@ def count(input_path, column, fmt, batch_rows, epsilon, delta, seed, scheduler, 
 
 @COMMAND.command("top")
 @input_options
-@click.option(
-    "--k",
-    "k",
-    type=click.IntRange(min=1),
-    default=20,
-    show_default=True,
-    help="how many heavy hitters",
-)
+@click.option("--k", "-k", "k", type=click.IntRange(min=1), default=20, show_default=True, help="how many heavy hitters")
 @_sketch_options
 @click.option(
     "--window", default=None, help="heavy hitters per time window: 60s, 5m, 1h, 250ms or seconds"

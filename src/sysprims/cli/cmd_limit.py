@@ -78,13 +78,13 @@ def COMMAND() -> None:
 @click.option("--time-unit", type=click.Choice(TIME_UNITS), default="auto", show_default=True,
               help="unit of a numeric time column; auto infers it from the magnitude and says so "
                    "(timestamp columns carry their own)")
-@click.option("--algorithm", type=click.Choice(list(ALGORITHMS)), default="token-bucket", show_default=True)
+@click.option("--algorithm", type=click.Choice(list(ALGORITHMS)), default="token-bucket", show_default=True, help="rate limiting algorithm")
 @click.option("--rate", required=True, help="allowed rate, e.g. 100/s, 6000/min, 10/5s")
 @click.option("--burst", type=float, default=None, help="bucket capacity (default: the rate's count)")
 @click.option("--sort", is_flag=True, help="sort each batch by time instead of rejecting out-of-order rows")
 @click.option("--top", "top_n", type=click.IntRange(min=0), default=10, show_default=True, help="show the most limited keys")
-@click.option("--format", "fmt", type=FORMATS, default="auto", show_default=True)
-@click.option("--batch-rows", type=click.IntRange(min=1), default=1 << 20, show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="auto", show_default=True, help="input format (auto: by extension; csv, tsv or parquet)")
+@click.option("--batch-rows", type=click.IntRange(min=1), default=1 << 20, show_default=True, help="rows per batch (memory stays bounded by this)")
 @click.option("-o", "--output", default=None, help="write key,time,allowed rows to this Parquet file")
 def replay(log_path, key_column, time_column, time_unit, algorithm, rate, burst, sort, top_n, fmt,
            batch_rows, output):

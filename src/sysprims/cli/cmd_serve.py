@@ -23,9 +23,12 @@ def COMMAND() -> None:
               help="key of the permuted codes (env SYSPRIMS_SHORTENER_SECRET); keep it fixed across restarts")
 @click.option("--machine-id", type=click.IntRange(0, 1023), default=None,
               help="Snowflake machine id [default: leased from Redis, 0 otherwise]")
-@click.option("--redirect-status", type=click.Choice(["301", "302", "307", "308"]), default="302", show_default=True)
-@click.option("--rate", "rate", default="60/1", show_default=True,
-              help="token bucket per client as CAPACITY/REFILL_PER_SECOND for the /api routes (0 turns it off)")
+@click.option("--redirect-status", type=click.Choice(["301", "302", "307", "308"]), default="302", show_default=True,
+              help="HTTP status of the redirects (302/307: clients ask again each time, so clicks are counted)")
+@click.option("--rate", "rate", default="60/min", show_default=True,
+              help="token bucket per client for the /api routes, written as in limit replay: N/unit "
+                   "(60/min, 10/s, 100/5min: N requests at once, refilled at N per period); 0 turns it off. "
+                   "Deprecated: the old CAPACITY/REFILL_PER_SECOND form (60/1) still works")
 @click.option("--rate-redirects", is_flag=True, help="also rate limit redirects")
 @click.option("--api-key", "api_keys", multiple=True, help="an accepted X-API-Key (repeatable); limits are per key")
 @click.option("--trust-forwarded", is_flag=True, help="take the client IP from the last X-Forwarded-For entry (only behind your own proxy)")
@@ -35,8 +38,8 @@ def COMMAND() -> None:
 @click.option("--threadpool/--inline", default=True, show_default=True,
               help="run store calls in worker threads (a hung store never stalls the event loop) or inline")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
-              show_default=True)
-@click.option("--access-log/--no-access-log", default=False, show_default=True)
+              show_default=True, help="uvicorn log level")
+@click.option("--access-log/--no-access-log", default=False, show_default=True, help="log every request (uvicorn)")
 def shortener(host: str, port: int, store: str, strategy: str | None, secret: str | None, machine_id: int | None,
               redirect_status: str, rate: str, rate_redirects: bool, api_keys: tuple[str, ...],
               trust_forwarded: bool, base_url: str | None, allowed_hosts: tuple[str, ...], threadpool: bool, log_level: str,
@@ -72,10 +75,19 @@ def shortener(host: str, port: int, store: str, strategy: str | None, secret: st
 
 
 def _parse_rate(text: str) -> tuple[float, float]:
+    """``--rate`` as (capacity, refill per second): ``N/unit`` as ``limit replay``
+    reads it, or the deprecated ``CAPACITY/REFILL_PER_SECOND``."""
+    from .cmd_limit import parse_rate
+
+    if text.strip() == "0":
+        return 0.0, 1.0
     try:
-        if text.strip() == "0":
-            return 0.0, 1.0
         cap, _, refill = text.partition("/")
-        return float(cap), float(refill or 1.0)
+        old = float(cap), float(refill or 1.0)
     except ValueError:
-        raise click.BadParameter(f"--rate must look like CAPACITY/REFILL_PER_SECOND (e.g. 60/1), got {text!r}") from None
+        count, period = parse_rate(text)  # names the expected forms when it is neither
+        return count, count / period
+    same = f"--rate {old[0]:g}/{old[0] / old[1]:g}s" if old[0] > 0 and old[1] > 0 else "--rate 60/min"
+    click.echo(f"sysprims: --rate {text} (CAPACITY/REFILL_PER_SECOND) is deprecated; write it as N/unit: {same}",
+               err=True)
+    return old

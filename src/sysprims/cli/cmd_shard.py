@@ -30,9 +30,9 @@ def make_strategy(name: str, shards: int, vnodes: int = 160, seed: int = 0):
 
 
 def _strategy_options(func):
-    func = click.option("--seed", type=int, default=0, show_default=True)(func)
+    func = click.option("--seed", type=int, default=0, show_default=True, help="hash seed (the same keys map alike only with an equal seed)")(func)
     func = click.option("--vnodes", type=click.IntRange(min=1), default=160, show_default=True, help="virtual nodes per shard (ring)")(func)
-    func = click.option("--strategy", type=STRATEGIES, default="jump", show_default=True)(func)
+    func = click.option("--strategy", type=STRATEGIES, default="jump", show_default=True, help="sharding strategy")(func)
     return func
 
 
@@ -81,7 +81,7 @@ def route(input_path, column, fmt, batch_rows, shards, strategy, vnodes, seed, o
 @click.option("--to", "to_shards", type=click.IntRange(min=1), required=True, help="shards after the resize")
 @click.option("--keys", "n_keys", type=click.IntRange(min=1), default=1_000_000, show_default=True, help="generated keys to measure on")
 @click.option("--input", "input_path", default=None, help="measure on the keys of this file instead")
-@click.option("--column", "-c", default=None)
+@click.option("--column", "-c", default=None, help="column holding the keys of --input (CSV/Parquet)")
 @_strategy_options
 def plan(from_shards, to_shards, n_keys, input_path, column, strategy, vnodes, seed):
     """Report what changing from --from to --to shards moves, for every strategy

@@ -19,8 +19,8 @@ def COMMAND() -> None:
 @click.argument("input_path", metavar="WORDS")
 @click.option("--column", "-c", default=None, help="column holding the words (CSV/Parquet)")
 @click.option("--freq-column", default=None, help="column holding each word's frequency (default: 1 per row; repeats add up)")
-@click.option("--format", "fmt", type=FORMATS, default="auto", show_default=True)
-@click.option("--batch-rows", type=click.IntRange(min=1), default=1 << 20, show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="auto", show_default=True, help="input format (auto: by extension; text = one word per line)")
+@click.option("--batch-rows", type=click.IntRange(min=1), default=1 << 20, show_default=True, help="rows per batch (memory stays bounded by this)")
 @click.option("--no-casefold", is_flag=True, help="keep case (default: case-insensitive)")
 @click.option("-o", "--output", required=True, help="output index file")
 def build(input_path, column, freq_column, fmt, batch_rows, no_casefold, output):
@@ -55,7 +55,7 @@ def build(input_path, column, freq_column, fmt, batch_rows, no_casefold, output)
 @COMMAND.command("query")
 @click.argument("index_path", metavar="INDEX")
 @click.argument("prefixes", nargs=-1, required=True)
-@click.option("--limit", "-k", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--limit", "-k", type=click.IntRange(min=1), default=10, show_default=True, help="completions per prefix")
 @click.option("--scores", is_flag=True, help="print each word's frequency too")
 def query(index_path, prefixes, limit, scores):
     """Print the top completions of each PREFIX."""

@@ -75,7 +75,9 @@ class FeedStore(Persistable):
     Parameters
     ----------
     n_users: initial number of users (more with :meth:`add_users`).
-    capacity: timeline length per user (default 800).
+    timeline_capacity: timeline length per user (default 800), as in
+        :class:`FanoutService`; ``capacity=`` is its older name, still accepted.
+        The store's ``capacity`` and ``timeline_capacity`` attributes are one value.
     celebrity_threshold: follower count above which posts are pulled, or None.
     clock: clock for posts without explicit timestamps (system clock by default).
 
@@ -85,10 +87,13 @@ class FeedStore(Persistable):
 
     _KIND = "feed_store"
 
-    def __init__(self, n_users: int = 0, *, capacity: int = 800, celebrity_threshold: int | None = None,
-                 clock: Any = None):
+    def __init__(self, n_users: int = 0, *, timeline_capacity: int | None = None,
+                 celebrity_threshold: int | None = None, clock: Any = None, capacity: int | None = None):
+        from .._validate import renamed
+
         n_users = check_int("n_users", n_users, min=0, max=MAX_USERS)
-        self.capacity = check_int("capacity", capacity, min=1, max=1 << 20)
+        timeline_capacity = renamed("timeline_capacity", timeline_capacity, "capacity", capacity, 800)
+        self.capacity = check_int("timeline_capacity", timeline_capacity, min=1, max=1 << 20)
         if celebrity_threshold is not None:
             celebrity_threshold = check_int("celebrity_threshold", celebrity_threshold, min=0, max=_NEVER)
         self.celebrity_threshold = celebrity_threshold
@@ -109,6 +114,11 @@ class FeedStore(Persistable):
         self.timeline_writes = 0
         if n_users:
             self.add_users(n_users)
+
+    @property
+    def timeline_capacity(self) -> int:
+        """Timeline length per user (the same value as ``capacity``)."""
+        return self.capacity
 
     # -- users -----------------------------------------------------------
     @property

@@ -311,9 +311,14 @@ class IdempotencyManager:
                 claim.release()
             raise
 
-    def cleanup_expired(self) -> int:
-        """Remove expired results and expired claims; returns how many were removed."""
+    def purge_expired(self) -> int:
+        """Remove expired results and expired claims; returns how many were removed
+        (the name the shortener's ``purge_expired`` uses too)."""
         return self.store.cleanup(self.clock.time())
+
+    def cleanup_expired(self) -> int:
+        """Alias of :meth:`purge_expired` (its name in sysprims 0.1), kept working."""
+        return self.purge_expired()
 
     # -- building blocks (for HTTP services and async code) ----------------
 

@@ -5,7 +5,9 @@
 whatever the file size. Every array can be passed straight to a ``_many``
 method (Arrow strings are hashed zero-copy).
 
-Formats: ``text`` (one key per line, ``\\n`` or ``\\r\\n``; the line is the key),
+Formats: ``text`` (one key per line, ``\\n`` or ``\\r\\n``; the line is the key;
+a leading UTF-8 byte-order mark is dropped; a file whose first 8 KiB hold a NUL
+byte, such as a saved filter or a Parquet file, is refused as binary),
 ``csv`` (with a header row) and ``parquet``; ``auto`` picks by extension
 (``.csv``/``.tsv``, ``.parquet``/``.pq``, anything else is text).
 """
@@ -23,16 +25,12 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .._deps import require
-from ..errors import InvalidParameterError, SysprimsError
+from ..errors import InputError, InvalidParameterError
 
 __all__ = ["InputError", "InputInfo", "detect_format", "input_info", "iter_column", "iter_columns"]
 
 DEFAULT_BATCH_ROWS = 1 << 20
 _TEXT_CHUNK_BYTES = 16 << 20
-
-
-class InputError(SysprimsError, ValueError):
-    """An input file cannot be read as asked: missing column, malformed row, bad format."""
 
 
 @dataclass(frozen=True)
@@ -95,8 +93,35 @@ def iter_column(
         return
     if column is None:
         raise InputError(f"a {fmt} input needs a column name (--column)")
+    row = 0
     for table in iter_columns(path, [column], format=fmt, batch_rows=batch_rows):
-        yield table.column(0).combine_chunks() if hasattr(table.column(0), "combine_chunks") else table.column(0)
+        arr = table.column(0).combine_chunks() if hasattr(table.column(0), "combine_chunks") else table.column(0)
+        _check_key_column(path, column, arr, row)
+        row += len(arr)
+        yield arr
+
+
+def _check_key_column(path: str | os.PathLike[str], column: str, arr: Any, row: int) -> None:
+    """Refuse, naming the column, a column that holds no keys or a missing value."""
+    pa = require("pyarrow", "arrow")
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if not (
+        pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
+        or pa.types.is_large_binary(t) or pa.types.is_integer(t)
+        or pa.types.is_string_view(t) or pa.types.is_binary_view(t)
+    ):
+        raise InputError(
+            f"column {column!r} of {path} holds {arr.type} values, which are not keys; "
+            "keys are strings, bytes or integers (cast the column first)"
+        )
+    if arr.null_count:
+        first = int(np.flatnonzero(~np.asarray(arr.is_valid()))[0])
+        raise InputError(
+            f"column {column!r} of {path} has a missing value at row {row + first + 1}; "
+            "keys cannot be missing (drop or fill them first)"
+        )
 
 
 def iter_columns(
@@ -142,15 +167,23 @@ def _check_exists(path: str | os.PathLike[str]) -> None:
         raise InputError(f"input {path} is a folder, not a file")
 
 
+_BOM = b"\xef\xbb\xbf"
+_SNIFF_BYTES = 8192
+
+
 def _iter_text(path: str | os.PathLike[str], batch_rows: int) -> Iterator[Any]:
     pa = require("pyarrow", "arrow")
     fh = _open_binary(path)
     try:
         rest = b""
+        first = True
         while True:
             chunk = fh.read(_TEXT_CHUNK_BYTES)
             if not chunk:
                 break
+            if first:
+                first = False
+                chunk = _check_text(path, chunk)
             buf = rest + chunk
             cut = buf.rfind(b"\n")
             if cut < 0:
@@ -163,6 +196,23 @@ def _iter_text(path: str | os.PathLike[str], batch_rows: int) -> Iterator[Any]:
     finally:
         if fh is not sys.stdin.buffer:
             fh.close()
+
+
+def _check_text(path: str | os.PathLike[str], head: bytes) -> bytes:
+    """The first chunk of a text input without its UTF-8 byte-order mark;
+    binary data (a NUL byte near the start, as git and grep decide) is refused."""
+    if head.startswith(_BOM):
+        head = head[len(_BOM) :]
+    if b"\x00" in head[:_SNIFF_BYTES]:
+        from .._format import MAGIC
+
+        what = (
+            "a saved sysprims structure (use it as FILTER/SKETCH, not as INPUT)" if head.startswith(MAGIC)
+            else "a Parquet file (name it .parquet or pass --format parquet)" if head.startswith(b"PAR1")
+            else "binary data (or text in UTF-16/32; save it as UTF-8)"
+        )
+        raise InputError(f"{path} is not a text input of one key per line: it looks like {what}")
+    return head
 
 
 def _lines_to_arrow(pa: Any, block: bytes) -> Any:
