@@ -45,7 +45,7 @@ def install_hint(extra: str) -> str:
     packages = " ".join(f'"{p}"' if set(p) & set(" <>=[],;") else p for p in _extra_requirements(extra))
     direct = f"pip install {packages}, or " if packages else ""
     return (
-        f'{direct}the {extra!r} extra: pip install -e ".[{extra}]" in a clone of sysprims, '
+        f'{direct}the sysprims[{extra}] extra: pip install -e ".[{extra}]" in a clone of sysprims, '
         f'or pip install "dist/sysprims-{__version__}-py3-none-any.whl[{extra}]" with a built wheel'
     )
 
