@@ -87,7 +87,7 @@ def pack(
         if arr.dtype.kind not in "biuf" or arr.dtype.hasobject:
             raise ValueError(f"array {name!r} has dtype {arr.dtype}; only numeric arrays are stored")
         le = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
-        raw = memoryview(le).cast("B") if le.size else memoryview(b"")
+        raw = memoryview(le).cast("B") if le.size else memoryview(b"")  # type: ignore[arg-type]  # ndarray is a buffer
         entries.append(
             {"name": name, "dtype": le.dtype.str, "shape": list(le.shape), "offset": offset, "nbytes": le.nbytes}
         )

@@ -257,11 +257,11 @@ class SnowflakeID:
         self._max_seq = lay.max_sequence
         self._max_ts = lay.max_timestamp_ms
         self._backwards_events = 0
-        self._hi = -1  # the first ID goes through the checked path
+        self._hi: float = -1  # the first ID goes through the checked path
         if self._system:
             self.generate = self._generate_system  # type: ignore[method-assign]
         self.state_file = None if state_file is None else Path(state_file)
-        self._reserved = float("inf")
+        self._reserved: float = float("inf")
         if self.state_file is not None:
             self._reserved = -1
             mark = self._read_mark()

@@ -189,7 +189,7 @@ class Autocomplete(Persistable):
         if self._casefold:
             s = s.lower()
         if self._normalize is not None and not s.isascii():
-            s = unicodedata.normalize(self._normalize, s)
+            s = unicodedata.normalize(self._normalize, s)  # type: ignore[arg-type]  # checked in __init__
         return s
 
     def _clean_word(self, word: Any, position: int | None = None) -> str:

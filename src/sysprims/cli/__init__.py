@@ -33,7 +33,7 @@ def build_cli() -> Any:
     click = _load_click()
     from ..errors import SysprimsError
 
-    class SysprimsGroup(click.Group):
+    class SysprimsGroup(click.Group):  # type: ignore[name-defined,misc]  # click is imported at run time
         def invoke(self, ctx: Any) -> Any:
             try:
                 return super().invoke(ctx)

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, overload
 
 from .._html import html_table
 from .._validate import check_number
@@ -95,6 +95,10 @@ def _seconds(name: str, value: Any, *, allow_zero: bool = False) -> float:
     return check_number(name, value, min=0.0, min_inclusive=allow_zero)
 
 
+@overload
+def _dt(ts: float) -> datetime: ...
+@overload
+def _dt(ts: float | None) -> datetime | None: ...
 def _dt(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc)
 
@@ -377,7 +381,7 @@ class IdempotencyManager:
 
     def _result(self, rec: Record) -> IdempotentResult:
         result = self.serializer.loads(rec.payload) if self.store.persistent else rec.payload
-        return IdempotentResult(rec.key, result, _dt(rec.completed_at), rec.fingerprint, _dt(rec.expires_at), True)
+        return IdempotentResult(rec.key, result, _dt(rec.completed_at), rec.fingerprint, _dt(rec.expires_at), True)  # type: ignore[arg-type]  # done: completed_at is set
 
     def status(self, idempotency_key: str) -> str | None:
         """``"running"``, ``"done"``, ``"error"`` or None (absent or expired)."""

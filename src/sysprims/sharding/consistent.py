@@ -142,7 +142,7 @@ class _NodeStrategy(_HashedStrategy, Persistable):
     @classmethod
     def _from_state(cls, container: Container) -> Any:
         try:
-            return cls._restore(container.params, container.seed)
+            return cls._restore(container.params, container.seed)  # type: ignore[attr-defined]  # each subclass has one
         except (KeyError, TypeError, ValueError, IndexError, NotFoundError) as exc:
             raise SerializationError(f"invalid {cls.__name__} state: {exc}") from None
 
@@ -290,6 +290,7 @@ def jump_consistent_hash(keys: Any, num_buckets: int) -> Any:
     else:
         batch = normalize_keys(keys)
         if batch.kind == "int":
+            assert batch.ints is not None
             u = batch.ints
         else:
             u = np.ascontiguousarray(murmur3_128(batch, 0)[:, 0])

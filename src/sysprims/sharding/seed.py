@@ -85,7 +85,7 @@ class RangeBasedSharding(ShardingStrategy):
     """
 
     def __init__(self, ranges: list[tuple], fallback: int | None = None):
-        checked = []
+        checked: list[tuple[Any, Any, int]] = []
         for i, r in enumerate(ranges):
             if not isinstance(r, (tuple, list)) or len(r) != 3:
                 raise InvalidParameterError(f"ranges[{i}] must be a (min, max, shard_id) tuple, got {r!r}")

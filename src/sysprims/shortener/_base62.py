@@ -104,6 +104,7 @@ def decode_base62_many(codes: Any) -> np.ndarray:
         raise InvalidParameterError(f"codes must be strings: {exc}") from exc
     if batch.kind != "bytes":
         raise InvalidParameterError("codes must be strings, got integers")
+    assert batch.data is not None and batch.starts is not None and batch.ends is not None  # kind "bytes"
     n = batch.starts.shape[0]
     out = np.empty(n, dtype=np.uint64)
     ok = np.empty(n, dtype=np.bool_)

@@ -421,7 +421,7 @@ class URLShortener:
         )
 
     def _repr_html_(self) -> str:
-        rows = [
+        rows: list[tuple[str, Any]] = [
             ("strategy", self.strategy),
             ("store", repr(self.store)),
             ("links", f"{len(self.store):,}"),

@@ -48,6 +48,6 @@ def run(size: int, rng: np.random.Generator) -> list[Row]:
     hybrid.follow_many(src, dst)
     hybrid.post_many(authors, 1.0)
     for model, st in (("push", store), ("hybrid", hybrid), ("pull", store)):
-        t, _ = timed(lambda m=model, s=st: s.get_feeds(users, 20, m), repeat=2)
+        t, _ = timed(lambda m=model, s=st: s.get_feeds(users, 20, m), repeat=2)  # type: ignore[misc]
         rows.append(Row(NAME, f"get_feeds {model}, newest 20 (per user)", len(users), t))
     return rows

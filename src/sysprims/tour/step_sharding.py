@@ -34,7 +34,7 @@ def run(size: int, rng: np.random.Generator) -> list[Row]:
         ("ConsistentHashRing(1000x160)", ConsistentHashRing(1000, vnodes=160)),
     ):
         strat.get_shards(ids[:8])
-        t, _ = timed(lambda s=strat: s.get_shards(ids), repeat=2)
+        t, _ = timed(lambda s=strat: s.get_shards(ids), repeat=2)  # type: ignore[misc]
         rows.append(Row(NAME, f"{label}.get_shards(int64)", size, t, f"{size / t / 1e6:.1f}M keys/s", md5_per_key * size, "seed md5 loop"))
     sample = ids[: min(size, 200_000)]
     hm_move = movement_report(HashBasedSharding(16), HashBasedSharding(17), sample).moved_fraction
