@@ -3,7 +3,7 @@
 * :class:`Autocomplete` - the array-backed index: ``from_words(words, frequencies)``,
   exact top-k ``suggest``/``suggest_many``, incremental ``add_search``/``increment``,
   ``save``/``load``.
-* :class:`Trie`, :class:`TrieNode`, :class:`AutocompleteSystem` - the seed's API,
+* :class:`Trie`, :class:`TrieNode`, :class:`AutocompleteSystem` - the classic primer API,
   backed by the same index (no subtree walk per query).
 """
 

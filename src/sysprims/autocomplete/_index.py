@@ -106,7 +106,7 @@ class Autocomplete(Persistable):
     ``suggest(prefix, limit)`` returns the ``limit`` most frequent words that
     start with ``prefix``, ties broken by the word (code-point order): exactly
     ``sorted(w for w in words if w.startswith(prefix), key=lambda w: (-freq[w], w))[:limit]``.
-    Words and prefixes are lower-cased when ``casefold`` is true (as the seed's
+    Words and prefixes are lower-cased when ``casefold`` is true (as the classic primer API's
     ``AutocompleteSystem`` does) and then Unicode-normalised with ``normalize``
     (``"NFC"`` by default, ``None`` to keep them as given).
     """

@@ -1,9 +1,9 @@
-"""The seed's ``TrieNode`` / ``Trie`` / ``AutocompleteSystem``, kept and fixed.
+"""The classic primer API's ``TrieNode`` / ``Trie`` / ``AutocompleteSystem``, kept and fixed.
 
-``Trie`` keeps the seed's methods and meaning but stores its words in an
+``Trie`` keeps the classic primer API's methods and meaning but stores its words in an
 :class:`~sysprims.autocomplete.Autocomplete` index, so ``autocomplete`` ranks a
 prefix in ``O(limit log n)`` instead of walking the prefix's whole subtree.
-Fixes over the seed: ties are broken by the word (the seed's order depended
+Fixes over the textbook implementation: ties are broken by the word (the textbook implementation's order depended
 on insertion order), ``AutocompleteSystem``'s cache no longer serves a short
 answer to a later call with a larger ``limit``, and ``add_search`` also
 invalidates the cached empty prefix.
@@ -23,7 +23,7 @@ __all__ = ["AutocompleteSystem", "Trie", "TrieNode"]
 
 
 class TrieNode:
-    """A node of the seed's pointer trie (``Trie.root`` materialises these)."""
+    """A node of the classic primer API's pointer trie (``Trie.root`` materialises these)."""
 
     __slots__ = ("children", "is_end_of_word", "frequency")
 
@@ -37,10 +37,10 @@ class TrieNode:
 
 
 class Trie(Persistable):
-    """Prefix tree with ranked completions (the seed's API).
+    """Prefix tree with ranked completions (the classic primer API).
 
     Words are taken exactly as given (no case folding, no normalisation, no
-    length limit), as in the seed. Frequencies are non-negative ints and add up
+    length limit), as in the classic primer API. Frequencies are non-negative ints and add up
     on repeated inserts.
     """
 
@@ -61,7 +61,7 @@ class Trie(Persistable):
         return isinstance(word, str) and word in self._index
 
     def starts_with(self, prefix: str) -> bool:
-        """True when some word starts with ``prefix`` (the empty prefix always matches, as in the seed)."""
+        """True when some word starts with ``prefix`` (the empty prefix always matches, as in the classic primer API)."""
         if not isinstance(prefix, str):
             raise KeyTypeError(f"prefix must be a str, got {type(prefix).__name__}: {prefix!r:.60}")
         return prefix == "" or self._index.has_prefix(prefix)
@@ -71,10 +71,10 @@ class Trie(Persistable):
         (descending), ties by word."""
         return [(w, int(f)) for w, f in self._index.suggest_with_scores(prefix, limit)]
 
-    # -- the seed's node view, built on demand (O(total characters))
+    # -- the classic primer API's node view, built on demand (O(total characters))
     @property
     def root(self) -> TrieNode:
-        """The words as the seed's pointer trie (a snapshot built on each access)."""
+        """The words as the classic primer API's pointer trie (a snapshot built on each access)."""
         root = TrieNode()
         for word, freq in self._index.items():
             node = root
@@ -126,7 +126,7 @@ class Trie(Persistable):
 
 
 class AutocompleteSystem:
-    """Search-history autocomplete with a prefix cache (the seed's API).
+    """Search-history autocomplete with a prefix cache (the classic primer API).
 
     Queries are lower-cased. ``suggest`` answers from ``cache`` when it can;
     ``add_search`` invalidates the cached entries of every prefix of the query

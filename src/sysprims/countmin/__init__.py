@@ -1,6 +1,6 @@
 """Count-Min Sketch (frequency estimation) and a streaming top-K heavy-hitter tracker.
 
-* :class:`CountMinSketch` - the seed's ``CountMinSketch(width, depth)`` with
+* :class:`CountMinSketch` - the classic primer API's ``CountMinSketch(width, depth)`` with
   ``update``/``query``/``top_k``, plus NumPy counter tables, batch twins,
   conservative update, merge and persistence;
 * :class:`TopK` (alias :class:`HeavyHitters`) - the k heaviest keys of a stream,

@@ -107,7 +107,7 @@ def _dt(ts: float | None) -> datetime | None:
 class IdempotentResult:
     """Cached result of idempotent operation.
 
-    The seed's three fields, then what the stores know besides: the request's
+    The classic primer API's three fields, then what the stores know besides: the request's
     fingerprint, when the result expires, and whether this call replayed it
     (``replayed=False`` for the call that ran the operation).
     """
@@ -211,7 +211,7 @@ class IdempotencyManager:
     """Idempotency key manager for exactly-once processing.
 
     Args:
-        ttl_hours: how long a result is kept (the seed's parameter; default 24).
+        ttl_hours: how long a result is kept (the classic primer API's parameter; default 24).
         store: ``None``/``"memory"`` (in-process), a SQLite path or
             ``sqlite:///`` URL, a ``redis://`` URL, or a store object.
         ttl: the same as ``ttl_hours`` in seconds (or a ``timedelta``); wins if given.
@@ -261,7 +261,7 @@ class IdempotencyManager:
             return value
         raise InvalidParameterError(f"cache_errors must be a bool or a tuple of exception types, got {value!r}")
 
-    # -- the seed's API ----------------------------------------------------
+    # -- the classic primer API ----------------------------------------------------
 
     def execute(self, idempotency_key: str, operation: Callable[[], Any], *, fingerprint: Any = None,
                 ttl: float | timedelta | None = None, wait: float | timedelta | None = None,
@@ -398,7 +398,7 @@ class IdempotencyManager:
 
     @property
     def cache(self) -> dict[str, IdempotentResult]:
-        """A snapshot of the live results, like the seed's ``cache`` dict (reads the whole store)."""
+        """A snapshot of the live results, like the classic primer API's ``cache`` dict (reads the whole store)."""
         now = self.clock.time()
         return {r.key: self._result(r) for r in self.store.records(now) if r.state == DONE}
 

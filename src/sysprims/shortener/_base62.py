@@ -1,4 +1,4 @@
-"""Base62 (the seed's alphabet: digits, lowercase, uppercase), scalar and batch,
+"""Base62 (the classic primer API's alphabet: digits, lowercase, uppercase), scalar and batch,
 and the keyed Feistel permutation that makes counter codes non-enumerable."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ _MAX_ITEMS = 1_000_000  # sample down: building the str stream dominates otherwi
 
 
 class _SeedCountMin:
-    """The seed document's pure-Python sketch (md5 per row), the baseline."""
+    """The textbook pure-Python sketch (md5 per row), the baseline."""
 
     def __init__(self, width: int, depth: int):
         self.width, self.depth = width, depth
@@ -57,7 +57,7 @@ def run(size: int, rng: np.random.Generator) -> list[Row]:
     ok = bool((est >= exact).all())
     over = float(np.mean(est - exact > cms.epsilon * cms.total))
     note = f"never under: {ok}; keys over eps*N: {over:.4%} (delta {cms.delta:.2%})"
-    rows = [Row(NAME, "CountMinSketch.update_many(list of str)", size, t, note, seed_s, "seed md5 loop")]
+    rows = [Row(NAME, "CountMinSketch.update_many(list of str)", size, t, note, seed_s, "textbook md5 loop")]
 
     qt, _ = timed(lambda: cms.query_many(distinct), repeat=2)
     rows.append(Row(NAME, "CountMinSketch.query_many(list of str)", len(distinct), qt, f"{cms.table.nbytes:,} B table"))

@@ -1,4 +1,4 @@
-"""Tour step: jitted push fan-out and feed reads against the seed's per-follower loop."""
+"""Tour step: jitted push fan-out and feed reads against the textbook per-follower loop."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def run(size: int, rng: np.random.Generator) -> list[Row]:
     before = store.timeline_writes
     t, _ = timed(lambda: store.post_many(authors, 1.0))
     writes = store.timeline_writes - before
-    # the seed's fan-out: a Python loop appending to per-follower lists, on a sample of posts
+    # the textbook fan-out: a Python loop appending to per-follower lists, on a sample of posts
     order = np.argsort(dst, kind="stable")
     starts = np.searchsorted(dst[order], np.arange(n_users + 1))
     sample = authors[:1_000].tolist()
@@ -42,7 +42,7 @@ def run(size: int, rng: np.random.Generator) -> list[Row]:
         loop_writes += len(fsets[a])
     loop_s = (time.perf_counter() - start) / max(loop_writes, 1) * writes
     rows = [Row(NAME, "post_many push fan-out (per timeline write)", writes, t,
-                f"{writes / max(t, 1e-12) / 1e6:.0f}M writes/s", loop_s, "seed loop")]
+                f"{writes / max(t, 1e-12) / 1e6:.0f}M writes/s", loop_s, "textbook loop")]
     users = rng.integers(0, n_users, 5_000)
     hybrid = FeedStore(n_users, capacity=200, celebrity_threshold=1_000)
     hybrid.follow_many(src, dst)

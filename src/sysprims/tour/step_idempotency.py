@@ -17,7 +17,7 @@ ORDER = 80
 
 
 class _SeedManager:
-    """The seed's in-memory manager without its prints (the baseline)."""
+    """The textbook in-memory manager without its prints (the baseline)."""
 
     def __init__(self) -> None:
         self.cache: dict = {}
@@ -47,10 +47,10 @@ def run(size: int, rng: np.random.Generator) -> list[Row]:
     mem = IdempotencyManager()
     seed_first, _ = timed(lambda: [seed.execute(k, op) for k in keys])
     first, _ = timed(lambda: [mem.execute(k, op) for k in keys])
-    rows.append(Row(NAME, "memory: first execution", n_mem, first, "thread-safe claim", seed_first, "seed manager"))
+    rows.append(Row(NAME, "memory: first execution", n_mem, first, "thread-safe claim", seed_first, "textbook manager"))
     seed_hit, _ = timed(lambda: [seed.execute(k, op) for k in keys], repeat=2)
     hit, _ = timed(lambda: [mem.execute(k, op) for k in keys], repeat=2)
-    rows.append(Row(NAME, "memory: cache hit", n_mem, hit, "", seed_hit, "seed manager"))
+    rows.append(Row(NAME, "memory: cache hit", n_mem, hit, "", seed_hit, "textbook manager"))
 
     with tempfile.TemporaryDirectory() as tmp:
         db = IdempotencyManager(store=os.path.join(tmp, "idem.db"))

@@ -17,7 +17,7 @@ _CEILING_NS = 1e6 / 4096
 
 
 def _naive_snowflake(n: int) -> list[int]:
-    """The seed's generator inlined: the straightforward Python baseline."""
+    """The textbook generator inlined: the straightforward Python baseline."""
     seq, last, out = 0, -1, []
     for _ in range(n):
         ts = int(time.time() * 1000)
@@ -44,7 +44,7 @@ def run(size: int, rng: np.random.Generator) -> list[Row]:
     ok = bool(np.all(np.diff(ids) > 0))
     rows.append(
         Row(NAME, "SnowflakeID.generate_many", n_ids, t,
-            f"ceiling {_CEILING_NS:.0f} ns/ID; {'increasing' if ok else 'NOT INCREASING'}", naive_s, "seed loop")
+            f"ceiling {_CEILING_NS:.0f} ns/ID; {'increasing' if ok else 'NOT INCREASING'}", naive_s, "textbook loop")
     )
     n_urls = min(size, 100_000)
     urls = [f"https://example.com/p/{i}" for i in rng.permutation(n_urls).tolist()]

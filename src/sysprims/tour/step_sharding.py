@@ -1,4 +1,4 @@
-"""Tour step: batch shard routing against the seed's per-key md5 loop."""
+"""Tour step: batch shard routing against the textbook per-key md5 loop."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def run(size: int, rng: np.random.Generator) -> list[Row]:
     hm = HashBasedSharding(64)
     t, got = timed(lambda: hm.get_shards(words), repeat=2)
     ok = got[:500].tolist() == [hm.get_shard(w) for w in words[:500]]
-    rows.append(Row(NAME, "HashBasedSharding.get_shards(str)", n_str, t, "= get_shard loop" if ok else "MISMATCH", md5_per_key * n_str, "seed md5 loop"))
+    rows.append(Row(NAME, "HashBasedSharding.get_shards(str)", n_str, t, "= get_shard loop" if ok else "MISMATCH", md5_per_key * n_str, "textbook md5 loop"))
     for label, strat in (
         ("HashBasedSharding(64)", hm),
         ("JumpHashSharding(64)", JumpHashSharding(64)),
@@ -35,7 +35,7 @@ def run(size: int, rng: np.random.Generator) -> list[Row]:
     ):
         strat.get_shards(ids[:8])
         t, _ = timed(lambda s=strat: s.get_shards(ids), repeat=2)  # type: ignore[misc]
-        rows.append(Row(NAME, f"{label}.get_shards(int64)", size, t, f"{size / t / 1e6:.1f}M keys/s", md5_per_key * size, "seed md5 loop"))
+        rows.append(Row(NAME, f"{label}.get_shards(int64)", size, t, f"{size / t / 1e6:.1f}M keys/s", md5_per_key * size, "textbook md5 loop"))
     sample = ids[: min(size, 200_000)]
     hm_move = movement_report(HashBasedSharding(16), HashBasedSharding(17), sample).moved_fraction
     j_move = movement_report(JumpHashSharding(16), JumpHashSharding(17), sample).moved_fraction
