@@ -87,7 +87,8 @@ if TYPE_CHECKING:  # real imports for type checkers; at run time each name loads
 
     decode_snowflake = _decode_snowflake
 
-# public name -> module that defines it (kept sorted by name)
+# public name -> module that defines it (kept sorted by name); a new name goes here and
+# into the TYPE_CHECKING block above (tests/test_typing.py checks that the two agree)
 _EXPORTS: dict[str, str] = {
     "AliasTakenError": "errors",
     "Autocomplete": "autocomplete",
