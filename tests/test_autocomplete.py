@@ -25,14 +25,9 @@ from tests.reference import autocomplete as ref
 
 # ------------------------------------------------------ the classic primer API
 
-SEARCHES = [
-    ("python tutorial", 1000),
-    ("python interview questions", 800),
-    ("python list comprehension", 500),
-    ("java tutorial", 700),
-    ("javascript promises", 600),
-    ("python decorators", 400),
-]
+# (query, how many times it was searched)
+SEARCHES = [("pandas groupby", 90), ("pandas merge", 120), ("pandas read csv", 60), ("numpy arange", 75),
+            ("numba jit", 30), ("pandas pivot", 45)]
 
 
 def test_search_history_suggestions_with_the_classic_primer_api():
@@ -41,11 +36,11 @@ def test_search_history_suggestions_with_the_classic_primer_api():
     for query, times in SEARCHES:
         for _ in range(times):
             system.add_search(query)
-    pythons = ["python tutorial", "python interview questions", "python list comprehension", "python decorators"]
-    assert system.suggest("pyth", limit=5) == pythons
-    assert system.suggest("python ", limit=5) == pythons
-    assert system.suggest("java", limit=5) == ["java tutorial", "javascript promises"]
-    assert system.suggest("pyth", limit=2) == pythons[:2]
+    pandas = ["pandas merge", "pandas groupby", "pandas read csv", "pandas pivot"]
+    assert system.suggest("pan", limit=5) == pandas
+    assert system.suggest("pandas ", limit=5) == pandas
+    assert system.suggest("num", limit=5) == ["numpy arange", "numba jit"]
+    assert system.suggest("pan", limit=2) == pandas[:2]
     assert system.suggest("rust", limit=5) == []
 
 
