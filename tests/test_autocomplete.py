@@ -1,9 +1,7 @@
-"""Autocomplete: seed API, kernels vs plain-Python twins, exactness vs brute force."""
+"""Autocomplete: the classic primer API, kernels vs plain-Python twins, exactness vs brute force."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
 import pickle
 import unicodedata
@@ -25,151 +23,43 @@ from sysprims.autocomplete import (
 from sysprims.errors import InvalidParameterError, KeyTypeError, SerializationError
 from tests.reference import autocomplete as ref
 
-# ------------------------------------------------------------------ the seed, verbatim (reference)
+# ------------------------------------------------------ the classic primer API
 
-SEED_CLASSES = """
-from typing import List, Optional, Dict
-
-class TrieNode:
-    def __init__(self):
-        self.children: Dict[str, TrieNode] = {}
-        self.is_end_of_word = False
-        self.frequency = 0
-
-class Trie:
-    def __init__(self):
-        self.root = TrieNode()
-
-    def insert(self, word: str, frequency: int = 1):
-        node = self.root
-        for char in word:
-            if char not in node.children:
-                node.children[char] = TrieNode()
-            node = node.children[char]
-        node.is_end_of_word = True
-        node.frequency += frequency
-
-    def search(self, word: str) -> bool:
-        node = self._find_node(word)
-        return node is not None and node.is_end_of_word
-
-    def starts_with(self, prefix: str) -> bool:
-        return self._find_node(prefix) is not None
-
-    def autocomplete(self, prefix: str, limit: int = 10) -> List[tuple]:
-        node = self._find_node(prefix)
-        if node is None:
-            return []
-        results = []
-        self._dfs_words(node, prefix, results)
-        results.sort(key=lambda x: x[1], reverse=True)
-        return results[:limit]
-
-    def _find_node(self, prefix: str) -> Optional[TrieNode]:
-        node = self.root
-        for char in prefix:
-            if char not in node.children:
-                return None
-            node = node.children[char]
-        return node
-
-    def _dfs_words(self, node: TrieNode, current_word: str, results: List[tuple]):
-        if node.is_end_of_word:
-            results.append((current_word, node.frequency))
-        for char, child_node in node.children.items():
-            self._dfs_words(child_node, current_word + char, results)
-
-class AutocompleteSystem:
-    def __init__(self):
-        self.trie = Trie()
-        self.cache: Dict[str, List[tuple]] = {}
-
-    def add_search(self, query: str):
-        self.trie.insert(query.lower(), frequency=1)
-        self._invalidate_cache(query.lower())
-
-    def suggest(self, prefix: str, limit: int = 10) -> List[str]:
-        prefix = prefix.lower()
-        if prefix in self.cache:
-            return [word for word, _ in self.cache[prefix][:limit]]
-        results = self.trie.autocomplete(prefix, limit)
-        self.cache[prefix] = results
-        return [word for word, _ in results]
-
-    def _invalidate_cache(self, query: str):
-        for i in range(1, len(query) + 1):
-            prefix = query[:i]
-            if prefix in self.cache:
-                del self.cache[prefix]
-"""
-
-SEED_EXAMPLE = """
-print("\\n=== Autocomplete System Example ===")
-autocomplete = AutocompleteSystem()
-
-searches = [
-    ("python tutorial", 1000),
-    ("python interview questions", 800),
-    ("python list comprehension", 500),
-    ("java tutorial", 700),
-    ("javascript promises", 600),
-    ("python decorators", 400),
-]
-
-for query, freq in searches:
-    for _ in range(freq):
-        autocomplete.add_search(query)
-
-print("User types 'pyth':")
-suggestions = autocomplete.suggest("pyth", limit=5)
-for i, suggestion in enumerate(suggestions, 1):
-    print(f"  {i}. {suggestion}")
-
-print("\\nUser types 'python ':")
-suggestions = autocomplete.suggest("python ", limit=5)
-for i, suggestion in enumerate(suggestions, 1):
-    print(f"  {i}. {suggestion}")
-"""
+# (query, how many times it was searched)
+SEARCHES = [("pandas groupby", 90), ("pandas merge", 120), ("pandas read csv", 60), ("numpy arange", 75),
+            ("numba jit", 30), ("pandas pivot", 45)]
 
 
-def _run(code: str, namespace: dict) -> str:
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        exec(code, namespace)
-    return buf.getvalue()
+def test_search_history_suggestions_with_the_classic_primer_api():
+    """``AutocompleteSystem``: every ``add_search`` counts once; ``suggest`` ranks by count."""
+    system = AutocompleteSystem()
+    for query, times in SEARCHES:
+        for _ in range(times):
+            system.add_search(query)
+    pandas = ["pandas merge", "pandas groupby", "pandas read csv", "pandas pivot"]
+    assert system.suggest("pan", limit=5) == pandas
+    assert system.suggest("pandas ", limit=5) == pandas
+    assert system.suggest("num", limit=5) == ["numpy arange", "numba jit"]
+    assert system.suggest("pan", limit=2) == pandas[:2]
+    assert system.suggest("rust", limit=5) == []
 
 
-def _seed_namespace() -> dict:
-    ns: dict = {}
-    exec(SEED_CLASSES, ns)
-    return ns
-
-
-def test_seed_example_prints_the_same_as_the_seed():
-    expected = _run(SEED_EXAMPLE, _seed_namespace())
-    got = _run(
-        "from sysprims.autocomplete import AutocompleteSystem, Trie, TrieNode\n" + SEED_EXAMPLE, {}
-    )
-    assert got == expected
-    assert "1. python tutorial" in got and "4. python decorators" in got
-
-
-def test_trie_matches_the_seed_trie_when_frequencies_are_distinct():
+def test_trie_answers_like_brute_force_when_frequencies_are_distinct():
     rng = np.random.default_rng(1)
-    seed_trie = _seed_namespace()["Trie"]()
     ours = Trie()
     words = sorted({"".join(rng.choice(list("abcé"), size=rng.integers(0, 6))) for _ in range(300)})
-    freqs = rng.permutation(len(words)) + 1  # distinct, so the seed's order is well defined
-    for w, f in zip(words, freqs.tolist(), strict=True):
+    freqs = rng.permutation(len(words)) + 1  # distinct, so the ranking is fully defined
+    freq = dict(zip(words, freqs.tolist(), strict=True))
+    for w, f in freq.items():
         for part in (f // 2, f - f // 2):  # repeated inserts add up
-            seed_trie.insert(w, part)
             ours.insert(w, part)
     for p in ["", "a", "ab", "é", "ca", "zz", "abcab"]:
+        matching = sorted((w for w in words if w.startswith(p)), key=lambda w: -freq[w])
         for limit in (0, 1, 3, 10, 1000):
-            assert ours.autocomplete(p, limit) == seed_trie.autocomplete(p, limit)
-        assert ours.starts_with(p) == seed_trie.starts_with(p)
+            assert ours.autocomplete(p, limit) == [(w, freq[w]) for w in matching[:limit]]
+        assert ours.starts_with(p) == (p == "" or bool(matching))
     for w in words + ["zz", "abcabc"]:
-        assert ours.search(w) == seed_trie.search(w)
+        assert ours.search(w) == (w in freq)
 
 
 def test_trie_ties_are_broken_by_word_and_root_view():

@@ -1,10 +1,8 @@
-"""Count-Min Sketch: seed API, kernels vs plain-Python twins, batch == loop,
+"""Count-Min Sketch: the classic primer API, kernels vs plain-Python twins, batch == loop,
 bounds from the Cormode-Muthukrishnan paper, merge, persistence."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 import pickle
 from collections import Counter
@@ -25,97 +23,27 @@ from sysprims.errors import (
 )
 from tests.reference.countmin import ReferenceCMS, hash_pair, positions
 
-# ---------------------------------------------------------------- seed example
+# ------------------------------------------------------ the classic primer API
 
-SEED_CLASS = '''
-import hashlib
-from typing import List
-
-class CountMinSketch:
-    def __init__(self, width: int, depth: int):
-        self.width = width
-        self.depth = depth
-        self.table = [[0] * width for _ in range(depth)]
-
-    def _hash(self, item: str, seed: int) -> int:
-        h = hashlib.md5(f"{item}{seed}".encode())
-        return int(h.hexdigest(), 16) % self.width
-
-    def update(self, item: str, count: int = 1) -> None:
-        for i in range(self.depth):
-            index = self._hash(item, i)
-            self.table[i][index] += count
-
-    def query(self, item: str) -> int:
-        min_count = float('inf')
-        for i in range(self.depth):
-            index = self._hash(item, i)
-            min_count = min(min_count, self.table[i][index])
-        return min_count
-
-    def top_k(self, items: List[str], k: int) -> List[tuple]:
-        counts = [(item, self.query(item)) for item in set(items)]
-        counts.sort(key=lambda x: x[1], reverse=True)
-        return counts[:k]
-'''
-
-SEED_EXAMPLE = '''
-print("\\n=== Count-Min Sketch Example ===")
-cms = CountMinSketch(width=100, depth=5)
-
-# Simulate tweet stream with hashtags
-tweet_stream = [
-    "#python", "#python", "#javascript", "#python",
-    "#java", "#python", "#go", "#javascript",
-    "#rust", "#python", "#javascript", "#python",
-    "#typescript", "#python", "#javascript",
-]
-
-# Update counts
-for hashtag in tweet_stream:
-    cms.update(hashtag)
-
-# Query frequencies
-print("Hashtag frequencies:")
-unique_tags = set(tweet_stream)
-for tag in sorted(unique_tags):
-    estimated = cms.query(tag)
-    actual = tweet_stream.count(tag)
-    print(f"  {tag}: estimated={estimated}, actual={actual}")
-
-# Find top-3 trending
-top_3 = cms.top_k(list(unique_tags), 3)
-print(f"\\nTop 3 trending:")
-for tag, count in top_3:
-    print(f"  {tag}: ~{count} tweets")
-'''
+# a stream of hashtags: 7 + 4 + four tags seen once
+HASHTAGS = ["#python", "#python", "#javascript", "#python", "#java", "#python", "#go", "#javascript",
+            "#rust", "#python", "#javascript", "#python", "#typescript", "#python", "#javascript"]
 
 
-def _run(code: str) -> tuple[str, dict]:
-    ns: dict = {}
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(code, ns)
-    return out.getvalue(), ns
-
-
-def test_seed_example_runs_unchanged_and_matches_the_seed_class():
-    ours_out, ours = _run("from sysprims.countmin import CountMinSketch\n" + SEED_EXAMPLE)
-    seed_out, _ = _run(SEED_CLASS + SEED_EXAMPLE)
-    ours_lines, seed_lines = ours_out.splitlines(), seed_out.splitlines()
-    # frequency lines: both sketches are collision-free on these 6 tags here, so both
-    # print the exact counts, which Counter gives independently
-    freq = Counter(ours["tweet_stream"])
-    expected = [f"  {t}: estimated={freq[t]}, actual={freq[t]}" for t in sorted(freq)]
-    m = len(freq)
-    assert ours_lines[3 : 3 + m] == seed_lines[3 : 3 + m] == expected
-    # top-3: python (7), javascript (4), then one of the tags seen once (a tie)
-    assert ours_lines[m + 5 : m + 7] == seed_lines[m + 5 : m + 7] == ["  #python: ~7 tweets", "  #javascript: ~4 tweets"]
-    ones = {t for t, c in freq.items() if c == 1}
-    assert ours_lines[m + 7].split(":")[0].strip() in ones
-    assert ours_lines[m + 7].endswith("~1 tweets")
-    assert len(ours_lines) == len(seed_lines) == m + 8
-    assert isinstance(ours["cms"].query("#python"), int)
+def test_trending_hashtags_with_the_classic_primer_api():
+    """``CountMinSketch(width, depth)`` with ``update``, ``query`` and ``top_k``."""
+    cms = CountMinSketch(width=100, depth=5)
+    for tag in HASHTAGS:
+        cms.update(tag)
+    freq = Counter(HASHTAGS)
+    # 6 tags in 5 rows of 100 counters: no tag collides with another in every row here
+    assert {tag: cms.query(tag) for tag in freq} == dict(freq)
+    assert all(isinstance(cms.query(tag), int) for tag in freq)
+    top = cms.top_k(list(set(HASHTAGS)), 3)
+    assert top[:2] == [("#python", 7), ("#javascript", 4)]
+    # the third place is a tie between the tags seen once
+    assert top[2][1] == 1 and top[2][0] in {t for t, c in freq.items() if c == 1}
+    assert len(top) == 3
 
 
 def test_top_k_is_deterministic_and_dedupes():

@@ -1,9 +1,7 @@
-"""Idempotency manager: the seed's API and example, validation, TTLs, fingerprints (memory store)."""
+"""Idempotency manager: the classic primer API, validation, TTLs, fingerprints (memory store)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 import uuid
 from datetime import timedelta
@@ -31,62 +29,32 @@ from sysprims.idempotency import (
     fingerprint_of,
 )
 
-# ---------------------------------------------------------------- the seed's example, unchanged
-
-SEED_EXAMPLE = '''
-class PaymentProcessor:
-    """Simulated payment processor with idempotency"""
-
-    def __init__(self):
-        self.idempotency = IdempotencyManager()
-        self.payment_count = 0
-
-    def charge(self, idempotency_key: str, amount: float, customer: str) -> Dict:
-        def process_charge():
-            self.payment_count += 1
-            charge_id = f"ch_{uuid.uuid4().hex[:16]}"
-            print(f"    Processing charge: ${amount} for {customer}")
-            return {
-                "charge_id": charge_id,
-                "amount": amount,
-                "customer": customer,
-                "status": "succeeded"
-            }
-
-        return self.idempotency.execute(idempotency_key, process_charge)
-
-print("\\n=== Idempotency Pattern Example ===")
-processor = PaymentProcessor()
-request_id = str(uuid.uuid4())
-print("Request 1 (original):")
-result1 = processor.charge(request_id, 100.0, "customer_123")
-print(f"  Charge ID: {result1['charge_id']}")
-print("\\nRequest 2 (retry with same key):")
-result2 = processor.charge(request_id, 100.0, "customer_123")
-print(f"  Charge ID: {result2['charge_id']}")
-print(f"\\nTotal charges processed: {processor.payment_count}")
-'''
+# ------------------------------------------------------ the classic primer API
 
 
-def test_seed_example_prints_one_charge():
-    # the seed annotates charge() with typing.Dict; plain dict resolves the name the same way
-    ns: dict[str, Any] = {"IdempotencyManager": IdempotencyManager, "IdempotentResult": IdempotentResult,
-                          "uuid": uuid, "Dict": dict}
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(SEED_EXAMPLE, ns)
-    text = out.getvalue()
-    assert text.count("Processing charge: $100.0 for customer_123") == 1
-    ids = re.findall(r"Charge ID: (ch_[0-9a-f]{16})", text)
-    assert len(ids) == 2 and ids[0] == ids[1]
-    assert text.rstrip().endswith("Total charges processed: 1")
-    assert ns["processor"].payment_count == 1
+def test_a_retried_charge_runs_once_with_the_classic_primer_api():
+    """A payment retried with the same idempotency key charges once; both calls get one receipt."""
+    manager = IdempotencyManager()
+    charges: list[str] = []
+
+    def charge(amount: float, customer: str) -> dict[str, Any]:
+        charge_id = f"ch_{uuid.uuid4().hex[:16]}"
+        charges.append(charge_id)
+        return {"charge_id": charge_id, "amount": amount, "customer": customer, "status": "succeeded"}
+
+    key = str(uuid.uuid4())
+    first = manager.execute(key, lambda: charge(100.0, "customer_123"))
+    retry = manager.execute(key, lambda: charge(100.0, "customer_123"))
+    assert re.fullmatch(r"ch_[0-9a-f]{16}", first["charge_id"])
+    assert retry == first and charges == [first["charge_id"]]
+    other = manager.execute(str(uuid.uuid4()), lambda: charge(5.0, "customer_9"))
+    assert other["charge_id"] != first["charge_id"] and len(charges) == 2
 
 
-def test_seed_signatures_and_fields(clock):
+def test_classic_primer_signatures_and_fields(clock):
     m = IdempotencyManager(24, clock=clock)
     assert m.ttl == timedelta(hours=24)
-    r = IdempotentResult(request_id="k", result=1, timestamp=None)  # the seed's three fields
+    r = IdempotentResult(request_id="k", result=1, timestamp=None)  # the classic primer API's three fields
     assert (r.request_id, r.result, r.replayed) == ("k", 1, False)
     m.execute("k", lambda: 5)
     assert isinstance(m.cache["k"], IdempotentResult) and m.cache["k"].result == 5

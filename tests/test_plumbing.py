@@ -132,3 +132,15 @@ def test_optional_dependencies_are_imported_lazily():
     for path in SRC.rglob("*.py"):
         top = {m.split(".")[0] for m in _top_level_imports(path)}
         assert not (top & optional), (path.relative_to(SRC).as_posix(), top & optional)
+
+
+def test_missing_dependency_says_how_to_install_the_extra_from_a_clone_or_a_wheel():
+    # sysprims is not on a package index: `pip install "sysprims[redis]"` cannot work
+    from sysprims._deps import require
+
+    with pytest.raises(errors.MissingDependencyError) as info:
+        require("sysprims_no_such_module", "redis")
+    message = str(info.value)
+    assert 'pip install -e ".[redis]"' in message
+    assert f"sysprims-{sysprims.__version__}-py3-none-any.whl[redis]" in message
+    assert 'pip install "sysprims[redis]"' not in message

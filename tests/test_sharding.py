@@ -1,9 +1,7 @@
-"""Sharding: seed API, fixes, references, batch == loop."""
+"""Sharding: the classic primer API, fixes, references, batch == loop."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import pickle
 
 import mmh3
@@ -29,59 +27,29 @@ from sysprims.sharding import (
 )
 from tests.reference import sharding as ref
 
-SEED_EXAMPLE = '''
-print("\\n=== Database Sharding Example ===")
-
-# Hash-based sharding
-hash_strategy = HashBasedSharding(num_shards=4)
-db = ShardedDatabase(num_shards=4, strategy=hash_strategy)
-
-# Insert users
-users = [f"user_{i}" for i in range(100)]
-for user in users:
-    db.put(user, {"name": user, "email": f"{user}@example.com"})
-
-print("Hash-based sharding distribution:")
-stats = db.get_shard_stats()
-for i, count in enumerate(stats):
-    print(f"  Shard {i}: {count} users ({count/100*100:.1f}%)")
-
-# Range-based sharding
-print("\\nRange-based sharding:")
-ranges = [(0, 25, 0), (25, 50, 1), (50, 75, 2), (75, 100, 3)]
-range_strategy = RangeBasedSharding(ranges)
-db_range = ShardedDatabase(num_shards=4, strategy=range_strategy)
-
-for i in range(100):
-    db_range.put(str(i), f"user_{i}")
-
-stats = db_range.get_shard_stats()
-for i, count in enumerate(stats):
-    print(f"  Shard {i}: {count} users ({count/100*100:.1f}%)")
-'''
+# ------------------------------------------------------ the classic primer API
 
 
-# ------------------------------------------------------------------ seed
-
-
-def test_seed_example_runs_unchanged():
-    ns = {"HashBasedSharding": HashBasedSharding, "ShardedDatabase": ShardedDatabase, "RangeBasedSharding": RangeBasedSharding}
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        exec(SEED_EXAMPLE, ns)
-    out = buf.getvalue()
-    # expected hash distribution from mmh3 itself, not from sysprims
+def test_users_spread_over_shards_with_the_classic_primer_api():
+    """``ShardedDatabase(num_shards, strategy)`` with ``put`` / ``get`` / ``get_shard_stats``."""
+    db = ShardedDatabase(num_shards=4, strategy=HashBasedSharding(num_shards=4))
+    users = [f"user_{i}" for i in range(100)]
+    for user in users:
+        db.put(user, {"name": user, "email": f"{user}@example.com"})
+    # expected distribution from mmh3 itself, not from sysprims
     counts = [0, 0, 0, 0]
-    for i in range(100):
-        counts[mmh3.hash64(f"user_{i}".encode(), 0, signed=False)[0] % 4] += 1
-    lines = ["", "=== Database Sharding Example ===", "Hash-based sharding distribution:"]
-    lines += [f"  Shard {i}: {c} users ({c / 100 * 100:.1f}%)" for i, c in enumerate(counts)]
-    lines += ["", "Range-based sharding:"] + [f"  Shard {i}: 25 users (25.0%)" for i in range(4)]
-    assert out == "\n".join(lines) + "\n"
-    db = ns["db"]
+    for user in users:
+        counts[mmh3.hash64(user.encode(), 0, signed=False)[0] % 4] += 1
+    assert db.get_shard_stats() == counts and sum(counts) == 100
     assert db.get("user_7") == {"name": "user_7", "email": "user_7@example.com"}
-    assert ns["db_range"].get("42") == "user_42"
     assert db.get("nobody") is None
+
+    ranges = [(0, 25, 0), (25, 50, 1), (50, 75, 2), (75, 100, 3)]
+    db_range = ShardedDatabase(num_shards=4, strategy=RangeBasedSharding(ranges))
+    for i in range(100):
+        db_range.put(str(i), f"user_{i}")
+    assert db_range.get_shard_stats() == [25, 25, 25, 25]
+    assert db_range.get("42") == "user_42"
 
 
 def test_base_class_is_abstract_and_loops():

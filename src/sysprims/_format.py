@@ -49,7 +49,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -129,7 +129,7 @@ def pack(
         if arr.dtype.kind not in "biuf" or arr.dtype.hasobject:
             raise SerializationError(f"array {name!r} has dtype {arr.dtype}; only numeric arrays are stored")
         le = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
-        raw = memoryview(le).cast("B") if le.size else memoryview(b"")
+        raw = memoryview(le).cast("B") if le.size else memoryview(b"")  # type: ignore[arg-type]  # ndarray is a buffer
         entries.append(
             {"name": name, "dtype": le.dtype.str, "shape": list(le.shape), "offset": offset, "nbytes": le.nbytes}
         )
@@ -349,6 +349,9 @@ def load(path: str | os.PathLike[str], *, kind: str | None = None, mmap: bool = 
     return unpack(mapped, kind=kind, copy=False)
 
 
+_P = TypeVar("_P", bound="Persistable")
+
+
 class Persistable:
     """Mixin: ``to_bytes``/``from_bytes``/``save``/``load`` and pickling.
 
@@ -370,14 +373,14 @@ class Persistable:
         return pack(self._KIND, params, arrays, seed=seed)
 
     @classmethod
-    def from_bytes(cls, data: bytes | bytearray | memoryview) -> Any:
+    def from_bytes(cls: type[_P], data: bytes | bytearray | memoryview) -> _P:
         return cls._from_state(unpack(data, kind=cls._KIND))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         save(path, self.to_bytes())
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], mmap: bool = False) -> Any:
+    def load(cls: type[_P], path: str | os.PathLike[str], mmap: bool = False) -> _P:
         return cls._from_state(load(path, kind=cls._KIND, mmap=mmap))
 
     def __reduce__(self) -> tuple[Any, tuple[bytes]]:

@@ -5,6 +5,12 @@ project's defaults (on-disk cache, no Python objects, GIL released) and records
 a factory of tiny canonical arguments so :func:`sysprims.warmup` can compile or
 load every kernel once. Compilation stays lazy: importing a kernel module
 compiles nothing.
+
+The on-disk cache lives in ``__pycache__`` next to the kernel sources. Where
+that folder is not writable (a read-only site-packages), Numba itself falls
+back to the user's cache folder (``$XDG_CACHE_HOME/numba``, else
+``~/.cache/numba``), or to ``NUMBA_CACHE_DIR`` when set; ``.ci/wheel_smoke.sh``
+runs the tour from a read-only install to check it.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Snowflake IDs: 64-bit, time-ordered, unique across machines without coordination.
 
-The seed's ``SnowflakeID(machine_id, epoch)`` with ``generate()`` is kept (its
+The classic primer API's ``SnowflakeID(machine_id, epoch)`` with ``generate()`` is kept (its
 bugs fixed: an out-of-range ``machine_id`` is rejected instead of being masked
 onto another machine's ID, and the clock is injectable), and extended with:
 
-* :class:`SnowflakeLayout` - configurable bit layout with presets for the seed
-  (41/10/12, epoch 2021-01-01), Twitter (41/10/12, epoch 1288834974657) and
+* :class:`SnowflakeLayout` - configurable bit layout with presets for the classic primer API
+  (``"seed"``: 41/10/12, epoch 2021-01-01), Twitter (41/10/12, epoch 1288834974657) and
   Discord (42/10/12 with 5 worker + 5 process bits, epoch 1420070400000);
 * :meth:`SnowflakeID.generate_many` - a NumPy batch at the layout's ceiling
   (``2**sequence_bits`` IDs per millisecond), one clock read per millisecond;
@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 CLOCK_POLICIES = ("raise", "wait", "logical")
-SEED_EPOCH_MS = 1609459200000  # 2021-01-01T00:00:00Z, the seed's default
+SEED_EPOCH_MS = 1609459200000  # 2021-01-01T00:00:00Z, the classic primer API's default
 
 
 @dataclass(frozen=True)
@@ -211,16 +211,16 @@ def _fsync_folder(folder: Path) -> None:
 
 
 class SnowflakeID:
-    """Twitter-style Snowflake ID generator (the seed's class, fixed and extended).
+    """Twitter-style Snowflake ID generator (the classic primer API's class, fixed and extended).
 
     Parameters
     ----------
     machine_id:
         This generator's machine field, ``0 <= machine_id < 2**machine_bits``
-        (0..1023 for the seed layout); out-of-range values raise
+        (0..1023 for the ``"seed"`` layout of the classic primer API); out-of-range values raise
         :class:`~sysprims.errors.InvalidParameterError`.
     epoch:
-        Custom epoch in Unix ms; ``None`` keeps the layout's (the seed's
+        Custom epoch in Unix ms; ``None`` keeps the layout's (the classic primer API's
         2021-01-01 by default).
     layout:
         A :class:`SnowflakeLayout` or ``"seed"``, ``"twitter"``, ``"discord"``.
@@ -275,7 +275,7 @@ class SnowflakeID:
         self._max_seq = lay.max_sequence
         self._max_ts = lay.max_timestamp_ms
         self._backwards_events = 0
-        self._hi = -1  # the first ID goes through the checked path
+        self._hi: float = -1  # the first ID goes through the checked path
         if self._system:
             self.generate = self._generate_system  # type: ignore[method-assign]
         self.state_file = None if state_file is None else Path(state_file)

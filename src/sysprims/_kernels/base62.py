@@ -8,7 +8,7 @@
 * ``feistel_permute`` applies a keyed bijection of ``[0, domain)``: a balanced
   Feistel network over ``2 * half_bits`` bits with cycle walking.
 
-Alphabet order is the seed's: digits, lowercase, uppercase.
+Alphabet order is the classic primer API's: digits, lowercase, uppercase.
 """
 
 from __future__ import annotations

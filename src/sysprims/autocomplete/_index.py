@@ -104,7 +104,7 @@ class Autocomplete(Persistable):
     ``suggest(prefix, limit)`` returns the ``limit`` most frequent words that
     start with ``prefix``, ties broken by the word (code-point order): exactly
     ``sorted(w for w in words if w.startswith(prefix), key=lambda w: (-freq[w], w))[:limit]``.
-    Words and prefixes are lower-cased when ``casefold`` is true (as the seed's
+    Words and prefixes are lower-cased when ``casefold`` is true (as the classic primer API's
     ``AutocompleteSystem`` does) and then Unicode-normalised with ``normalize``
     (``"NFC"`` by default, ``None`` to keep them as given).
     """
@@ -187,7 +187,7 @@ class Autocomplete(Persistable):
         if self._casefold:
             s = s.lower()
         if self._normalize is not None and not s.isascii():
-            s = unicodedata.normalize(self._normalize, s)
+            s = unicodedata.normalize(self._normalize, s)  # type: ignore[arg-type]  # checked in __init__
         return s
 
     def _clean_word(self, word: Any, position: int | None = None) -> str:

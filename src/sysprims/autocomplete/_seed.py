@@ -1,15 +1,15 @@
-"""The seed's ``TrieNode`` / ``Trie`` / ``AutocompleteSystem``, kept and fixed.
+"""The classic primer API's ``TrieNode`` / ``Trie`` / ``AutocompleteSystem``, kept and fixed.
 
-``Trie`` keeps the seed's methods and meaning but stores its words in an
+``Trie`` keeps the classic primer API's methods and meaning but stores its words in an
 :class:`~sysprims.autocomplete.Autocomplete` index, so ``autocomplete`` ranks a
 prefix in ``O(limit log n)`` instead of walking the prefix's whole subtree.
-Fixes over the seed: ties are broken by the word (the seed's order depended
+Fixes over the textbook implementation: ties are broken by the word (the textbook implementation's order depended
 on insertion order), ``AutocompleteSystem``'s cache no longer serves a short
 answer to a later call with a larger ``limit``, ``add_search`` also
 invalidates the cached empty prefix, and user text is bounded: words, queries
 and prefixes longer than ``max_length`` (1024 characters by default) raise
 :class:`~sysprims.autocomplete.WordTooLongError`, and ``add_search`` looks up
-only the prefixes as long as a cached one (the seed built every prefix of the
+only the prefixes as long as a cached one (the textbook version built every prefix of the
 query: quadratic work).
 """
 
@@ -40,7 +40,7 @@ def _check_prefix(name: str, prefix: Any, max_length: int | None) -> str:
 
 
 class TrieNode:
-    """A node of the seed's pointer trie (``Trie.root`` materialises these)."""
+    """A node of the classic primer API's pointer trie (``Trie.root`` materialises these)."""
 
     __slots__ = ("children", "is_end_of_word", "frequency")
 
@@ -54,10 +54,10 @@ class TrieNode:
 
 
 class Trie(Persistable):
-    """Prefix tree with ranked completions (the seed's API).
+    """Prefix tree with ranked completions (the classic primer API).
 
     Words are taken exactly as given (no case folding, no normalisation), as
-    in the seed; words and prefixes longer than ``max_length`` characters raise
+    in the classic primer API; words and prefixes longer than ``max_length`` characters raise
     :class:`~sysprims.autocomplete.WordTooLongError`. Frequencies are
     non-negative ints and add up on repeated inserts.
     """
@@ -85,7 +85,7 @@ class Trie(Persistable):
         return isinstance(word, str) and word in self._index
 
     def starts_with(self, prefix: str) -> bool:
-        """True when some word starts with ``prefix`` (the empty prefix always matches, as in the seed)."""
+        """True when some word starts with ``prefix`` (the empty prefix always matches, as in the classic primer API)."""
         _check_prefix("prefix", prefix, self._index.max_length)
         return prefix == "" or self._index.has_prefix(prefix)
 
@@ -95,10 +95,10 @@ class Trie(Persistable):
         _check_prefix("prefix", prefix, self._index.max_length)
         return [(w, int(f)) for w, f in self._index.suggest_with_scores(prefix, limit)]
 
-    # -- the seed's node view, built on demand (O(total characters))
+    # -- the classic primer API's node view, built on demand (O(total characters))
     @property
     def root(self) -> TrieNode:
-        """The words as the seed's pointer trie (a snapshot built on each access)."""
+        """The words as the classic primer API's pointer trie (a snapshot built on each access)."""
         root = TrieNode()
         for word, freq in self._index.items():
             node = root
@@ -120,7 +120,7 @@ class Trie(Persistable):
         return node
 
     def _dfs_words(self, node: TrieNode, current_word: str, results: list[tuple]) -> None:
-        # the seed's recursive walk, with an explicit stack: a long word would
+        # the textbook recursive walk, with an explicit stack: a long word would
         # exceed Python's recursion limit, and each word is joined once at its end
         path: list[str] = [current_word]
         stack: list[Any] = [iter([("", node)])]
@@ -168,7 +168,7 @@ class Trie(Persistable):
 
 
 class AutocompleteSystem:
-    """Search-history autocomplete with a prefix cache (the seed's API).
+    """Search-history autocomplete with a prefix cache (the classic primer API).
 
     Queries are lower-cased. ``suggest`` answers from ``cache`` when it can;
     ``add_search`` invalidates the cached entries of every prefix of the query

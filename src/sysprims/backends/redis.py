@@ -112,7 +112,7 @@ class LuaScript:
     def __init__(self, filename: str, source: str | None = None):
         self.name = filename
         if source is None:
-            source = resources.files("sysprims.backends").joinpath("lua", filename).read_text("utf-8")
+            source = resources.files("sysprims.backends").joinpath("lua").joinpath(filename).read_text("utf-8")
         self.source = source
         import hashlib
 

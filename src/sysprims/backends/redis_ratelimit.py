@@ -113,7 +113,7 @@ class RedisRateLimitBackend:
         time: str = "server",
     ):
         self.spec = spec
-        self.params = tuple(float(p) for p in params)
+        self.params: tuple[float, float, float] = tuple(float(p) for p in params)  # type: ignore[assignment]
         self.seed = seed
         if not isinstance(namespace, str) or not namespace or "{" in namespace or "}" in namespace:
             raise InvalidParameterError(
@@ -205,7 +205,7 @@ class RedisRateLimitBackend:
                 return self.client.evalsha(self._script.sha, 1, key, *self._args0, blob) == b"1"
             except self._noscript:
                 return self._run([key], blob) == b"1"  # loads the script, runs it
-        except (BackendError, *self._redis_errors) as exc:
+        except (BackendError, *self._redis_errors) as exc:  # type: ignore[misc]  # mypy: no star in except
             return self._failed(exc)
 
     def step_row(self, hk: tuple[int, int], now: float | None, cost: float):
@@ -222,7 +222,7 @@ class RedisRateLimitBackend:
         allow/deny, a failed call gives ``(policy, limit or 0, 0 or max(cooldown, 1), 0)``."""
         try:
             allowed, used_now, row = self.step_row(hk, now, cost)
-        except (BackendError, *self._redis_errors) as exc:
+        except (BackendError, *self._redis_errors) as exc:  # type: ignore[misc]  # mypy: no star in except
             ok = self._failed(exc)
             limit = self.params[0]
             return (ok, int(limit) if ok else 0, 0.0 if ok else max(self.cooldown, 1.0), 0.0)
@@ -250,7 +250,7 @@ class RedisRateLimitBackend:
                     res = self._run(keys, blob)
                 else:
                     res = self._pipelined(keys, blob)
-            except (BackendError, *self._redis_errors) as exc:
+            except (BackendError, *self._redis_errors) as exc:  # type: ignore[misc]  # mypy: no star in except
                 out[start:] = self._failed(exc)
                 return out
             out[start:stop] = np.frombuffer(res, dtype=np.uint8) == 49  # b"1"

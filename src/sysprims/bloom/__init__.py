@@ -1,6 +1,6 @@
 """Bloom filters over packed bit arrays.
 
-* :class:`BloomFilter` - the seed's ``BloomFilter(size, num_hash_functions)``
+* :class:`BloomFilter` - the classic primer API's ``BloomFilter(size, num_hash_functions)``
   with ``add``/``contains``/``false_positive_rate``, plus ``for_capacity``,
   batch twins, a cache-line blocked layout, set algebra and persistence;
 * :class:`ScalableBloomFilter` - grows by adding stages, compound rate under target;

@@ -56,7 +56,7 @@ class CountingBloomFilter(Persistable):
         self.capacity: int | None = None
         self.target_false_positive_rate: float | None = None
         self._counters = counters
-        self._mv = memoryview(counters)
+        self._mv = memoryview(counters)  # type: ignore[arg-type]  # ndarray is a buffer
 
     @classmethod
     def for_capacity(cls, capacity: int, false_positive_rate: float, *, seed: int = 0) -> CountingBloomFilter:
@@ -210,7 +210,7 @@ class CountingBloomFilter(Persistable):
 
     __or__ = union
 
-    def __ior__(self, other: CountingBloomFilter) -> CountingBloomFilter:
+    def __ior__(self, other: CountingBloomFilter) -> CountingBloomFilter:  # type: ignore[misc]
         self.update(other)
         return self
 

@@ -1,4 +1,4 @@
-"""The Bloom filter: the seed's ``BloomFilter(size, num_hash_functions)`` over a
+"""The Bloom filter: the classic primer API's ``BloomFilter(size, num_hash_functions)`` over a
 packed ``uint64`` bit array, with batch twins, a blocked layout, set algebra and
 persistence."""
 

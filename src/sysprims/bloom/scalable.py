@@ -174,7 +174,7 @@ class ScalableBloomFilter(Persistable):
 
     def false_positive_rate_bound(self) -> float:
         """The compound bound ``1 - prod(1 - p_i)`` over the stages' target rates."""
-        return 1.0 - math.prod(1.0 - s.target_false_positive_rate for s in self._stages)  # type: ignore[misc]
+        return 1.0 - math.prod(1.0 - s.target_false_positive_rate for s in self._stages)  # type: ignore[misc,operator]
 
     def estimated_false_positive_rate(self) -> float:
         """From the bits: ``1 - prod(1 - fpr_i)`` over the stages."""

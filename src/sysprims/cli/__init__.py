@@ -22,7 +22,9 @@ def _load_click() -> Any:
     try:
         import click
     except ImportError:
-        print('sysprims: the command line needs click; install it with pip install "sysprims[cli]"', file=sys.stderr)
+        from .._deps import install_hint
+
+        print(f"sysprims: the command line needs click; install it with {install_hint('cli')}", file=sys.stderr)
         raise SystemExit(1) from None
     return click
 
@@ -37,7 +39,7 @@ def build_cli() -> Any:
     click = _load_click()
     from ..errors import SysprimsError
 
-    class SysprimsGroup(click.Group):
+    class SysprimsGroup(click.Group):  # type: ignore[name-defined,misc]  # click is imported at run time
         def invoke(self, ctx: Any) -> Any:
             try:
                 return super().invoke(ctx)

@@ -281,7 +281,7 @@ class TopK(Persistable):
         params = dict(self.sketch._params())
         params["k"] = self.k
         params["candidates"] = self.capacity
-        arrays = {
+        arrays: dict[str, np.ndarray] = {
             "table": self.sketch.table,
             "h1": self._h1[:m],
             "h2": self._h2[:m],

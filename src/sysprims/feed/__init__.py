@@ -1,6 +1,6 @@
 """News feed fan-out on array-backed timelines: push, pull and hybrid.
 
-* :class:`FanoutService` and :class:`Post`: the seed's API over external user ids.
+* :class:`FanoutService` and :class:`Post`: the classic primer API over external user ids.
 * :class:`FeedStore`: the array engine over dense ids (CSR follow graph,
   post columns, ring-buffer timelines, jitted fan-out and k-way merge).
 * :func:`simulate`: write amplification against read latency per strategy.

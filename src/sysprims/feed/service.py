@@ -1,4 +1,4 @@
-"""The seed's API: ``Post`` and ``FanoutService`` over external user ids."""
+"""The classic primer API: ``Post`` and ``FanoutService`` over external user ids."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ __all__ = ["Post", "FanoutService"]
 
 @dataclass
 class Post:
-    """One post, as in the seed (``timestamp`` is a timezone-aware UTC datetime)."""
+    """One post, as in the classic primer API (``timestamp`` is a timezone-aware UTC datetime)."""
 
     post_id: int
     author_id: Any
@@ -38,10 +38,10 @@ def _check_user_id(name: str, value: Any) -> Any:
 class FanoutService:
     """News feed with fan-out on write (push), on read (pull) and hybrid.
 
-    The seed's API over any external user ids (int or str), mapped to dense
+    The classic primer API over any external user ids (int or str), mapped to dense
     ids of a :class:`~sysprims.feed.FeedStore` (``self.store``) on first use.
 
-    Differences from the seed (its flaws, fixed): feeds are never re-sorted
+    Differences from the textbook implementation (its flaws, fixed): feeds are never re-sorted
     (timelines are kept in post order); each timeline keeps the newest
     ``timeline_capacity`` posts; an author with more than
     ``celebrity_threshold`` followers when posting is not fanned out and
@@ -95,7 +95,7 @@ class FanoutService:
             raise NotFoundError(f"index must be in [0, {len(self._external)}), got {index}")
         return self._external[index]
 
-    # -- seed API --------------------------------------------------------
+    # -- classic primer API ---------------------------------------------
     def follow(self, follower_id: Any, followee_id: Any) -> bool:
         """User follows another user; True if the edge is new."""
         _check_user_id("follower_id", follower_id)
@@ -178,7 +178,7 @@ class FanoutService:
             limit = check_int("limit", limit, min=0)
         u = self._dense.get(user_id)
         if u is None:
-            return []  # as in the seed: a user never seen has an empty feed
+            return []  # as in the classic primer API: a user never seen has an empty feed
         s = self.store
         if model == "push":
             idx = s._ring(u, min(limit, s.capacity)).tolist()

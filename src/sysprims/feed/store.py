@@ -397,11 +397,11 @@ class FeedStore(Persistable):
     def _to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray], int]:
         self.graph.compact()
         n, p = self._n_users, self._n_posts
-        params = {
+        params: dict[str, Any] = {
             "n_users": n, "capacity": self.capacity, "celebrity_threshold": self.celebrity_threshold,
             "n_posts": p, "last_ts": None if p == 0 else self._last_ts, "timeline_writes": self.timeline_writes,
         }
-        arrays = {
+        arrays: dict[str, np.ndarray] = {
             "tl": self._tl[:n], "tl_count": self._tl_count[:n], "author_last": self._author_last[:n],
             "author_last_unpushed": self._author_last_unpushed[:n],
             "post_author": self._post_author[:p], "post_ts": self._post_ts[:p], "post_prev": self._post_prev[:p],

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, overload
 
 from .._html import html_table
 from .._validate import check_number
@@ -95,6 +95,10 @@ def _seconds(name: str, value: Any, *, allow_zero: bool = False) -> float:
     return check_number(name, value, min=0.0, min_inclusive=allow_zero)
 
 
+@overload
+def _dt(ts: float) -> datetime: ...
+@overload
+def _dt(ts: float | None) -> datetime | None: ...
 def _dt(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc)
 
@@ -103,7 +107,7 @@ def _dt(ts: float | None) -> datetime | None:
 class IdempotentResult:
     """Cached result of idempotent operation.
 
-    The seed's three fields, then what the stores know besides: the request's
+    The classic primer API's three fields, then what the stores know besides: the request's
     fingerprint, when the result expires, and whether this call replayed it
     (``replayed=False`` for the call that ran the operation).
     """
@@ -207,7 +211,7 @@ class IdempotencyManager:
     """Idempotency key manager for exactly-once processing.
 
     Args:
-        ttl_hours: how long a result is kept (the seed's parameter; default 24).
+        ttl_hours: how long a result is kept (the classic primer API's parameter; default 24).
         store: ``None``/``"memory"`` (in-process), a SQLite path or
             ``sqlite:///`` URL, a ``redis://`` URL, or a store object.
         ttl: the same as ``ttl_hours`` in seconds (or a ``timedelta``); wins if given.
@@ -257,7 +261,7 @@ class IdempotencyManager:
             return value
         raise InvalidParameterError(f"cache_errors must be a bool or a tuple of exception types, got {value!r}")
 
-    # -- the seed's API ----------------------------------------------------
+    # -- the classic primer API ----------------------------------------------------
 
     def execute(self, idempotency_key: str, operation: Callable[[], Any], *, fingerprint: Any = None,
                 ttl: float | timedelta | None = None, wait: float | timedelta | None = None,
@@ -382,7 +386,7 @@ class IdempotencyManager:
 
     def _result(self, rec: Record) -> IdempotentResult:
         result = self.serializer.loads(rec.payload) if self.store.persistent else rec.payload
-        return IdempotentResult(rec.key, result, _dt(rec.completed_at), rec.fingerprint, _dt(rec.expires_at), True)
+        return IdempotentResult(rec.key, result, _dt(rec.completed_at), rec.fingerprint, _dt(rec.expires_at), True)  # type: ignore[arg-type]  # done: completed_at is set
 
     def status(self, idempotency_key: str) -> str | None:
         """``"running"``, ``"done"``, ``"error"`` or None (absent or expired)."""
@@ -399,7 +403,7 @@ class IdempotencyManager:
 
     @property
     def cache(self) -> dict[str, IdempotentResult]:
-        """A snapshot of the live results, like the seed's ``cache`` dict (reads the whole store)."""
+        """A snapshot of the live results, like the classic primer API's ``cache`` dict (reads the whole store)."""
         now = self.clock.time()
         return {r.key: self._result(r) for r in self.store.records(now) if r.state == DONE}
 

@@ -1,11 +1,11 @@
 """Rate limiting: five algorithms for one key, and :class:`RateLimiter` for many.
 
-* single-key, thread-safe, clock-driven (the seed's API): :class:`TokenBucket`,
+* single-key, thread-safe, clock-driven (the classic primer API): :class:`TokenBucket`,
   :class:`LeakyBucket`, :class:`FixedWindow`, :class:`SlidingWindowLog`,
   :class:`SlidingWindowCounter` with ``allow_request(cost=1)`` and ``decide(cost=1)``;
 * multi-key: :class:`RateLimiter` with ``allow(key, now=None)``, ``decide`` and the
   batch replay ``allow_many(keys, timestamps)`` over an array-backed key table;
-* :class:`DistributedTokenBucket`: the seed's Redis-shared bucket (one Lua script);
+* :class:`DistributedTokenBucket`: the classic primer API's Redis-shared bucket (one Lua script);
 * :func:`accuracy_report`: the sliding-window counter against the exact log.
 """
 

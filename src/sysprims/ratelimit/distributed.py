@@ -1,10 +1,10 @@
-"""The seed's ``DistributedTokenBucket``: one token bucket shared through Redis.
+"""The classic primer API's ``DistributedTokenBucket``: one token bucket shared through Redis.
 
-Fixed relative to the seed: the refill-and-consume step is one atomic Lua script
+Fixed relative to the textbook implementation: the refill-and-consume step is one atomic Lua script
 (``backends/lua/ratelimit_token_bucket.lua``) over one hash per bucket with an
-expiry (the seed used two loose keys that never expired), and time comes from
+expiry (the textbook implementation used two loose keys that never expired), and time comes from
 the Redis server (``TIME``) unless ``now`` is given explicitly for a replay or a
-test (the seed trusted each caller's clock).
+test (the textbook implementation trusted each caller's clock).
 
 The bucket of ``user_id`` is the same Redis state as key ``user_id`` of
 ``RateLimiter("token_bucket", ..., backend=url)`` with the same namespace and
@@ -30,7 +30,7 @@ class DistributedTokenBucket:
 
     ``redis``: a ``redis.Redis`` client (used as given) or a URL; ``url`` is the
     URL used when ``redis`` is None (default ``redis://localhost:6379/0``, the
-    seed's ``redis.Redis()``). ``on_error``: ``"raise"`` (``BackendError``),
+    classic primer API's ``redis.Redis()``). ``on_error``: ``"raise"`` (``BackendError``),
     ``"allow"`` or ``"deny"``; ``timeout``: socket timeout in seconds for a client
     built from a URL. ``clock``: take time from this clock instead of the server
     (a ``ManualClock`` for tests). Other keyword options go to

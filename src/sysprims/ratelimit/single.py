@@ -1,4 +1,4 @@
-"""Single-key rate limiters: the seed's classes, thread-safe, clock-driven.
+"""Single-key rate limiters: the classic primer API's classes, thread-safe, clock-driven.
 
 ``TokenBucket``, ``LeakyBucket``, ``FixedWindow``, ``SlidingWindowLog`` and
 ``SlidingWindowCounter`` each guard one stream of requests. ``allow_request(cost=1)``

@@ -333,9 +333,11 @@ def _resolve_backend(
         try:
             from ..backends import redis_ratelimit  # type: ignore[attr-defined]
         except ImportError as exc:
+            from .._deps import install_hint
+
             raise MissingDependencyError(
                 f"backend={backend!r} needs sysprims.backends.redis_ratelimit and redis "
-                f'(pip install "sysprims[redis]"): {exc}'
+                f"({install_hint('redis')}): {exc}"
             ) from exc
         return redis_ratelimit.RedisRateLimitBackend(spec, params, seed, backend, **(options or {}))
     if isinstance(backend, str):

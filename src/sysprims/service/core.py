@@ -150,7 +150,7 @@ class ShortenerService:
             self.redis = connect(store)
             from ..backends.shortener_store import RedisLinkStore
 
-            link_store = RedisLinkStore(self.redis, name=s.service_name, namespace=s.namespace)
+            link_store: Any = RedisLinkStore(self.redis, name=s.service_name, namespace=s.namespace)
             if self.strategy == "snowflake" and machine_id is None:
                 self.lease = MachineLease(self.redis, s.namespace, s.service_name, s.machine_lease_seconds)
                 machine_id = self.lease.machine_id
@@ -276,7 +276,7 @@ class ShortenerService:
             raise ApiError(503, "backend_unavailable", f"the idempotency store is unavailable: {exc}") from None
         if claim.replayed:
             self._bump("replayed")
-            out = dict(claim.outcome.result)
+            out = dict(claim.outcome.result)  # type: ignore[union-attr]  # replayed: outcome is set
             out["headers"] = {**out.get("headers", {}), "Idempotent-Replayed": "true"}
             return out
         try:

@@ -1,9 +1,9 @@
-"""Sharding: the seed's strategies (fixed) plus consistent hashing, jump hash
+"""Sharding: the classic primer API's strategies (fixed) plus consistent hashing, jump hash
 and rendezvous, batch routing with :meth:`get_shards`, movement reports and a
 :class:`ShardedDatabase` that reshards safely.
 
 Hash-routed strategies use MurmurHash3_x64_128 ``h1`` under ``seed`` (the
-library's hashing contract; the seed document used ``hashlib.md5``), so they
+library's hashing contract; the textbook implementation used ``hashlib.md5``), so they
 accept :class:`~sysprims.hashing.HashedKeys` in :meth:`get_shards`.
 """
 

@@ -160,7 +160,7 @@ class ShardedDatabase:
     """A sharded key-value database: ``num_shards`` stores routed by ``strategy``.
 
     ``backend="memory"`` keeps each shard in a dict (``db.shards`` is the list
-    of dicts, as in the seed); ``backend="sqlite"`` keeps shard ``i`` in
+    of dicts, as in the classic primer API); ``backend="sqlite"`` keeps shard ``i`` in
     ``path/shard_0000i.sqlite`` so the data outlives the process.
     """
 

@@ -1,4 +1,4 @@
-"""The seed document's strategies, kept under their names and fixed.
+"""The classic primer's strategies, kept under their names and fixed.
 
 * :class:`HashBasedSharding` hashes with MurmurHash3_x64_128 (the library's
   hashing contract) instead of ``hashlib.md5``: ``shard = h1 % num_shards``.
@@ -81,11 +81,11 @@ class RangeBasedSharding(ShardingStrategy):
     Ranges must be given in ascending order and must not overlap (gaps are
     allowed); bounds lie in the int64 range. A key outside every range raises
     :class:`NoShardError`, or goes to ``fallback`` when one is given. Keys are
-    ints or strings that ``int()`` parses (the seed's ``int(key)``).
+    ints or strings that ``int()`` parses (the classic primer API's ``int(key)``).
     """
 
     def __init__(self, ranges: list[tuple], fallback: int | None = None):
-        checked = []
+        checked: list[tuple[Any, Any, int]] = []
         for i, r in enumerate(ranges):
             if not isinstance(r, (tuple, list)) or len(r) != 3:
                 raise InvalidParameterError(f"ranges[{i}] must be a (min, max, shard_id) tuple, got {r!r}")
@@ -173,9 +173,9 @@ class GeoBasedSharding(ShardingStrategy):
     """Geography-based sharding: the region is field ``field`` of the key split
     on ``separator`` (``"user_US_12345"`` -> ``"US"``), looked up in ``geo_mapping``.
 
-    A key without a region uses ``default_region`` if given (the seed assumed
+    A key without a region uses ``default_region`` if given (the textbook implementation assumed
     ``"US"``); an unknown region goes to ``fallback`` if given; otherwise both
-    raise :class:`NoShardError` (the seed silently used shard 0).
+    raise :class:`NoShardError` (the textbook implementation silently used shard 0).
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-"""URL shortener: the seed's ``URLShortener`` and ``DistributedURLShortener``
+"""URL shortener: the classic primer API's ``URLShortener`` and ``DistributedURLShortener``
 (bugs fixed), base62 (scalar and batch), non-enumerable permuted codes,
 aliases, expiry, click counts and pluggable stores (memory, SQLite, Redis).
 

@@ -1,4 +1,4 @@
-"""Base62 (the seed's alphabet: digits, lowercase, uppercase), scalar and batch,
+"""Base62 (the classic primer API's alphabet: digits, lowercase, uppercase), scalar and batch,
 and the keyed Feistel permutation that makes counter codes non-enumerable."""
 
 from __future__ import annotations
@@ -104,6 +104,7 @@ def decode_base62_many(codes: Any) -> np.ndarray:
         raise InvalidParameterError(f"codes must be strings: {exc}") from exc
     if batch.kind != "bytes":
         raise InvalidParameterError("codes must be strings, got integers")
+    assert batch.data is not None and batch.starts is not None and batch.ends is not None  # kind "bytes"
     n = batch.starts.shape[0]
     out = np.empty(n, dtype=np.uint64)
     ok = np.empty(n, dtype=np.bool_)

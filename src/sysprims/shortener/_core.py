@@ -1,4 +1,4 @@
-"""URLShortener and DistributedURLShortener: the seed's classes, fixed and extended."""
+"""URLShortener and DistributedURLShortener: the classic primer API's classes, fixed and extended."""
 
 from __future__ import annotations
 
@@ -106,9 +106,9 @@ def open_link_store(store: Any = None) -> LinkStore:
 
 
 class URLShortener:
-    """URL shortener like bit.ly (the seed's class), over a pluggable store.
+    """URL shortener like bit.ly (the classic primer API's class), over a pluggable store.
 
-    Strategies: ``"counter"`` (the seed's base62 counter from 100000),
+    Strategies: ``"counter"`` (the classic primer API's base62 counter from 100000),
     ``"permuted"`` (the counter through a keyed Feistel permutation of
     ``62**code_length``: fixed-length, unique, not enumerable), ``"hash"``
     (MD5 of the URL into ``hash_length`` base62 characters, rehashing with a
@@ -139,7 +139,7 @@ class URLShortener:
         self.strategy = check_choice("strategy", strategy, STRATEGIES)
         self.clock = resolve_clock(clock)
         self.counter_start = check_int("counter_start", counter_start, min=0)
-        self.counter = self.counter_start  # next counter value this instance knows of (seed attribute)
+        self.counter = self.counter_start  # next counter value this instance knows of (a classic primer API attribute)
         self.code_length = check_int("code_length", code_length, min=4, max=10)
         self.hash_length = check_int("hash_length", hash_length, min=4, max=10)
         self.max_url_length = check_int("max_url_length", max_url_length, min=16)
@@ -157,7 +157,7 @@ class URLShortener:
         self.store = open_link_store(store)
         self._lock = threading.Lock()
 
-    # -- seed helpers --------------------------------------------------------
+    # -- classic primer API helpers ------------------------------------------
     def _encode_base62(self, num: int) -> str:
         return encode_base62(num)
 
@@ -261,11 +261,11 @@ class URLShortener:
         return self._create_one(url, strategy, expires, now)
 
     def shorten_counter_based(self, long_url: str) -> str:
-        """The seed's counter-based code (base62 of a counter from 100000)."""
+        """The classic primer API's counter-based code (base62 of a counter from 100000)."""
         return self.shorten(long_url, strategy="counter")
 
     def shorten_hash_based(self, long_url: str) -> str:
-        """The seed's hash-based code, fixed: a URL keeps its code, and a
+        """The classic primer API's hash-based code, fixed: a URL keeps its code, and a
         collision rehashes with a salt instead of appending digits (which could
         produce another URL's code)."""
         return self.shorten(long_url, strategy="hash")
@@ -357,7 +357,7 @@ class URLShortener:
         return [self._create_one(u, strategy, expires, now, pending) for u in urls]
 
     def expand(self, short_code: str) -> str | None:
-        """The URL behind a live code, else None (the seed's method; no click counted)."""
+        """The URL behind a live code, else None (the classic primer API's method; no click counted)."""
         if not isinstance(short_code, str):
             raise InvalidParameterError(f"short_code must be a str, got {type(short_code).__name__}: {short_code!r}")
         return self.store.resolve(short_code, self._now_ms(), False)
@@ -421,7 +421,7 @@ class URLShortener:
         )
 
     def _repr_html_(self) -> str:
-        rows = [
+        rows: list[tuple[str, Any]] = [
             ("strategy", self.strategy),
             ("store", repr(self.store)),
             ("links", f"{len(self.store):,}"),
@@ -435,7 +435,7 @@ class URLShortener:
 
 
 class DistributedURLShortener(URLShortener):
-    """The seed's multi-server shortener: codes are full base62 Snowflake IDs
+    """The classic primer API's multi-server shortener: codes are full base62 Snowflake IDs
     (11 characters, never truncated, so two IDs never share a code)."""
 
     def __init__(self, machine_id: int, store: Any = None, *, clock: Any = None, layout: SnowflakeLayout | str | None = None, **kwargs: Any):

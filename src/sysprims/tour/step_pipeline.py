@@ -54,6 +54,6 @@ def run(size: int, rng: np.random.Generator) -> list[Row]:
             ("limit replay", 0, ("limit", "replay", log, "--key-column", "user", "--time-column", "ts", "--rate", "10/s", "--burst", 20)),
         ]
         for what, line, args in steps:
-            t, shown = timed(lambda line=line, args=args: cli(line, *args))
+            t, shown = timed(lambda line=line, args=args: cli(line, *args))  # type: ignore[misc]
             rows.append(Row(NAME, f"sysprims {what}", size, t, " ".join(shown.split())[:70]))
     return rows
