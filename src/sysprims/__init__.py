@@ -16,6 +16,8 @@ if TYPE_CHECKING:  # real imports for type checkers; at run time each name loads
     from ._typing import KeysLike as KeysLike
     from .autocomplete import Autocomplete as Autocomplete
     from .autocomplete import AutocompleteSystem as AutocompleteSystem
+    from .autocomplete import ContextualAutocomplete as ContextualAutocomplete
+    from .autocomplete import ShardedAutocomplete as ShardedAutocomplete
     from .autocomplete import Trie as Trie
     from .autocomplete import TrieNode as TrieNode
     from .autocomplete import WordTooLongError as WordTooLongError
@@ -29,6 +31,8 @@ if TYPE_CHECKING:  # real imports for type checkers; at run time each name loads
     from .countmin import CountMinSketch as CountMinSketch
     from .countmin import HeavyHitters as HeavyHitters
     from .countmin import TopK as TopK
+    from .countmin import Trend as Trend
+    from .countmin import TrendingTopK as TrendingTopK
     from .errors import AliasTakenError as AliasTakenError
     from .errors import BackendError as BackendError
     from .errors import CachedOperationError as CachedOperationError
@@ -100,6 +104,7 @@ _EXPORTS: dict[str, str] = {
     "Clock": "clock",
     "ClockMovedBackwardsError": "errors",
     "ConsistentHashRing": "sharding",
+    "ContextualAutocomplete": "autocomplete",
     "CountMinSketch": "countmin",
     "CountingBloomFilter": "bloom",
     "Decision": "ratelimit",
@@ -138,6 +143,7 @@ _EXPORTS: dict[str, str] = {
     "ReshardReport": "sharding",
     "ScalableBloomFilter": "bloom",
     "SerializationError": "errors",
+    "ShardedAutocomplete": "autocomplete",
     "ShardedDatabase": "sharding",
     "ShardingStrategy": "sharding",
     "SlidingWindowCounter": "ratelimit",
@@ -148,6 +154,8 @@ _EXPORTS: dict[str, str] = {
     "SystemClock": "clock",
     "TokenBucket": "ratelimit",
     "TopK": "countmin",
+    "Trend": "countmin",
+    "TrendingTopK": "countmin",
     "Trie": "autocomplete",
     "TrieNode": "autocomplete",
     "URLShortener": "shortener",

@@ -244,7 +244,7 @@ def _self_test(lay: np.ndarray) -> str | None:
         arr[:] = batch
         want = _STR_ID if type(batch[0]) is str else _BYTES_ID
         for mode, container in ((0, list(batch)), (1, tuple(batch)), (2, arr)):
-            addr = container.ctypes.data if mode == 2 else id(container)
+            addr = arr.ctypes.data if mode == 2 else id(container)
             out = np.empty((len(batch), 2), dtype=np.uint64)
             out32 = np.empty(len(batch), dtype=np.uint32)
             is_str = want == _STR_ID

@@ -265,12 +265,14 @@ def kernel_keys(keys: Any, seed: int, owner: str = "structure") -> KernelKeys:
     if isinstance(keys, HashedKeys):
         h = keys.require_seed(seed, owner)
         return KernelKeys(HASHES, h.shape[0], seed, hashes=h)
-    h = _pyobj.murmur3_128(keys, seed)
-    if h is not None:
-        return KernelKeys(HASHES, h.shape[0], seed, hashes=h)
+    read = _pyobj.murmur3_128(keys, seed)
+    if read is not None:
+        return KernelKeys(HASHES, read.shape[0], seed, hashes=read)
     batch = normalize_keys(keys)
     if batch.kind == "int":
+        assert batch.ints is not None  # a KeyBatch of kind "int" always has ints (checked when built)
         return KernelKeys(INTS, batch.n, seed, ints=batch.ints)
+    assert batch.data is not None  # likewise data for kind "bytes"
     starts, ends = np.ascontiguousarray(batch.starts), np.ascontiguousarray(batch.ends)
     return KernelKeys(BYTES, batch.n, seed, data=batch.data, starts=starts, ends=ends)
 

@@ -247,7 +247,8 @@ class ScalableBloomFilter(Persistable):
         obj.tightening = get_float(p, "tightening", min=0.0, max=1.0, min_inclusive=False, max_inclusive=False)
         obj.seed = container.seed
         obj.blocked = get_bool(p, "blocked")
-        counts, stages = p.get("counts"), p.get("stages")
+        counts: Any = p.get("counts")
+        stages: Any = p.get("stages")
         require(
             isinstance(counts, list) and isinstance(stages, list) and 0 < len(stages) == len(counts)
             and all(type(c) is int and c >= 0 for c in counts),

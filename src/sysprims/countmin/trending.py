@@ -34,9 +34,9 @@ from .._format import Container, Persistable
 from .._html import html_table
 from .._validate import check_choice, check_int, check_number
 from ..errors import IncompatibleError, InvalidParameterError, KeyTypeError
-from ..hashing import HashedKeys, check_seed, hashes_for
+from ..hashing import HASHES, INTS, HashedKeys, check_seed, hashes_for, kernel_keys
 from ._keycodec import encode_keys
-from .sketch import CountMinSketch, prepare_counts, prepare_keys
+from .sketch import CountMinSketch, prepare_counts
 from .topk import _index_capacity, _pick
 
 __all__ = ["Trend", "TrendingTopK"]
@@ -284,7 +284,8 @@ class TrendingTopK(Persistable):
         source = keys if hashed is None else hashed
         if hashed is not None and (not isinstance(hashed, HashedKeys) or len(hashed) != len(keys)):
             raise InvalidParameterError("hashed must be the HashedKeys of exactly these keys")
-        kind, batch, n = prepare_keys(source, self.seed, "trending tracker")
+        kk = kernel_keys(source, self.seed, "trending tracker")
+        n = kk.n
         times, divisor = self._times(timestamps, n)
         c, total = prepare_counts(counts, n)
         if n == 0:
@@ -294,12 +295,12 @@ class TrendingTopK(Persistable):
         self._ref[:m] = -1 - np.arange(m)
         tail = (times, divisor, c, *self._cands())
         seed = np.uint64(self.seed)
-        if kind == "hashes":  # hashing fused into the loop otherwise (as the top-K kernels do)
-            _k.trend_update_hashes(*self._tables(), batch, *tail)
-        elif kind == "int":
-            _k.trend_update_u64(*self._tables(), batch.ints, seed, *tail)
+        if kk.kind == HASHES:  # hashing fused into the loop otherwise (as the top-K kernels do)
+            _k.trend_update_hashes(*self._tables(), kk.hashes, *tail)
+        elif kk.kind == INTS:
+            _k.trend_update_u64(*self._tables(), kk.ints, seed, *tail)
         else:
-            _k.trend_update_var(*self._tables(), batch.data, batch.starts, batch.ends, seed, *tail)
+            _k.trend_update_var(*self._tables(), kk.data, kk.starts, kk.ends, seed, *tail)
         self._collect(keys)
 
     def _check_room(self, counts: np.ndarray, total: int) -> None:

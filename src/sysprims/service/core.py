@@ -21,7 +21,7 @@ from typing import Any
 
 from ..bloom import ScalableBloomFilter
 from ..clock import resolve_clock
-from ..countmin import TopK
+from ..countmin import TrendingTopK
 from ..errors import (
     AliasTakenError,
     BackendError,
@@ -60,7 +60,7 @@ return 0
 class MachineLease:
     """A Snowflake machine id leased from Redis, distinct among live instances.
 
-    ``SET key token NX PX ttl`` on ``<namespace>:machine:{<service>}:<id>`` for the
+    ``SET key token NX PX ttl`` on ``<namespace>:v2:machine:{<service>}:<id>`` for the
     first free id (starting after a shared counter, so restarts spread over the
     ids); renewed every ``ttl/3`` by a daemon thread with a compare-and-expire
     script (which takes the id back if its key vanished, e.g. after a Redis
@@ -205,12 +205,14 @@ class ShortenerService:
         self.aliases = ScalableBloomFilter(s.alias_capacity, s.alias_false_positive_rate)
         self._alias_lock = threading.Lock()
         self._trend_lock = threading.Lock()
-        self._trend_now = TopK(s.trending_k, s.trending_width, s.trending_depth)
-        self._trend_prev = TopK(s.trending_k, s.trending_width, s.trending_depth)
-        self._trend_window = self._window_index()
+        # trending = the last two buckets of trending_window seconds (sliding by bucket),
+        # with a baseline of the ten before for rising links
+        self._trending = TrendingTopK(s.trending_k, s.trending_width, s.trending_depth,
+                                      interval=s.trending_window, window=2, history=12)
         self._trend_buffer: list[str] = []
-        # load the jitted top-K kernels now, not in the middle of the first busy second
-        TopK(1, 16, 1).update_many(["warm-up"])
+        self._trend_times: list[float] = []
+        # load the jitted kernels now, not in the middle of the first busy second
+        TrendingTopK(1, 16, 1, window=1, history=2).update_many(["warm-up"], [0.0])
         self._stats_lock = threading.Lock()
         self.stats = {"created": 0, "redirects": 0, "not_found": 0, "rate_limited": 0, "replayed": 0,
                       "alias_bloom_negative": 0, "alias_bloom_positive": 0, "alias_bloom_false_positive": 0}
@@ -365,6 +367,7 @@ class ShortenerService:
             self.registry.clicked(code, self.clock.time())
             with self._trend_lock:
                 self._trend_buffer.append(code)
+                self._trend_times.append(self.clock.time())
                 if len(self._trend_buffer) >= self.settings.trending_flush:
                     self._flush_trending()
         return url
@@ -379,35 +382,22 @@ class ShortenerService:
         return [self.link_body(info, base_url) for info in self.shortener.top(k)]
 
     # ------------------------------------------------------------ trending
-    def _window_index(self) -> int:
-        return int(self.clock.time() // self.settings.trending_window)
-
     def _flush_trending(self) -> None:
-        """Caller holds ``_trend_lock``: rotate windows, then count the buffer in one batch."""
-        w = self._window_index()
-        if w != self._trend_window:
-            s = self.settings
-            if self._trend_buffer:  # clicks buffered before the rotation belong to the old window
-                self._trend_now.update_many(self._trend_buffer)
-                self._trend_buffer = []
-            if w == self._trend_window + 1:
-                self._trend_prev = self._trend_now
-            else:
-                self._trend_prev = TopK(s.trending_k, s.trending_width, s.trending_depth)
-            self._trend_now = TopK(s.trending_k, s.trending_width, s.trending_depth)
-            self._trend_window = w
+        """Caller holds ``_trend_lock``: count the buffered clicks at their times in one batch."""
         if self._trend_buffer:
-            self._trend_now.update_many(self._trend_buffer)
-            self._trend_buffer = []
+            self._trending.update_many(self._trend_buffer, self._trend_times)
+            self._trend_buffer, self._trend_times = [], []
 
     def trending(self, k: int) -> list[dict[str, Any]]:
-        """Codes clicked most on this instance in the current and previous window,
-        estimated by the Count-Min top-K tracker (never below the true count)."""
+        """Codes clicked most on this instance in the current and previous
+        ``trending_window``, estimated by the sliding-window Count-Min tracker
+        (never below the true count of those windows)."""
         with self._trend_lock:
             self._flush_trending()
-            both = self._trend_now.copy().merge(self._trend_prev)
+            self._trending.advance(self.clock.time())
+            rows = self._trending.top(min(k, self._trending.capacity))
         return [{"code": code if isinstance(code, str) else bytes(code).decode(), "estimated_clicks": int(n)}
-                for code, n in both.top(min(k, both.capacity))]
+                for code, n in rows]
 
     # ------------------------------------------------------------ housekeeping
     def describe(self) -> dict[str, Any]:

@@ -164,7 +164,7 @@ class _NodeStrategy(_HashedStrategy, Persistable):
     @classmethod
     def _from_state(cls, container: Container) -> Any:
         with refusing(f"{cls.__name__} state"):
-            return cls._restore(container.params, container.seed)
+            return cls._restore(container.params, container.seed)  # type: ignore[attr-defined]  # each subclass has one
 
 
 # ------------------------------------------------------------------ ring

@@ -106,11 +106,13 @@ def rows_from_case(module: Any, size: int, seed: int) -> list[Row]:
     rows = []
     for s in module.SHOW:
         r = got.get((s.case, s.contender))
-        if r is None:
+        if r is None or r.ns_per_op is None:
             err = [x for x in ctx.results if (x.case, x.contender) == (s.case, s.contender)]
             rows.append(Row(module.NAME, s.label, 0, 0.0, f"skipped: {err[0].note if err else 'not measured'}"))
             continue
         b = got.get((s.case, s.baseline)) if s.baseline else None
+        if b is not None and b.ns_per_op is None:
+            b = None
         notes = [s.note(r, b) if s.note else ""]
         if r.first_call_ns_per_op is not None:
             notes.append(f"first call {r.first_call_ns_per_op:,.0f} ns/op (first use in this process)")
@@ -119,8 +121,9 @@ def rows_from_case(module: Any, size: int, seed: int) -> list[Row]:
         if b is not None and b.shape != r.shape:
             notes.append(f"baseline has no batch call: its {b.shape} loop")
         seconds = r.ns_per_op * r.n / 1e9
+        base_ns = b.ns_per_op if b is not None else None
         rows.append(Row(module.NAME, s.label, r.n, seconds, "; ".join(x for x in notes if x),
-                        b.ns_per_op * r.n / 1e9 if b is not None else None, _label(b) if b is not None else "",
+                        base_ns * r.n / 1e9 if base_ns is not None else None, _label(b) if b is not None else "",
                         r.shape))
     return rows
 
