@@ -344,3 +344,19 @@ def test_scalar_calls_on_wide_log_rows_keep_a_bounded_hot_set():
         held = sum(len(r) for r in rl.backend._hot.values())
         assert held <= 2 * rl.backend.HOT_MAX + L + 2, held
     assert got == want and any(got) and not all(got)
+
+
+@pytest.mark.parametrize("algorithm", sorted(BUCKETS))
+@pytest.mark.parametrize("rate", [10.0, 3.0, 7.0])
+def test_a_paced_bucket_saved_mid_stream_loads_and_decides_the_same(algorithm, rate):
+    """Exact pacing may leave a bucket owing its slack (tokens a hair below 0, a level
+    a hair above capacity): the file of such a limiter is one it could have written,
+    so it loads, and the loaded limiter decides the rest of the stream as the original."""
+    second, _ = BUCKETS[algorithm]
+    ts = _paced(1_700_000_000.0, rate, 400, "offsets")
+    params = {"capacity": 1, second: rate}
+    original = RateLimiter(algorithm, **params)
+    assert original.allow_many(["k"] * 200, np.array(ts[:200])).all()
+    loaded = RateLimiter.from_bytes(original.to_bytes())
+    rest = np.array(ts[200:])
+    assert loaded.allow_many(["k"] * 200, rest).tolist() == original.allow_many(["k"] * 200, rest).tolist()

@@ -15,7 +15,7 @@ from . import algorithms as A
 def check_state(code: int, params: tuple[float, float, float], hashes: Any, rows: Any, last: Any) -> None:
     """Raise SerializationError unless ``hashes``/``rows`` are rows this limiter
     could have written by time ``last`` (None: it has seen no time yet)."""
-    limit, _rate, window = params
+    limit, rate, window = params
     width = A.row_width(code, limit)
     require(
         isinstance(hashes, np.ndarray) and hashes.dtype == np.uint64 and hashes.ndim == 2 and hashes.shape[1] == 2,
@@ -43,7 +43,17 @@ def check_state(code: int, params: tuple[float, float, float], hashes: Any, rows
         require(bool(np.all(col == np.floor(col))), f"{what} must hold whole numbers")
 
     if code in (A.TOKEN_BUCKET, A.LEAKY_BUCKET):
-        in_range(rows[:, 0], 0.0, limit, "tokens" if code == A.TOKEN_BUCKET else "level")
+        # an admission exactly on time owes the bucket's slack at that time (see
+        # algorithms.bucket_slack): tokens down to -slack, a level up to capacity + slack
+        owed = A.bucket_slack(rows[:, 1], rate, limit)
+        value = rows[:, 0]
+        if code == A.TOKEN_BUCKET:
+            bad = np.flatnonzero((value < -owed) | (value > limit))
+        else:
+            bad = np.flatnonzero((value < 0.0) | (value > limit + owed))
+        what = "tokens" if code == A.TOKEN_BUCKET else "level"
+        require(bad.size == 0, f"{what} must be in [0, {limit}] (give or take the bucket's slack), "
+                               f"got {value[bad[0]] if bad.size else ''} in row {bad[0] if bad.size else ''}")
         require(bool(np.all(rows[:, 1] <= last)), "a row's time lies after the latest time the limiter saw")
     elif code in (A.FIXED_WINDOW, A.SLIDING_COUNTER):
         whole(rows[:, 0], "window indices")
