@@ -146,7 +146,7 @@ def test_other_forms_take_the_safe_path_with_equal_results():
 @pytest.mark.parametrize(
     "keys, match",
     [
-        (["a", None], r"keys\[1\] must be a str.*NoneType"),
+        (["a", None], r"keys\[1\] is a missing value \(None, of type NoneType\)"),
         (["a", "b", 1.5], r"keys\[2\] must be a str.*float"),
         (["a", b"b"], r"keys\[1\] must be a str.*bytes"),
         ([b"a", "b"], r"keys\[1\] must be bytes-like.*str"),
