@@ -52,12 +52,17 @@ _REF: dict[tuple[str, int, int], tuple[list, np.ndarray]] = {}
 
 
 def reference(d: dict[str, Any], algo: str) -> np.ndarray:
-    """The decisions of the dict token bucket (``token_bucket``) or of sysprims'
-    exact sliding log (``sliding_window_log``) on ``d``; cached per data set."""
+    """The decisions the batch must equal on ``d``: the loop of sysprims' scalar
+    ``allow`` (its Python steps, not the kernels) for ``token_bucket``, sysprims'
+    exact sliding log for ``sliding_window_log``; cached per data set. (The dict
+    token bucket is not the reference: it compares floats without slack, so it
+    denies a request that arrives exactly when its token is due.)"""
     key = (algo, id(d["keys"]), d["n"])
     if key not in _REF:
         if algo == "token_bucket":
-            allow = DictTokenBucket(LIMIT, float(LIMIT)).allow
+            from ...ratelimit import RateLimiter
+
+            allow = RateLimiter(algo, **ALGOS[algo]).allow
             ref = np.fromiter(map(allow, d["keys"], d["ts_list"]), dtype=bool, count=d["n"])
         else:
             from ...ratelimit import RateLimiter
