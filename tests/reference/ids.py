@@ -1,5 +1,5 @@
-"""Plain-Python twins of ``sysprims._kernels.ids`` and ``_kernels.base62``, and the
-seed's own Snowflake generator (with an injectable clock) as the naive baseline."""
+"""Plain-Python twins of ``sysprims._kernels.ids`` and ``_kernels.base62``, and a
+textbook Snowflake generator (with an injectable clock) as the naive baseline."""
 
 from __future__ import annotations
 
@@ -62,26 +62,42 @@ def feistel(v: int, round_keys: list[int], half_bits: int, domain: int, inverse:
             return v
 
 
-class SeedSnowflake:
-    """The seed's generator, verbatim but for ``time.time()`` -> ``clock()`` (ms)."""
+class TextbookSnowflake:
+    """A Snowflake generator written from the textbook description, as a naive baseline.
 
-    def __init__(self, machine_id: int, epoch: int = 1609459200000, clock=None):
-        self.machine_id = machine_id & 0x3FF
+    An ID is ``(ms since epoch) << (machine_bits + sequence_bits) | machine << sequence_bits
+    | sequence``. IDs minted in the same millisecond are told apart by the sequence counter;
+    when that counter runs out the generator spins on ``clock`` until the next millisecond.
+    The machine number is truncated to ``machine_bits`` (the naive behaviour: an out-of-range
+    machine silently aliases another one). ``clock`` returns integer milliseconds.
+    """
+
+    def __init__(self, machine_id: int, epoch: int = 1609459200000, clock=None,
+                 machine_bits: int = 10, sequence_bits: int = 12):
+        self.sequence_bits = sequence_bits
+        self.machine_shift = sequence_bits
+        self.time_shift = machine_bits + sequence_bits
+        self.machine_id = machine_id % (1 << machine_bits)
         self.epoch = epoch
-        self.sequence = 0
-        self.last_timestamp = -1
         self.clock = clock
+        self.last_ms: int | None = None
+        self.counter = 0
 
     def generate(self) -> int:
-        timestamp = self.clock()
-        if timestamp < self.last_timestamp:
-            raise Exception("Clock moved backwards!")
-        if timestamp == self.last_timestamp:
-            self.sequence = (self.sequence + 1) & 0xFFF
-            if self.sequence == 0:
-                while timestamp <= self.last_timestamp:
-                    timestamp = self.clock()
-        else:
-            self.sequence = 0
-        self.last_timestamp = timestamp
-        return ((timestamp - self.epoch) << 22) | (self.machine_id << 12) | self.sequence
+        now = self.clock()
+        if self.last_ms is not None and now < self.last_ms:
+            raise RuntimeError("clock went backwards")
+        if now != self.last_ms:
+            self.counter = 0
+        elif self.counter + 1 < (1 << self.sequence_bits):
+            self.counter += 1
+        else:  # this millisecond is used up: wait for the next one
+            while now == self.last_ms:
+                now = self.clock()
+            self.counter = 0
+        self.last_ms = now
+        return ((now - self.epoch) << self.time_shift) | (self.machine_id << self.machine_shift) | self.counter
+
+
+# the name tests/test_ids.py uses for the naive baseline
+SeedSnowflake = TextbookSnowflake
