@@ -224,24 +224,46 @@ def test_threads_race_on_one_key(spec, kind):
     assert all(r == {"winner": calls[0]} for r in results)
 
 
-class SeedManager:
-    """The seed's manager, verbatim logic (check, run, then cache), without the prints."""
+class CheckThenRunManager:
+    """The naive design: look the key up in a dict, run the operation on a miss, store
+    the result. Nothing stops a second caller between the look-up and the store."""
 
     def __init__(self):
-        self.cache = {}
+        self.results = {}
 
     def execute(self, idempotency_key, operation):
-        if idempotency_key in self.cache:
-            return self.cache[idempotency_key]
-        result = operation()
-        self.cache[idempotency_key] = result
-        return result
+        if idempotency_key in self.results:
+            return self.results[idempotency_key]
+        self.results[idempotency_key] = outcome = operation()
+        return outcome
 
 
-def test_the_race_harness_catches_the_seeds_double_execution():
-    seed = SeedManager()
-    calls, results, errors = race_threads(lambda: seed)
-    assert not errors and len(calls) > 1  # what the issue says the seed does wrong
+def test_a_check_then_run_manager_double_executes_when_two_callers_overlap():
+    """Deterministic: the operation waits on a 2-party barrier, so it only returns once both
+    threads are inside it at the same time. The naive manager lets both in (two runs);
+    ours (test_threads_race_on_one_key) runs the operation once for the same key."""
+    naive = CheckThenRunManager()
+    inside = threading.Barrier(2)
+    calls, results, errors = [], [None, None], []
+
+    def op():
+        calls.append(threading.get_ident())
+        inside.wait(10)  # breaks (and fails the test) unless both callers are in here
+        return threading.get_ident()
+
+    def worker(i):
+        try:
+            results[i] = naive.execute("race", op)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert len(calls) == 2 and set(results) == set(calls)  # each caller got its own run
 
 
 def _process_worker(spec: str, counter: str, barrier, out) -> None:
