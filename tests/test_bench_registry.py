@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from sysprims.bench import naive
-from sysprims.bench.cases import case_bloom, case_ratelimit
-from sysprims.bench.core import Context, Result, add_ratios
+from sysprims.bench.cases import case_bloom, case_feed, case_idempotency, case_ids, case_ratelimit
+from sysprims.bench.core import Context, Result, add_ratios, discover_cases
 from sysprims.bench.profiles import PROFILES
-from sysprims.bench.registry import BATCH, SHAPES, SINGLE, head
+from sysprims.bench.registry import BATCH, FLOOR, SHAPES, SINGLE, Contender, head, measure_all
 from sysprims.bench.report import (
     compare_results,
     load_results,
@@ -164,7 +164,15 @@ def test_no_primer_wording_or_code_in_the_bench_package():
 # ---------------------------------------------------------------- the registry and call shapes
 
 
-@pytest.mark.parametrize("module", [case_bloom, case_ratelimit], ids=lambda m: m.NAME)
+def test_every_case_module_declares_its_contenders_in_the_registry():
+    """No case measures contenders written inline in its ``run``: each has a
+    ``CONTENDERS`` list of registry entries that every front end draws from."""
+    for module in discover_cases():
+        assert isinstance(getattr(module, "CONTENDERS", None), list), module.NAME
+        assert module.CONTENDERS and all(isinstance(c, Contender) for c in module.CONTENDERS), module.NAME
+
+
+@pytest.mark.parametrize("module", discover_cases(), ids=lambda m: m.NAME)
 def test_every_contender_is_declared_once_with_a_shape(module):
     names = [(c.case, c.name) for c in module.CONTENDERS]
     assert len(names) == len(set(names))
@@ -218,6 +226,64 @@ def test_floor_rows_are_present_where_they_mean_something():
     rows = _run(case_bloom, contenders={"floor: NumPy random gather (k probes per key)", "sysprims contains_many"})
     floor = rows["floor: NumPy random gather (k probes per key)"]
     assert floor.status == "ok" and floor.library == "floor" and floor.n == rows["sysprims contains_many"].n
+
+
+@pytest.mark.parametrize("module, floors", [
+    (case_feed, {"push fan-out (per timeline write)", "read newest 20 (push model)"}),
+    (case_ids, {"base62 encode n counters", "shorten n URLs (memory)", "shorten n URLs into SQLite"}),
+    (case_idempotency, {"first execution", "cache hit"}),
+], ids=lambda x: getattr(x, "NAME", ""))
+def test_cases_moved_onto_the_registry_have_their_floors(module, floors):
+    assert {c.case for c in module.CONTENDERS if c.library == FLOOR} == floors
+
+
+def test_feed_rows_are_checked_and_count_timeline_writes():
+    rows = _run(case_feed, contenders={"sysprims FeedStore.post_many", "naive feed post loop",
+                                       "floor: NumPy random scatter of the same writes",
+                                       "sysprims FeedStore.feed(pull) loop", "naive pull_feed loop"})
+    ours, naive_row, floor = (rows[k] for k in ("sysprims FeedStore.post_many", "naive feed post loop",
+                                                "floor: NumPy random scatter of the same writes"))
+    assert ours.status == naive_row.status == floor.status == "ok"
+    assert ours.n == floor.n >= naive_row.n  # per timeline write; the naive loop on its first posts (at most)
+    assert ours.accuracy["writes_per_post"] > 1
+    assert rows["naive pull_feed loop"].accuracy["correct"] == 1.0 == rows["sysprims FeedStore.feed(pull) loop"].accuracy["correct"]
+    c = next(c for c in case_feed.CONTENDERS if c.name == "naive pull_feed loop")
+    d = case_feed.data(2_000)
+    with pytest.raises(AssertionError, match="newest"):
+        c.check([list(range(20))], None, d)
+
+
+def test_a_row_whose_resource_is_missing_is_skipped_with_the_reason():
+    rows = _run(case_idempotency, contenders={"sysprims Redis store", "sysprims memory store"})
+    redis_rows = [r for r in rows.values() if r.contender == "sysprims Redis store"]
+    assert redis_rows and all(r.status == "skipped" and "redis_url" in r.note for r in redis_rows)
+    assert rows["sysprims memory store"].status == "ok"
+
+
+def test_idempotency_checks_count_how_often_the_operation_ran():
+    c = next(c for c in case_idempotency.CONTENDERS if c.case == "cache hit" and c.name == "sysprims memory store")
+    d = case_idempotency.data(50)
+    m = c.setup(None, d)
+    out = c.call(m, d)
+    assert c.check(out, m, d) == {"operation_runs": 0.0}
+    m.mgr.execute("other", m.op)  # one more run than a pure hit loop makes
+    with pytest.raises(AssertionError, match="ran"):
+        c.check(out, m, d)
+    c.teardown(m)
+
+
+def test_teardown_closes_every_state():
+    opened, closed = [], []
+
+    def setup(_m, _d):
+        opened.append(object())
+        return opened[-1]
+
+    c = Contender("k", "x", "naive", SINGLE, setup=setup, call=lambda st, d: 1, teardown=closed.append)
+    ctx = Context(PROFILES["tiny"], "t")
+    measure_all(ctx, [c], {"n": 10})
+    assert ctx.results[0].status == "ok" and len(opened) == PROFILES["tiny"].repeats
+    assert closed == opened
 
 
 def test_registry_checks_catch_a_wrong_answer():

@@ -38,11 +38,11 @@ def vocabulary(n: int, seed: int = 42) -> tuple[list[str], np.ndarray]:
         letters = np.array(list("etaoinshrdlcumwfgypbvkjxqz"))
         p = 1.0 / np.arange(1, 27)
         p /= p.sum()
-        words: set[str] = set()
-        while len(words) < n:
+        made: set[str] = set()
+        while len(made) < n:
             for ln in rng.integers(2, 12, size=n).tolist():
-                words.add("".join(rng.choice(letters, size=ln, p=p)))
-        out = sorted(words)[:n]
+                made.add("".join(rng.choice(letters, size=ln, p=p)))
+        out = sorted(made)[:n]
         return out, 1.0 / (rng.permutation(n) + 1.0)
 
 

@@ -253,7 +253,7 @@ def _sweep(ctx, stream) -> None:
     tc = np.array([exact[k] for k in keys], dtype=np.float64)
     bounter, ds = _optional("bounter"), _optional("datasketches")
     for width in (256, 1024, 4096, 16384):
-        rows = []
+        rows: list[tuple[str, str, int, Any]] = []
         c = CountMinSketch(width, DEPTH)
         c.update_many(stream)
         rows.append(("sysprims", "sysprims", c.table.nbytes, c.query_many(keys)))

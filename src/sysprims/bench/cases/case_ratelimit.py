@@ -31,7 +31,7 @@ N_USERS = 10_000
 RATE = 20_000.0  # requests per second in the trace
 STR_CASE, INT_CASE = "decide (Zipf trace, str keys)", "decide (Zipf trace, int64 keys)"
 
-ALGOS = {
+ALGOS: dict[str, dict[str, Any]] = {
     "token_bucket": {"capacity": LIMIT, "refill_rate": float(LIMIT)},
     "sliding_window_counter": {"max_requests": LIMIT, "window_seconds": 1.0},
     "fixed_window": {"max_requests": LIMIT, "window_seconds": 1.0},
