@@ -459,6 +459,14 @@ def test_repr_and_html():
     assert "Trie(words=0)" == repr(Trie()) and "<table" in Trie()._repr_html_()
 
 
+def test_nbytes_counts_each_word_byte_once():
+    """Longer words by 10 bytes each cost 10 bytes more per word, not 20 (the word
+    buffer and its array view were both counted)."""
+    short = Autocomplete.from_words([f"{i:05d}" for i in range(1000)])
+    long = Autocomplete.from_words([f"{i:05d}" + "x" * 10 for i in range(1000)])
+    assert long.nbytes - short.nbytes == 1000 * 10
+
+
 # ------------------------------------------------------------------ real words
 
 
