@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sysprims._kernels import autocomplete as K
+from sysprims._kernels import autocomplete_table as T
 from sysprims.autocomplete import (
     Autocomplete,
     AutocompleteSystem,
@@ -152,22 +153,10 @@ def test_kernels_match_reference_twins(words, prefixes, data):
             assert int(K.find_exact(ix.data, ix.offsets, key, z, e)) == ref.find_exact(bwords, pb)
         empty = _index._Arrays.empty()
         for k in (1, 2, 7):
-            out = np.empty((k, 3), dtype=np.int64)
-            c = K.suggest_one(
-                ix.data,
-                ix.offsets,
-                ix.freq,
-                ix.tree,
-                empty.data,
-                empty.offsets,
-                empty.freq,
-                empty.tree,
-                key,
-                k,
-                out,
-            )
+            out = np.empty(k, dtype=np.int64)
+            c = T.suggest_one(*ix.args, *empty.args, key, k, out)
             lo, hi = ref.prefix_range(bwords, pb)
-            assert out[:c, 0].tolist() == ref.range_topk(freq, lo, hi, k)
+            assert out[:c].tolist() == ref.range_topk(freq, lo, hi, k)
     # tree_update keeps answers right after frequency changes
     if words:
         for _ in range(5):
@@ -470,6 +459,14 @@ def test_repr_and_html():
     assert "Trie(words=0)" == repr(Trie()) and "<table" in Trie()._repr_html_()
 
 
+def test_nbytes_counts_each_word_byte_once():
+    """Longer words by 10 bytes each cost 10 bytes more per word, not 20 (the word
+    buffer and its array view were both counted)."""
+    short = Autocomplete.from_words([f"{i:05d}" for i in range(1000)])
+    long = Autocomplete.from_words([f"{i:05d}" + "x" * 10 for i in range(1000)])
+    assert long.nbytes - short.nbytes == 1000 * 10
+
+
 # ------------------------------------------------------------------ real words
 
 
@@ -505,27 +502,71 @@ def test_topk_across_many_blocks_matches_twin():
         key = np.frombuffer(p.encode(), dtype=np.uint8)
         lo, hi = ref.prefix_range(bwords, p.encode())
         for k in (1, 3, 10, 60):
-            out = np.empty((k, 3), dtype=np.int64)
-            c = K.suggest_one(
-                ix.data,
-                ix.offsets,
-                ix.freq,
-                ix.tree,
-                empty.data,
-                empty.offsets,
-                empty.freq,
-                empty.tree,
-                key,
-                k,
-                out,
-            )
-            assert out[:c, 0].tolist() == ref.range_topk(freq, lo, hi, k)
+            out = np.empty(k, dtype=np.int64)
+            c = T.suggest_one(*ix.args, *empty.args, key, k, out)
+            assert out[:c].tolist() == ref.range_topk(freq, lo, hi, k)
     for i in rng.integers(0, len(words), size=200).tolist():
         ix.freq[i] += float(rng.integers(1, 4))
         K.tree_update(ix.freq, ix.tree, np.int64(i))
     fresh = np.zeros_like(ix.tree)
     K.tree_build(ix.freq, fresh)
     assert np.array_equal(fresh[1:], ix.tree[1:])
+
+
+def _heavy_twin(bwords: list[bytes]) -> dict[bytes, tuple[int, int]]:
+    """Every byte prefix of the sorted words with more than LIGHT words -> its range."""
+    out = {}
+    for p in {w[:j] for w in bwords for j in range(len(w) + 1)}:
+        lo, hi = ref.prefix_range(bwords, p)
+        if hi - lo > T.LIGHT:
+            out[p] = (lo, hi)
+    return out
+
+
+def _table_rows(ix) -> dict[bytes, tuple[int, int, list[int]]]:
+    rows = {}
+    for lo, hi, length, _h, *ans in ix.heavy.tolist():
+        start = int(ix.offsets[lo])
+        rows[ix.blob[start : start + length]] = (lo, hi, ans)
+    return rows
+
+
+def test_heavy_prefix_table_matches_twin_through_updates():
+    """The table holds exactly the prefixes with more than LIGHT words, each with its
+    best TOP ids; raising and lowering frequencies keeps every answer exact."""
+    rng = np.random.default_rng(9)
+    words = sorted(
+        {"".join(rng.choice(["a", "b", "é"], size=int(k))) for k in rng.integers(0, 9, size=2500)}
+    )
+    freq = rng.integers(0, 6, size=len(words)).astype(float).tolist()
+    ix = _index_of(words, freq)
+    empty = _index._Arrays.empty()
+    bwords = [w.encode() for w in words]
+    heavy = _heavy_twin(bwords)
+    assert len(heavy) > 20  # the test reaches deep heavy prefixes
+    queries = sorted({w[:j] for w in bwords for j in range(6)})
+    for step in range(4):
+        rows = _table_rows(ix)
+        assert {p: r[:2] for p, r in rows.items()} == heavy
+        for p, (lo, hi, ans) in rows.items():
+            assert ans == ref.range_topk(freq, lo, hi, T.TOP)
+        for pb in queries:
+            key = np.frombuffer(pb, dtype=np.uint8)
+            lo, hi = ref.prefix_range(bwords, pb)
+            for k in (1, 10, 40):
+                out = np.empty(k, dtype=np.int64)
+                c = T.suggest_one(*ix.args, *empty.args, key, k, out)
+                assert out[:c].tolist() == ref.range_topk(freq, lo, hi, k)
+        # raise some frequencies, lower others (words inside and outside the answers)
+        for i in rng.integers(0, len(words), size=150).tolist():
+            freq[i] = max(0.0, freq[i] + float(rng.integers(-3, 4)))
+            ix.set_frequency(i, freq[i])
+        # find_add finds the word by its bytes, adds, keeps the table
+        for i in rng.integers(0, len(words), size=30).tolist():
+            key = np.frombuffer(bwords[i], dtype=np.uint8)
+            got = T.find_add(*ix.args, key, np.int64(0), np.int64(len(bwords[i])), 2.0)
+            assert got == i
+            freq[i] += 2.0
 
 
 # ------------------------------------------------------------------ bounded work on user text

@@ -17,6 +17,10 @@ binary searches). The top ``k`` of a range come from a heap of sub-ranges:
 pop the range whose best word ranks highest, emit that word, push the two
 sub-ranges left and right of it. That costs ``O(k log n)`` whatever the size
 of the range, instead of visiting every completion.
+
+This module holds the searches, the tree and the rebuild kernels; the table of
+precomputed answers for wide prefixes and the query kernels that use it are in
+:mod:`sysprims._kernels.autocomplete_table`.
 """
 
 from __future__ import annotations
@@ -58,43 +62,6 @@ def _ex_range():
     data, offsets, _, _ = _ex_index()
     p = np.frombuffer(b"ab", dtype=np.uint8)
     return (data, offsets, p, np.int64(0), np.int64(2))
-
-
-def _ex_find_add():
-    data, offsets, freq, tree = _ex_index()
-    tree_build(freq, tree)
-    p = np.frombuffer(b"abd", dtype=np.uint8)
-    return (data, offsets, freq, tree, p, np.int64(0), np.int64(3), np.float64(0.0))
-
-
-def _ex_suggest():
-    data, offsets, freq, tree = _ex_index()
-    tree_build(freq, tree)
-    q = np.frombuffer(b"ab", dtype=np.uint8)
-    empty = (
-        np.frombuffer(b"", np.uint8),
-        _ro(np.zeros(1, np.int64)),
-        np.zeros(0, np.float64),
-        np.zeros(0, np.int64),
-    )
-    return (
-        data,
-        offsets,
-        freq,
-        tree,
-        *empty,
-        q,
-        np.array([0, 0], dtype=np.int64),
-        np.array([2, 0], dtype=np.int64),
-        np.int64(2),
-        np.zeros((2, 2, 3), dtype=np.int64),
-        np.zeros(2, dtype=np.int64),
-    )
-
-
-def _ex_suggest_one():
-    args = _ex_suggest()
-    return (*args[:8], args[8], np.int64(2), np.zeros((2, 3), dtype=np.int64))
 
 
 def _ex_merge():
@@ -163,12 +130,11 @@ def _cmp_full(adata, a0, a1, bdata, b0, b1):
     return 0
 
 
-@kernel(_ex_range)
-def prefix_range(data, offsets, p, p0, p1):
-    """``(lo, hi)``: the words ``lo .. hi-1`` are those starting with ``p[p0:p1]``."""
-    n = offsets.shape[0] - 1
-    lo = 0
-    hi = n
+@kernel()
+def prefix_range_in(data, offsets, p, p0, p1, lo, hi):
+    """``(first, last)``: inside ``[lo, hi)``, the words ``first .. last-1`` are those
+    starting with ``p[p0:p1]`` (words before ``lo`` sort below the prefix's, from ``hi`` above)."""
+    end = hi
     while lo < hi:
         mid = (lo + hi) >> 1
         if _cmp_prefix(data, offsets[mid], offsets[mid + 1], p, p0, p1) < 0:
@@ -176,7 +142,7 @@ def prefix_range(data, offsets, p, p0, p1):
         else:
             hi = mid
     first = lo
-    hi = n
+    hi = end
     while lo < hi:
         mid = (lo + hi) >> 1
         if _cmp_prefix(data, offsets[mid], offsets[mid + 1], p, p0, p1) <= 0:
@@ -184,6 +150,12 @@ def prefix_range(data, offsets, p, p0, p1):
         else:
             hi = mid
     return first, lo
+
+
+@kernel(_ex_range)
+def prefix_range(data, offsets, p, p0, p1):
+    """``(lo, hi)``: the words ``lo .. hi-1`` are those starting with ``p[p0:p1]``."""
+    return prefix_range_in(data, offsets, p, p0, p1, 0, offsets.shape[0] - 1)
 
 
 @kernel(_ex_range)
@@ -357,152 +329,7 @@ def _topk(freq, tree, lo, hi, k, out, hb, hl, hr):
     return count
 
 
-# ---------------------------------------------------------------- queries
-
-
-@kernel()
-def _suggest_into(
-    sdata,
-    soffs,
-    sfreq,
-    stree,
-    ddata,
-    doffs,
-    dfreq,
-    dtree,
-    qdata,
-    q0,
-    q1,
-    k,
-    out,
-    ta,
-    tb,
-    hb,
-    hl,
-    hr,
-):
-    """Top ``k`` of one query over the static and the delta index, merged.
-
-    Row ``j`` of ``out`` is (id, start, end): ``id`` is a static index, or
-    ``n_static + delta index``; (start, end) locate the word in its index's
-    ``data``. Returns the number of rows written.
-    """
-    ns = soffs.shape[0] - 1
-    nd = doffs.shape[0] - 1
-    ca = 0
-    if ns > 0:
-        lo, hi = prefix_range(sdata, soffs, qdata, q0, q1)
-        ca = _topk(sfreq, stree, lo, hi, k, ta, hb, hl, hr)
-    cb = 0
-    if nd > 0:
-        lo, hi = prefix_range(ddata, doffs, qdata, q0, q1)
-        cb = _topk(dfreq, dtree, lo, hi, k, tb, hb, hl, hr)
-    i = 0
-    j = 0
-    c = 0
-    while c < k and (i < ca or j < cb):
-        take_a = False
-        if j >= cb:
-            take_a = True
-        elif i < ca:
-            a = ta[i]
-            b = tb[j]
-            fa = sfreq[a]
-            fb = dfreq[b]
-            if fa > fb:
-                take_a = True
-            elif fa == fb:
-                take_a = _cmp_full(sdata, soffs[a], soffs[a + 1], ddata, doffs[b], doffs[b + 1]) < 0
-        if take_a:
-            a = ta[i]
-            out[c, 0] = a
-            out[c, 1] = soffs[a]
-            out[c, 2] = soffs[a + 1]
-            i += 1
-        else:
-            b = tb[j]
-            out[c, 0] = ns + b
-            out[c, 1] = doffs[b]
-            out[c, 2] = doffs[b + 1]
-            j += 1
-        c += 1
-    return c
-
-
-@kernel(_ex_suggest_one)
-def suggest_one(sdata, soffs, sfreq, stree, ddata, doffs, dfreq, dtree, p, k, out):
-    """Top ``k`` completions of the prefix ``p`` into ``out`` (k, 3); returns the count."""
-    cap = 2 * k + 2
-    hb = np.empty(cap, dtype=np.int64)
-    hl = np.empty(cap, dtype=np.int64)
-    hr = np.empty(cap, dtype=np.int64)
-    ta = np.empty(k + 1, dtype=np.int64)
-    tb = np.empty(k + 1, dtype=np.int64)
-    return _suggest_into(
-        sdata,
-        soffs,
-        sfreq,
-        stree,
-        ddata,
-        doffs,
-        dfreq,
-        dtree,
-        p,
-        0,
-        p.shape[0],
-        k,
-        out,
-        ta,
-        tb,
-        hb,
-        hl,
-        hr,
-    )
-
-
-@kernel(_ex_suggest)
-def suggest_batch(
-    sdata,
-    soffs,
-    sfreq,
-    stree,
-    ddata,
-    doffs,
-    dfreq,
-    dtree,
-    qdata,
-    qstarts,
-    qends,
-    k,
-    out,
-    out_counts,
-):
-    """:func:`suggest_one` for each query ``qdata[qstarts[q]:qends[q]]``; ``out`` is (n, k, 3)."""
-    nq = qstarts.shape[0]
-    cap = 2 * k + 2
-    hb = np.empty(cap, dtype=np.int64)
-    hl = np.empty(cap, dtype=np.int64)
-    hr = np.empty(cap, dtype=np.int64)
-    ta = np.empty(k + 1, dtype=np.int64)
-    tb = np.empty(k + 1, dtype=np.int64)
-    for q in range(nq):
-        out_counts[q] = _suggest_into(
-            sdata, soffs, sfreq, stree, ddata, doffs, dfreq, dtree,
-            qdata, qstarts[q], qends[q], k, out[q], ta, tb, hb, hl, hr,
-        )  # fmt: skip
-
-
-# ---------------------------------------------------------------- updates
-
-
-@kernel(_ex_find_add)
-def find_add(data, offsets, freq, tree, p, p0, p1, by):
-    """Add ``by`` to the frequency of word ``p[p0:p1]`` if present; its index or -1."""
-    i = find_exact(data, offsets, p, p0, p1)
-    if i >= 0:
-        freq[i] += by
-        tree_update(freq, tree, i)
-    return i
+# ---------------------------------------------------------------- rebuilds
 
 
 @kernel(_ex_merge)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ._context import ContextualAutocomplete
 from ._index import Autocomplete, WordTooLongError
-from ._seed import AutocompleteSystem, Trie, TrieNode
+from ._classic import AutocompleteSystem, Trie, TrieNode
 from ._sharded import ShardedAutocomplete, merge_ranked
 
 __all__ = [

@@ -12,6 +12,8 @@ all times.
 
 from __future__ import annotations
 
+import gc
+import itertools
 import math
 import unicodedata
 from collections.abc import Iterable
@@ -21,81 +23,19 @@ import numpy as np
 
 from .._format import Container, Persistable
 from .._html import html_table
+from .._jit import fast_entry
 from .._kernels import autocomplete as _k
+from .._kernels import autocomplete_table as _t
 from .._loadcheck import get_array, get_bool, get_choice, get_int, non_decreasing, refusing, require
 from .._memory import check_fits
 from .._validate import check_choice, check_int, check_number
 from ..errors import InvalidParameterError, KeyTypeError, SerializationError, WordTooLongError
+from ._arrays import _Arrays, _u8
 
 __all__ = ["Autocomplete", "WordTooLongError"]
 
 _NORMS = ("NFC", "NFKC", "NFD", "NFKD")
 _MIN_DELTA = 256
-_EMPTY_U8 = np.frombuffer(b"", dtype=np.uint8)
-
-
-class _Arrays:
-    """One index: sorted words in a buffer, offsets, frequencies, segment tree."""
-
-    __slots__ = ("data", "offsets", "freq", "tree", "blob")
-
-    def __init__(self, data: np.ndarray, offsets: np.ndarray, freq: np.ndarray) -> None:
-        # words and offsets are passed to the kernels read-only (one compiled
-        # variant, and the same type as arrays mapped from a file)
-        self.blob = data.base if isinstance(data.base, bytes) else data.tobytes()
-        self.data = _readonly(data)
-        self.offsets = _readonly(offsets)
-        self.freq = freq
-        self.tree = np.zeros(_k.tree_size(freq.shape[0]), dtype=np.int64)
-        if freq.shape[0]:
-            _k.tree_build(freq, self.tree)
-
-    @classmethod
-    def empty(cls) -> _Arrays:
-        return cls(_EMPTY_U8, np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.float64))
-
-    @classmethod
-    def from_sorted(cls, words: list[str], freq: Iterable[float]) -> _Arrays:
-        """From words already sorted by code point (unique) and their frequencies."""
-        encoded = [w.encode("utf-8") for w in words]
-        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        if encoded:
-            np.cumsum(
-                np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:]
-            )
-        data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-        return cls(data, offsets, np.fromiter(freq, dtype=np.float64, count=len(encoded)))
-
-    def __len__(self) -> int:
-        return self.freq.shape[0]
-
-    def word(self, i: int) -> str:
-        return self.blob[int(self.offsets[i]) : int(self.offsets[i + 1])].decode("utf-8")
-
-    def find(self, key: np.ndarray) -> int:
-        if not self.freq.shape[0]:
-            return -1
-        return int(_k.find_exact(self.data, self.offsets, key, np.int64(0), np.int64(key.shape[0])))
-
-    def nbytes(self) -> int:
-        return (
-            self.data.nbytes
-            + self.offsets.nbytes
-            + self.freq.nbytes
-            + self.tree.nbytes
-            + len(self.blob)
-        )
-
-
-def _u8(b: bytes) -> np.ndarray:
-    return np.frombuffer(b, dtype=np.uint8)
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    if a.flags.writeable:
-        a = a.view()
-        a.flags.writeable = False
-    return a
 
 
 class Autocomplete(Persistable):
@@ -129,7 +69,7 @@ class Autocomplete(Persistable):
         self._delta = _Arrays.empty()
         self._pending: dict[str, float] = {}  # every word not in the static index -> frequency
         self._dirty = False  # _delta lags behind _pending
-        self._out = np.empty((10, 3), dtype=np.int64)  # reused output rows of suggest()
+        self._out = np.empty(10, dtype=np.int64)  # reused output ids of suggest()
 
     # ------------------------------------------------------------ construction
 
@@ -256,33 +196,21 @@ class Autocomplete(Persistable):
     def _add(self, w: str, by: float) -> float:
         key = _u8(w.encode("utf-8"))
         st = self._static
-        if by >= 0.0:
-            if st.freq.shape[0]:
-                i = int(
-                    _k.find_add(
-                        st.data,
-                        st.offsets,
-                        st.freq,
-                        st.tree,
-                        key,
-                        np.int64(0),
-                        np.int64(key.shape[0]),
-                        by,
-                    )
-                )
+        if st.freq.shape[0]:
+            if by >= 0.0:
+                i = int(_t.find_add(*st.args, key, np.int64(0), np.int64(key.shape[0]), by))
                 if i >= 0:
                     return float(st.freq[i])
-        else:
-            i = st.find(key)
-            if i >= 0:
-                new = float(st.freq[i]) + by
-                if new < 0:
-                    raise InvalidParameterError(
-                        f"by={by} would make the frequency of {w!r} negative ({new})"
-                    )
-                st.freq[i] = new
-                _k.tree_update(st.freq, st.tree, np.int64(i))
-                return new
+            else:
+                i = st.find(key)
+                if i >= 0:
+                    new = float(st.freq[i]) + by
+                    if new < 0:
+                        raise InvalidParameterError(
+                            f"by={by} would make the frequency of {w!r} negative ({new})"
+                        )
+                    st.set_frequency(i, new)
+                    return new
         old = self._pending.get(w)
         new = (0.0 if old is None else old) + by
         if new < 0:
@@ -296,9 +224,7 @@ class Autocomplete(Persistable):
                 self.compact()
         elif not self._dirty:
             d = self._delta
-            j = d.find(key)
-            d.freq[j] = new
-            _k.tree_update(d.freq, d.tree, np.int64(j))
+            d.set_frequency(d.find(key), new)
         return new
 
     def _sync_delta(self) -> None:
@@ -326,27 +252,34 @@ class Autocomplete(Persistable):
 
     def suggest(self, prefix: str, limit: int = 10) -> list[str]:
         """The ``limit`` best completions of ``prefix`` (frequency desc, then word)."""
-        rows = self._suggest_rows(prefix, limit)
-        s = self._static
+        ids = self._suggest_ids(prefix, limit)
         if not self._pending:
-            sb = s.blob
-            return [sb[a:b].decode("utf-8") for _, a, b in rows]
-        ns = len(s)
-        sb, db = s.blob, self._delta.blob
-        return [(sb if i < ns else db)[a:b].decode("utf-8") for i, a, b in rows]
+            return self._static.words(ids)
+        return self._words_of(ids, False)
 
     def suggest_with_scores(self, prefix: str, limit: int = 10) -> list[tuple[str, float]]:
         """Like :meth:`suggest`, with each word's frequency."""
-        rows = self._suggest_rows(prefix, limit)
+        ids = self._suggest_ids(prefix, limit)
         s, d = self._static, self._delta
         ns = len(s)
-        sb, db, sf, df = s.blob, d.blob, s.freq, d.freq
-        return [
-            ((sb if i < ns else db)[a:b].decode("utf-8"), float(sf[i] if i < ns else df[i - ns]))
-            for i, a, b in rows
-        ]
+        if not self._pending:
+            scores = s.freq.take(ids).tolist()
+        else:
+            sf, df = s.freq, d.freq
+            scores = [float(sf[i] if i < ns else df[i - ns]) for i in ids.tolist()]
+        return list(zip(self._words_of(ids, False), scores, strict=True))
 
-    def _suggest_rows(self, prefix: str, limit: int) -> list[list[int]]:
+    def _words_of(self, ids: np.ndarray, many: bool) -> list[str]:
+        """Words of ids of :meth:`_suggest_ids` (static ids, then ``n_static + delta id``)."""
+        s = self._static
+        ns = len(s)
+        if not ids.shape[0] or int(ids.max()) < ns:
+            return s.words_many(ids) if many else s.words(ids)
+        d = self._delta
+        return [s.word(i) if i < ns else d.word(i - ns) for i in ids.tolist()]
+
+    def _suggest_ids(self, prefix: str, limit: int) -> np.ndarray:
+        """The ids of the answer (a view of a reused buffer: read it before the next query)."""
         if type(limit) is not int or limit < 0:
             limit = check_int("limit", limit, min=0)
         p = _u8(self._clean_prefix(prefix))
@@ -356,14 +289,24 @@ class Autocomplete(Persistable):
         if out.shape[0] < limit:
             limit = min(limit, len(self))  # never more rows than words (limit may be 10**12)
             if out.shape[0] < limit:
-                out = self._out = np.empty((limit, 3), dtype=np.int64)
+                out = self._out = np.empty(limit, dtype=np.int64)
         if limit == 0:
-            return []
-        s, d = self._static, self._delta
-        c = _k.suggest_one(
-            s.data, s.offsets, s.freq, s.tree, d.data, d.offsets, d.freq, d.tree, p, limit, out
-        )
-        return out[:c].tolist()
+            return out[:0]
+        s = self._static
+        # the compiled kernels are kept per static index (its arrays' types are fixed;
+        # every delta is built the same way): no type dispatch per query
+        if not self._pending:
+            fn = s.entries.get("static")
+            if fn is None:
+                fn = s.entries["static"] = fast_entry(_t.suggest_static, *s.args, p, limit, out)
+            c = fn(*s.args, p, limit, out)
+        else:
+            d = self._delta
+            fn = s.entries.get("one")
+            if fn is None:
+                fn = s.entries["one"] = fast_entry(_t.suggest_one, *s.args, *d.args, p, limit, out)
+            c = fn(*s.args, *d.args, p, limit, out)
+        return out[:c]
 
     def suggest_many(self, prefixes: Iterable[str], limit: int = 10) -> np.ndarray:
         """:meth:`suggest` for each prefix: a 1-D object array of lists of str."""
@@ -372,50 +315,39 @@ class Autocomplete(Persistable):
             raise KeyTypeError(
                 f"prefixes must be an iterable of str, got a single {type(prefixes).__name__}"
             )
-        encoded = [
-            self._clean_prefix(p)
-            for p in (prefixes.tolist() if isinstance(prefixes, np.ndarray) else prefixes)
-        ]
-        n = len(encoded)
-        ends = np.zeros(n, dtype=np.int64)
-        if n:
-            np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=n), out=ends)
-        starts = (
-            ends - np.fromiter(map(len, encoded), dtype=np.int64, count=n) if n else ends.copy()
+        clean = self._clean_prefix
+        encoded = list(
+            map(clean, prefixes.tolist() if isinstance(prefixes, np.ndarray) else prefixes)
         )
+        n = len(encoded)
+        lens = np.fromiter(map(len, encoded), dtype=np.int64, count=n)
+        ends = np.cumsum(lens)
+        starts = ends - lens
         q = np.frombuffer(b"".join(encoded), dtype=np.uint8)
         self._sync_delta()
         limit = min(limit, len(self))  # never more rows than words
-        check_fits(f"suggest_many of {n} prefixes with limit={limit}", 24 * n * limit)
-        rows = np.empty((n, limit, 3), dtype=np.int64)
-        counts = np.zeros(n, dtype=np.int64)
+        check_fits(f"suggest_many of {n} prefixes with limit={limit}", 8 * n * limit)
+        ids = np.empty(n * limit, dtype=np.int64)
+        bounds = np.zeros(n + 1, dtype=np.int64)
         if n and limit:
-            s, d = self._static, self._delta
-            _k.suggest_batch(
-                s.data, s.offsets, s.freq, s.tree, d.data, d.offsets, d.freq, d.tree,
-                q, starts, ends, np.int64(limit), rows, counts,
-            )  # fmt: skip
-        out = np.empty(n, dtype=object)
-        ns = len(self._static)
-        sb, db = self._static.blob, self._delta.blob
-        # flat lists of ints (not one small list per word): far less allocation and GC work
-        starts_l = rows[:, :, 1].ravel().tolist()
-        ends_l = rows[:, :, 2].ravel().tolist()
-        if self._pending:
-            ids_l = rows[:, :, 0].ravel().tolist()
-            for r, c in enumerate(counts.tolist()):
-                base = r * limit
-                out[r] = [
-                    (sb if ids_l[j] < ns else db)[starts_l[j] : ends_l[j]].decode("utf-8")
-                    for j in range(base, base + c)
-                ]
-        else:
-            for r, c in enumerate(counts.tolist()):
-                base = r * limit
-                out[r] = [
-                    sb[starts_l[j] : ends_l[j]].decode("utf-8") for j in range(base, base + c)
-                ]
-        return out
+            _t.suggest_batch(
+                *self._static.args, *self._delta.args, q, starts, ends, np.int64(limit), ids, bounds
+            )
+        # one pass: every answer's words from one array of ids, then one list per query;
+        # the collector paused meanwhile (the lists hold only str: no cycles to find),
+        # else it would rescan the young lists every few hundred allocations
+        flat = ids[: int(bounds[-1])]
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            words = self._words_of(flat, True)
+            b = bounds.tolist()
+            return np.fromiter(
+                map(words.__getitem__, itertools.starmap(slice, zip(b, b[1:]))), dtype=object, count=n
+            )
+        finally:
+            if paused:
+                gc.enable()
 
     # ------------------------------------------------------------ lookups
 
@@ -461,7 +393,8 @@ class Autocomplete(Persistable):
     def items(self) -> list[tuple[str, float]]:
         """Every (word, frequency), sorted by word."""
         s = self._static
-        out = [(s.word(i), float(f)) for i, f in enumerate(s.freq.tolist())]
+        blob, offs = s.blob, s.offsets.tolist()
+        out = [(blob[offs[i] : offs[i + 1]].decode("utf-8"), f) for i, f in enumerate(s.freq.tolist())]
         if self._pending:
             out.extend(self._pending.items())
             out.sort()
