@@ -1,4 +1,4 @@
-"""Snowflake IDs: seed API, layouts, decode, batch == loop, clock policies, restarts."""
+"""Snowflake IDs: the classic primer API, layouts, decode, batch == loop, clock policies, restarts."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from sysprims._kernels.ids import decode_snowflakes, fill_consecutive
 from sysprims.clock import ManualClock
 from sysprims.errors import CapacityError, ClockMovedBackwardsError, InvalidParameterError
 from sysprims.ids import (
+    CLASSIC_LAYOUT,
     DISCORD,
-    SEED_LAYOUT,
     TWITTER,
     SnowflakeID,
     SnowflakeLayout,
@@ -28,32 +28,32 @@ from sysprims.ids import (
 T0 = 1_700_000_000.0  # 2023-11-14, seconds
 
 
-def test_seed_signature_and_defaults():
+def test_primer_signature_and_defaults():
     g = SnowflakeID(5)
     assert g.machine_id == 5 and g.epoch == 1609459200000
     x = g.generate()
     parts = g.decode(x)
     assert parts.machine_id == 5
-    # bit layout of the seed: timestamp << 22 | machine << 12 | sequence
+    # the classic bit layout: timestamp << 22 | machine << 12 | sequence
     assert x >> 22 == parts.timestamp_ms - 1609459200000
     assert (x >> 12) & 0x3FF == 5
 
 
-def test_same_ids_as_the_seed_generator_on_the_same_clock(clock):
-    """The seed's own class (tests/reference) and ours agree ID for ID."""
+def test_same_ids_as_the_textbook_generator_on_the_same_clock(clock):
+    """The naive textbook generator (tests/reference) and ours agree ID for ID."""
     theirs_clock = ManualClock(T0)
-    seed = ref.SeedSnowflake(7, clock=theirs_clock.time_ms)
+    textbook = ref.TextbookSnowflake(7, clock=theirs_clock.time_ms)
     ours = SnowflakeID(7, clock=clock)
     for step in [0, 0, 1, 0, 3, 0, 0, 1]:
         clock.advance(step / 1000)
         theirs_clock.advance(step / 1000)
-        assert ours.generate() == seed.generate()
+        assert ours.generate() == textbook.generate()
 
 
 @pytest.mark.parametrize("bad", [1024, -1, 4096])
 def test_out_of_range_machine_id_is_rejected(bad):
-    # the seed's `machine_id & 0x3FF` maps 1024 onto machine 0 (a duplicate source)
-    assert ref.SeedSnowflake(1024, clock=lambda: 0).machine_id == 0
+    # the textbook `machine_id & 0x3FF` maps 1024 onto machine 0 (a duplicate source)
+    assert ref.TextbookSnowflake(1024, clock=lambda: 0).machine_id == 0
     with pytest.raises(InvalidParameterError, match="machine_id"):
         SnowflakeID(bad)
 
@@ -82,7 +82,29 @@ def test_presets():
     assert (TWITTER.timestamp_bits, TWITTER.machine_bits, TWITTER.sequence_bits, TWITTER.epoch) == (41, 10, 12, 1288834974657)
     assert (DISCORD.timestamp_bits, DISCORD.worker_bits, DISCORD.epoch) == (42, 5, 1420070400000)
     assert DISCORD.machine_id_of(1, 0) == 32
-    assert SEED_LAYOUT.ids_per_ms == 4096
+    assert CLASSIC_LAYOUT.ids_per_ms == 4096
+
+
+def test_classic_preset_is_the_default_and_seed_is_a_deprecated_alias(clock):
+    """The classic primer's layout is named "classic"; the old name "seed" still works for
+    0.1 callers but warns, and the module's old constant names warn too."""
+    import sysprims.ids as ids_module
+
+    g = SnowflakeID(5, clock=clock)
+    x = g.generate()
+    assert g.layout is CLASSIC_LAYOUT and CLASSIC_LAYOUT.name == "classic"
+    assert decode(x, "classic") == decode(x) == g.decode(x)
+    assert SnowflakeID(5, layout="classic", clock=clock).layout is CLASSIC_LAYOUT
+    with pytest.warns(DeprecationWarning, match="classic"):
+        assert decode(x, "seed") == decode(x)
+    with pytest.warns(DeprecationWarning, match="classic"):
+        assert SnowflakeID(5, layout="seed", clock=clock).layout is CLASSIC_LAYOUT
+    with pytest.warns(DeprecationWarning, match="CLASSIC_LAYOUT"):
+        assert ids_module.SEED_LAYOUT is CLASSIC_LAYOUT
+    with pytest.warns(DeprecationWarning, match="CLASSIC_EPOCH_MS"):
+        assert ids_module.SEED_EPOCH_MS == CLASSIC_LAYOUT.epoch == 1609459200000
+    with pytest.raises(AttributeError):
+        _ = ids_module.NO_SUCH_LAYOUT
 
 
 @pytest.mark.parametrize(
@@ -99,7 +121,7 @@ def test_bad_layouts(kwargs):
     ts=st.integers(0, (1 << 41) - 1),
     machine=st.integers(0, 1023),
     seq=st.integers(0, 4095),
-    layout=st.sampled_from([SEED_LAYOUT, TWITTER, DISCORD]),
+    layout=st.sampled_from([CLASSIC_LAYOUT, TWITTER, DISCORD]),
 )
 def test_compose_decode_round_trip(ts, machine, seq, layout):
     x = layout.compose(layout.epoch + ts, machine, seq)

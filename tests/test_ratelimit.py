@@ -1,15 +1,9 @@
-"""Rate limiters: seed API, references, batch == loop, limits never exceeded."""
+"""Rate limiters: the classic primer API, references, batch == loop, limits never exceeded."""
 
 from __future__ import annotations
 
-import functools
-import io
 import math
-import re
 import threading
-import types
-from contextlib import redirect_stdout
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,8 +25,6 @@ from sysprims.ratelimit import (
     accuracy_report,
 )
 from tests.reference.ratelimit import reference
-
-SEED_DOC = Path("/work/shared/seed/000_a95187d37d3c7602.txt")
 
 PARAMS = {
     "token_bucket": {"capacity": 3, "refill_rate": 2.0},
@@ -66,50 +58,45 @@ def _times(trace, start=1000.0):
     return np.cumsum([start] + [d for _, d, _ in trace])[1:]
 
 
-# ---------------------------------------------------------------- seed example
+# ---------------------------------------------------------------- classic primer API
 
 
-def _seed_block(start: str, end: str) -> str:
-    text = SEED_DOC.read_text(encoding="utf-8")
-    return text[text.index(start) : text.index(end)]
+def _token_bucket_story(bucket, clock):
+    """Seven requests without time passing, then one more 3 s later: (allowed, tokens)."""
+    rapid = []
+    for _ in range(7):
+        rapid.append((bucket.allow_request(), round(bucket.tokens, 2)))
+    clock.sleep(3)
+    return rapid, (bucket.allow_request(), round(bucket.tokens, 2))
 
 
-@pytest.mark.skipif(not SEED_DOC.exists(), reason="seed document not available")
-def test_seed_examples_run_unchanged_with_a_manual_clock():
+def test_primer_token_bucket_burst_then_refill():
+    """Capacity 5 at 1 token/s: the burst drains the bucket one token per request, the
+    6th and 7th are denied with nothing left; 3 s later 3 tokens are back, one is taken."""
     clock = ManualClock(1_700_000_000.0)
-    fake_time = types.SimpleNamespace(time=clock.time, sleep=clock.sleep)
-    ns = {
-        "time": fake_time,
-        "TokenBucket": functools.partial(TokenBucket, clock=clock),
-        "SlidingWindowLog": functools.partial(SlidingWindowLog, clock=clock),
-    }
-    tb_code = _seed_block('print("\\n=== Token Bucket Example ===")', "Sliding Window Log\n")
-    swl_code = _seed_block(
-        'print("\\n=== Sliding Window Comparison ===")', "Rate Limiter Comparison:"
+    rapid, later = _token_bucket_story(TokenBucket(capacity=5, refill_rate=1.0, clock=clock), clock)
+    assert (
+        rapid
+        == [(True, 4.0), (True, 3.0), (True, 2.0), (True, 1.0), (True, 0.0)] + [(False, 0.0)] * 2
     )
-    swl_code = swl_code.replace("# Sliding Window Log (accurate but memory-intensive)\n", "")
-    buf = io.StringIO()
-    with redirect_stdout(buf):
-        exec(tb_code, ns)  # noqa: S102 - the seed's own example
-        exec(swl_code, ns)  # noqa: S102
-    out = buf.getvalue()
-    tb = re.findall(r"Request (\d): (.) \S+(?: Limited)? \((\d+\.\d\d) tokens remaining\)", out)
-    # brute force: 5 tokens, one per request, none refilled between rapid requests
-    assert [(int(i), s == "✓", float(t)) for i, s, t in tb] == [
-        (i + 1, i < 5, float(max(4 - i, 0))) for i in range(7)
-    ]
-    # after 3 s at 1 token/s: 3 tokens, one taken
-    assert "Request: ✓ Allowed (2.00 tokens)" in out
-    swl = re.findall(r"Request (\d): (.) \((\d) in window\)", out)
-    # 5 allowed, 6 s later the 5 are still inside the 10 s window: denied, log stays at 5
-    assert [(s == "✓", int(n)) for _, s, n in swl] == [
-        (True, 1),
-        (True, 2),
-        (True, 3),
-        (True, 4),
-        (True, 5),
-    ] + [(False, 5)] * 3
-    assert clock.time() == 1_700_000_000.0 + 3 + 6
+    assert later == (True, 2.0)
+    assert f"{later[1]:.2f}" == "2.00"
+
+
+def test_primer_sliding_window_log_keeps_the_window():
+    """5 per 10 s: five admitted and logged; 6 s later those five are still inside the
+    window, so three more are denied and the log does not grow."""
+    clock = ManualClock(1_700_000_000.0)
+    log = SlidingWindowLog(max_requests=5, window_seconds=10, clock=clock)
+    first = [(log.allow_request(), len(log.request_log)) for _ in range(5)]
+    clock.sleep(6)
+    later = [(log.allow_request(), len(log.request_log)) for _ in range(3)]
+    assert first == [(True, n) for n in range(1, 6)]
+    assert later == [(False, 5)] * 3
+    # 4 s more and the first five leave the window: admitted again
+    clock.sleep(4.001)
+    assert log.allow_request() is True
+    assert len(log.request_log) == 1
 
 
 # ---------------------------------------------------------------- single-key objects

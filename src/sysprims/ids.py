@@ -5,7 +5,7 @@ bugs fixed: an out-of-range ``machine_id`` is rejected instead of being masked
 onto another machine's ID, and the clock is injectable), and extended with:
 
 * :class:`SnowflakeLayout` - configurable bit layout with presets for the classic primer API
-  (``"seed"``: 41/10/12, epoch 2021-01-01), Twitter (41/10/12, epoch 1288834974657) and
+  (``"classic"``: 41/10/12, epoch 2021-01-01; ``"seed"`` is a deprecated alias), Twitter (41/10/12, epoch 1288834974657) and
   Discord (42/10/12 with 5 worker + 5 process bits, epoch 1420070400000);
 * :meth:`SnowflakeID.generate_many` - a NumPy batch at the layout's ceiling
   (``2**sequence_bits`` IDs per millisecond), one clock read per millisecond;
@@ -21,22 +21,37 @@ import datetime as _dt
 import os
 import threading
 import time as _time
-from dataclasses import dataclass
+import warnings
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
+from ._highwater import HighWaterMark
 from ._html import html_table
-from ._kernels.ids import decode_snowflakes, fill_consecutive
+from ._kernels.ids import fill_consecutive
+from ._snowflake_layout import (
+    CLASSIC_EPOCH_MS,
+    CLASSIC_LAYOUT,
+    DISCORD,
+    PRESETS,
+    TWITTER,
+    SnowflakeLayout,
+    SnowflakeParts,
+    decode,
+    decode_many,
+    resolve_layout,
+)
 from ._validate import check_choice, check_int
 from .clock import SystemClock, resolve_clock
-from .errors import CapacityError, ClockMovedBackwardsError, InvalidParameterError
+from .errors import CapacityError, ClockMovedBackwardsError
 
 __all__ = [
+    "CLASSIC_EPOCH_MS",
+    "CLASSIC_LAYOUT",
     "CLOCK_POLICIES",
     "DISCORD",
-    "SEED_LAYOUT",
+    "PRESETS",
     "SnowflakeID",
     "SnowflakeLayout",
     "SnowflakeParts",
@@ -46,149 +61,18 @@ __all__ = [
 ]
 
 CLOCK_POLICIES = ("raise", "wait", "logical")
-SEED_EPOCH_MS = 1609459200000  # 2021-01-01T00:00:00Z, the classic primer API's default
 
 
-@dataclass(frozen=True)
-class SnowflakeLayout:
-    """Bit layout of a Snowflake ID: ``timestamp | machine | sequence`` (high to low).
-
-    ``worker_bits`` optionally splits the machine field into a worker id (high
-    part) and a process id (low part), as Discord does (5 + 5).
-    """
-
-    timestamp_bits: int = 41
-    machine_bits: int = 10
-    sequence_bits: int = 12
-    epoch: int = SEED_EPOCH_MS
-    worker_bits: int | None = None
-    name: str = "custom"
-
-    def __post_init__(self) -> None:
-        check_int("timestamp_bits", self.timestamp_bits, min=1, max=62)
-        check_int("machine_bits", self.machine_bits, min=0, max=61)
-        check_int("sequence_bits", self.sequence_bits, min=1, max=61)
-        total = self.timestamp_bits + self.machine_bits + self.sequence_bits
-        if total > 64:
-            raise InvalidParameterError(
-                f"timestamp_bits + machine_bits + sequence_bits must be <= 64, got {total}"
-            )
-        check_int("epoch", self.epoch, min=0)
-        if self.worker_bits is not None:
-            check_int("worker_bits", self.worker_bits, min=0, max=self.machine_bits)
-
-    # derived constants
-    @property
-    def machine_shift(self) -> int:
-        return self.sequence_bits
-
-    @property
-    def timestamp_shift(self) -> int:
-        return self.sequence_bits + self.machine_bits
-
-    @property
-    def max_machine_id(self) -> int:
-        return (1 << self.machine_bits) - 1
-
-    @property
-    def max_sequence(self) -> int:
-        return (1 << self.sequence_bits) - 1
-
-    @property
-    def max_timestamp_ms(self) -> int:
-        """The last Unix millisecond this layout can encode as a positive int64
-        (a 64-bit layout such as Discord's stops one bit early, in 2084)."""
-        usable = min(self.timestamp_bits, 63 - self.timestamp_shift)
-        return self.epoch + (1 << usable) - 1
-
-    @property
-    def ids_per_ms(self) -> int:
-        return 1 << self.sequence_bits
-
-    def compose(self, timestamp_ms: int, machine_id: int, sequence: int) -> int:
-        """The ID for a Unix timestamp (ms), machine id and sequence (validated)."""
-        check_int("timestamp_ms", timestamp_ms, min=self.epoch, max=self.max_timestamp_ms)
-        check_int("machine_id", machine_id, min=0, max=self.max_machine_id)
-        check_int("sequence", sequence, min=0, max=self.max_sequence)
-        return ((timestamp_ms - self.epoch) << self.timestamp_shift) | (machine_id << self.machine_shift) | sequence
-
-    def machine_id_of(self, worker_id: int, process_id: int) -> int:
-        """Machine field from a (worker, process) pair (layouts with ``worker_bits``)."""
-        if self.worker_bits is None:
-            raise InvalidParameterError(f"layout {self.name!r} has no worker/process split (worker_bits=None)")
-        pbits = self.machine_bits - self.worker_bits
-        check_int("worker_id", worker_id, min=0, max=(1 << self.worker_bits) - 1)
-        check_int("process_id", process_id, min=0, max=(1 << pbits) - 1)
-        return (worker_id << pbits) | process_id
-
-    def decode(self, snowflake: int) -> SnowflakeParts:
-        """Split an ID into its fields."""
-        check_int("id", snowflake, min=0, max=(1 << 64) - 1)
-        ts = (snowflake >> self.timestamp_shift) + self.epoch
-        machine = (snowflake >> self.machine_shift) & self.max_machine_id
-        seq = snowflake & self.max_sequence
-        worker = process = None
-        if self.worker_bits is not None:
-            pbits = self.machine_bits - self.worker_bits
-            worker, process = machine >> pbits, machine & ((1 << pbits) - 1)
-        when = _dt.datetime.fromtimestamp(ts / 1000.0, tz=_dt.timezone.utc)
-        return SnowflakeParts(snowflake, ts, when, machine, seq, worker, process)
-
-
-class SnowflakeParts(NamedTuple):
-    """What :func:`decode` returns."""
-
-    id: int
-    timestamp_ms: int  # Unix milliseconds
-    datetime: _dt.datetime  # UTC
-    machine_id: int
-    sequence: int
-    worker_id: int | None = None
-    process_id: int | None = None
-
-
-SEED_LAYOUT = SnowflakeLayout(41, 10, 12, SEED_EPOCH_MS, None, "seed")
-TWITTER = SnowflakeLayout(41, 10, 12, 1288834974657, None, "twitter")
-DISCORD = SnowflakeLayout(42, 10, 12, 1420070400000, 5, "discord")
-_PRESETS = {"seed": SEED_LAYOUT, "twitter": TWITTER, "discord": DISCORD}
-
-
-def _resolve_layout(layout: SnowflakeLayout | str | None) -> SnowflakeLayout:
-    if layout is None:
-        return SEED_LAYOUT
-    if isinstance(layout, str):
-        check_choice("layout", layout, tuple(_PRESETS))
-        return _PRESETS[layout]
-    if not isinstance(layout, SnowflakeLayout):
-        raise InvalidParameterError(f"layout must be a SnowflakeLayout or one of {list(_PRESETS)}, got {layout!r}")
-    return layout
-
-
-def decode(snowflake: int, layout: SnowflakeLayout | str = "seed") -> SnowflakeParts:
-    """Decode one ID under a layout (a :class:`SnowflakeLayout` or a preset name)."""
-    return _resolve_layout(layout).decode(snowflake)
-
-
-def decode_many(ids: Any, layout: SnowflakeLayout | str = "seed") -> dict[str, np.ndarray]:
-    """Decode a batch: ``{"timestamp_ms", "machine_id", "sequence"}`` int64 arrays."""
-    lay = _resolve_layout(layout)
-    arr = np.asarray(ids)
-    if arr.dtype.kind not in "iu":
-        raise InvalidParameterError(f"ids must be an integer array, got dtype {arr.dtype}")
-    if arr.size and (arr.min() < 0 or (arr.dtype.kind == "u" and arr.max() > (1 << 63) - 1)):
-        bad = tuple(int(i) for i in np.argwhere(arr > (1 << 63) - 1 if arr.dtype.kind == "u" else arr < 0)[0])
-        raise InvalidParameterError(
-            f"ids must be in [0, 2**63 - 1], got ids[{', '.join(map(str, bad))}] = {arr[bad]}"
+def __getattr__(name: str) -> Any:
+    # the names of the classic layout before 0.2, kept as deprecated aliases
+    if name in ("SEED_LAYOUT", "SEED_EPOCH_MS"):
+        warnings.warn(
+            f"sysprims.ids.{name} is now {name.replace('SEED', 'CLASSIC')}; {name} will be removed",
+            DeprecationWarning,
+            stacklevel=2,
         )
-    arr = np.ascontiguousarray(arr.ravel(), dtype=np.int64)
-    n = arr.shape[0]
-    ts, mach, seq = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
-    decode_snowflakes(
-        arr, np.int64(lay.timestamp_shift), np.int64(lay.machine_shift),
-        np.int64(lay.max_machine_id), np.int64(lay.max_sequence), ts, mach, seq,
-    )
-    ts += lay.epoch
-    return {"timestamp_ms": ts, "machine_id": mach, "sequence": seq}
+        return CLASSIC_LAYOUT if name == "SEED_LAYOUT" else CLASSIC_EPOCH_MS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 _time_ns = _time.time_ns
@@ -198,18 +82,6 @@ def _system_ms() -> int:
     return _time_ns() // 1_000_000
 
 
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename inside ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:  # pragma: no cover - Windows
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class SnowflakeID:
     """Twitter-style Snowflake ID generator (the classic primer API's class, fixed and extended).
 
@@ -217,13 +89,13 @@ class SnowflakeID:
     ----------
     machine_id:
         This generator's machine field, ``0 <= machine_id < 2**machine_bits``
-        (0..1023 for the ``"seed"`` layout of the classic primer API); out-of-range values raise
+        (0..1023 for the ``"classic"`` layout of the classic primer API); out-of-range values raise
         :class:`~sysprims.errors.InvalidParameterError`.
     epoch:
         Custom epoch in Unix ms; ``None`` keeps the layout's (the classic primer API's
         2021-01-01 by default).
     layout:
-        A :class:`SnowflakeLayout` or ``"seed"``, ``"twitter"``, ``"discord"``.
+        A :class:`SnowflakeLayout` or ``"classic"`` (the default), ``"twitter"``, ``"discord"``.
     clock:
         Any :mod:`sysprims.clock` clock (``ManualClock`` in tests).
     on_clock_backwards:
@@ -253,7 +125,7 @@ class SnowflakeID:
         state_file: str | os.PathLike[str] | None = None,
         reserve_ms: int = 100,
     ):
-        lay = _resolve_layout(layout)
+        lay = resolve_layout(layout)
         if epoch is not None:
             check_int("epoch", epoch, min=0)
             if epoch != lay.epoch:
@@ -279,6 +151,7 @@ class SnowflakeID:
         if self._system:
             self.generate = self._generate_system  # type: ignore[method-assign]
         self.state_file = None if state_file is None else Path(state_file)
+        self._mark = None if state_file is None else HighWaterMark(state_file)
         self._reserved = float("inf")
         self._restart_mark: int | None = None
         if self.state_file is not None:
@@ -360,29 +233,12 @@ class SnowflakeID:
 
     # -- high-water mark -----------------------------------------------------
     def _read_mark(self) -> int | None:
-        if self.state_file is None:  # pragma: no cover - only called with a state file
-            return None
-        try:
-            text = self.state_file.read_text("ascii").strip()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise InvalidParameterError(f"state_file {self.state_file} cannot be read: {exc}") from exc
-        try:
-            return int(text)
-        except ValueError as exc:
-            raise InvalidParameterError(f"state_file {self.state_file} does not hold a timestamp: {text[:40]!r}") from exc
+        return None if self._mark is None else self._mark.read()
 
     def _write_mark(self, mark: int) -> None:
-        if self.state_file is None:  # pragma: no cover - only called with a state file
+        if self._mark is None:  # pragma: no cover - only called with a state file
             return
-        tmp = self.state_file.with_name(self.state_file.name + f".{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="ascii") as fh:
-            fh.write(str(mark))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.state_file)
-        _fsync_folder(self.state_file.parent)
+        self._mark.write(mark)
         self._reserved = mark
 
     # -- public API ----------------------------------------------------------

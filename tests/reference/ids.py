@@ -98,6 +98,3 @@ class TextbookSnowflake:
         self.last_ms = now
         return ((now - self.epoch) << self.time_shift) | (self.machine_id << self.machine_shift) | self.counter
 
-
-# the name tests/test_ids.py uses for the naive baseline
-SeedSnowflake = TextbookSnowflake

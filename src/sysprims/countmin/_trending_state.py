@@ -16,8 +16,7 @@ import numpy as np
 from .._format import Container
 from ..errors import InvalidParameterError, SerializationError
 from ._keycodec import decode_keys
-
-_MAX_BUCKET = 1 << 62
+from ._trending_time import MAX_BUCKET
 
 
 def restore(cls: Any, container: Container) -> Any:
@@ -32,7 +31,7 @@ def restore(cls: Any, container: Container) -> Any:
         h1, h2, est = a["h1"], a["h2"], a["est"]
     except (KeyError, TypeError, InvalidParameterError) as exc:
         raise SerializationError(f"invalid trending state: {exc}") from None
-    clock_ok = all(type(v) is int and abs(v) < _MAX_BUCKET for v in (current, first))
+    clock_ok = all(type(v) is int and abs(v) < MAX_BUCKET for v in (current, first))
     if not clock_ok or type(started) is not bool:
         raise SerializationError("invalid trending clock (current, first, started)")
     if first > current or (not started and (current, first) != (0, 0)):

@@ -33,16 +33,17 @@ import numpy as np
 from .._format import Container, Persistable
 from .._html import html_table
 from .._validate import check_choice, check_int, check_number
-from ..errors import IncompatibleError, InvalidParameterError, KeyTypeError
+from ..errors import InvalidParameterError, KeyTypeError
 from ..hashing import HASHES, INTS, HashedKeys, check_seed, hashes_for, kernel_keys
+from ._candidates import candidate_arrays
 from ._keycodec import encode_keys
+from ._trending_time import bucket_times
 from .sketch import CountMinSketch, prepare_counts
-from .topk import _index_capacity, _pick
+from .topk import _pick
 
 __all__ = ["Trend", "TrendingTopK"]
 
 _MASKS = {"uint32": (1 << 32) - 1, "uint64": (1 << 64) - 1}
-_MAX_BUCKET = 1 << 62
 
 
 class Trend(NamedTuple):
@@ -131,17 +132,10 @@ class TrendingTopK(Persistable):
     def _set_candidates(
         self, h1s, h2s, ests, keys, *, current: int, first: int, started: bool
     ) -> None:
-        cap, m = self.capacity, len(h1s)
-        self._h1 = np.zeros(cap, np.uint64)
-        self._h2 = np.zeros(cap, np.uint64)
-        self._est = np.zeros(cap, np.uint64)
-        self._ref = np.full(cap, -1, np.int64)
-        self._h1[:m] = np.array(h1s, dtype=np.uint64)
-        self._h2[:m] = np.array(h2s, dtype=np.uint64)
-        self._est[:m] = np.array(ests, dtype=np.uint64)
-        self._heap = np.zeros(cap, np.int64)
-        self._pos = np.zeros(cap, np.int64)
-        self._index = np.zeros(_index_capacity(cap), np.int64)
+        m = len(h1s)
+        self._h1, self._h2, self._est, self._ref, self._heap, self._pos, self._index = (
+            candidate_arrays(self.capacity, h1s, h2s, ests)
+        )
         self._meta = np.array([m, current, first, int(started)], dtype=np.int64)
         self._keys: list[Any] = list(keys)
         self._revalue()
@@ -223,43 +217,7 @@ class TrendingTopK(Persistable):
     # ----------------------------------------------------------------- updates
 
     def _times(self, timestamps: Any, n: int) -> tuple[np.ndarray, float]:
-        """Timestamps as float64 and the divisor that gives their buckets (the
-        kernel computes ``floor(t / divisor)``); every bucket is checked to fit."""
-        ts = np.asarray(timestamps)
-        if ts.ndim == 0:
-            ts = ts.reshape(1)
-        if ts.ndim != 1 or ts.shape[0] != n:
-            raise InvalidParameterError(
-                f"timestamps must be 1-D with one per key ({n}), got shape {ts.shape}"
-            )
-        if ts.dtype.kind == "M":
-            step = round(self.interval * 1e9)
-            if step < 1 or step != self.interval * 1e9:
-                raise InvalidParameterError(
-                    f"interval must be a whole number of nanoseconds for datetime64, got {self.interval}"
-                )
-            if n and np.isnat(ts).any():
-                raise InvalidParameterError("timestamps must not hold NaT")
-            ts = (ts.astype("datetime64[ns]").astype(np.int64) // step).astype(np.float64)
-            divisor = 1.0
-        elif ts.dtype.kind in "iuf":
-            ts = np.ascontiguousarray(ts, dtype=np.float64)
-            divisor = self.interval
-        else:
-            raise InvalidParameterError(
-                f"timestamps must be numbers or datetime64, got dtype {ts.dtype}"
-            )
-        if n:
-            lo, hi = float(ts.min()) / divisor, float(ts.max()) / divisor
-            if not (math.isfinite(lo) and math.isfinite(hi) and max(-lo, hi) < _MAX_BUCKET):
-                bad = ~np.isfinite(ts) | (
-                    np.abs(np.nan_to_num(ts / divisor, nan=np.inf)) >= _MAX_BUCKET
-                )
-                i = int(np.flatnonzero(bad)[0])
-                raise InvalidParameterError(
-                    f"timestamps must be finite, within 2**62 intervals of 0, got timestamps[{i}] = {timestamps[i]!r}"
-                )
-        return ts, divisor
+        return bucket_times(timestamps, n, self.interval)
 
     def update(self, key: Any, timestamp: Any, count: int = 1) -> None:
         """Count ``key`` ``count`` times at ``timestamp`` (seconds)."""
@@ -430,44 +388,9 @@ class TrendingTopK(Persistable):
         Both are first moved to the later current bucket; the tables then add, so
         the result's tables equal one tracker fed both streams in time order.
         Candidates are the union, re-valued on the merged window table."""
-        if not isinstance(other, TrendingTopK):
-            raise IncompatibleError(f"can only merge a TrendingTopK, got {type(other).__name__}")
-        if self._params_tuple() != other._params_tuple():
-            raise IncompatibleError(
-                "trackers differ in (k, candidates, width, depth, interval, window, history, seed, dtype): "
-                f"{self._params_tuple()} vs {other._params_tuple()}"
-            )
-        if not other.started:
-            return self
-        other = other.copy()
-        if not self.started:
-            self.__dict__.update(other.__dict__)
-            return self
-        ring = [t.total - int(t._snap_tot[t._slot(t.history)]) for t in (self, other)]
-        if self.dtype == "uint32" and sum(ring) > _MASKS["uint32"]:
-            raise InvalidParameterError(
-                f"the merged ring would hold {sum(ring)} events, more than uint32 counters "
-                "can difference exactly: use dtype='uint64'"
-            )
-        self._advance_to(other.current_bucket)
-        other._advance_to(self.current_bucket)
-        self._win += other._win  # unsigned NumPy arithmetic wraps, as the kernels do
-        self._snaps += other._snaps
-        self._snap_tot += other._snap_tot
-        self._tot += other._tot
-        pairs: dict[tuple[int, int], Any] = {}
-        for t in (self, other):
-            m = len(t)
-            for h1, h2, key in zip(t._h1[:m].tolist(), t._h2[:m].tolist(), t._keys, strict=True):
-                pairs.setdefault((h1, h2), key)
-        ps = list(pairs)
-        hashed = HashedKeys(np.array(ps, dtype=np.uint64).reshape(-1, 2), self.seed)
-        est = self._window_query(hashed).tolist()
-        ranked = sorted(zip(est, ps, strict=True), key=lambda r: (-r[0], r[1]))[: self.capacity]
-        first = min(int(self._meta[2]), int(other._meta[2]))
-        self._set_candidates([p[0] for _e, p in ranked], [p[1] for _e, p in ranked], [e for e, _p in ranked],
-                             [pairs[p] for _e, p in ranked], current=self.current_bucket, first=first, started=True)  # fmt: skip
-        return self
+        from ._trending_merge import merge_into
+
+        return merge_into(self, other)
 
     def copy(self) -> TrendingTopK:
         return type(self).from_bytes(self.to_bytes())
