@@ -50,11 +50,9 @@ class SQLiteLinkStore(LinkStore):
 
         def setup(conn: sqlite3.Connection) -> None:
             conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache for bulk inserts
-            conn.execute("BEGIN IMMEDIATE")
-            for stmt in _SCHEMA.format(t=t).split(";"):
+            for stmt in _SCHEMA.format(t=t).split(";"):  # each IF NOT EXISTS statement is atomic
                 if stmt.strip():
                     conn.execute(stmt)
-            conn.execute("COMMIT")
 
         self._db = _sqlite.SQLiteDB(path, timeout=timeout, setup=setup)
         self.path = self._db.path
