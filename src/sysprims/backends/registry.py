@@ -161,6 +161,7 @@ def check_store(component: str, obj: Any) -> Any:
         return obj
     names = sorted(_contract_names(protocol))
     missing = [n for n in names if not callable(getattr(obj, n, None))]
+    missing = sorted(missing + [a for a in getattr(protocol, "__annotations__", {}) if not hasattr(obj, a)])
     if missing:
         raise InvalidParameterError(
             f"store must be a {component} store spec or object; {type(obj).__name__} lacks "
