@@ -164,3 +164,14 @@ def test_domain_modules_reach_backends_only_through_the_registry():
                 if (rel, mod) not in _DOMAIN_EXCEPTIONS:
                     offenders.append((rel, mod))
     assert offenders == []
+
+
+def test_redis_specs_are_told_apart_in_one_place():
+    """The Redis URL schemes and the redis-client duck test live in backends/redis.py only."""
+    places = []
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC).as_posix()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in ("rediss://", "rediss", "evalsha"):
+                places.append((rel, node.value))
+    assert sorted(set(places)) == [("backends/redis.py", "evalsha"), ("backends/redis.py", "rediss://")]
