@@ -109,6 +109,8 @@ class RedisStore:
         keys = self._scan()
         if not keys:
             return 0
+        if self._layer.is_cluster_client(self.client):  # redis-py cluster pipelines refuse EVALSHA
+            return sum(int(self._expire(self.client, [k], [repr(now)])) for k in keys)
         self._expire.ensure_loaded(self.client)
 
         def run() -> int:

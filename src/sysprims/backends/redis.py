@@ -31,7 +31,7 @@ from ..errors import BackendError, InvalidParameterError
 
 __all__ = [
     "CLUSTER_SCHEME", "DEFAULT_NAMESPACE", "KEY_LAYOUT", "REDIS_SCHEMES", "LuaScript", "connect", "escape",
-    "is_redis_client", "is_redis_url", "key", "redis_errors", "scan_pattern", "unescape",
+    "is_cluster_client", "is_redis_client", "is_redis_url", "key", "redis_errors", "scan_pattern", "unescape",
 ]
 
 DEFAULT_NAMESPACE = "sysprims"
@@ -54,6 +54,11 @@ def is_redis_url(spec: Any) -> bool:
 def is_redis_client(obj: Any) -> bool:
     """True for a ready redis-py client (``redis.Redis``, ``RedisCluster`` or alike)."""
     return callable(getattr(obj, "evalsha", None)) and callable(getattr(obj, "pipeline", None))
+
+
+def is_cluster_client(obj: Any) -> bool:
+    """True for a Redis Cluster client (``redis.cluster.RedisCluster``)."""
+    return is_redis_client(obj) and type(obj).__name__ == "RedisCluster"
 
 
 def _cluster_nodes(url: str) -> list[tuple[str, int]]:

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import InvalidParameterError, MissingDependencyError
-from .redis import CLUSTER_SCHEME, is_redis_client, is_redis_url
+from .redis import CLUSTER_SCHEME, is_cluster_client, is_redis_client, is_redis_url
 
 __all__ = ["ENGINES", "PROTOCOLS", "accepted_forms", "check_store", "engine", "open_store", "spec_kind", "sqlite_path"]
 
@@ -111,7 +111,7 @@ def spec_kind(spec: Any) -> str:
             return "sqlite"
         raise InvalidParameterError(f"unknown store spec {spec!r:.80} (scheme {m.group(1)!r}); " + _all_forms())
     if is_redis_client(spec):
-        return "redis_cluster" if type(spec).__name__ == "RedisCluster" else "redis"
+        return "redis_cluster" if is_cluster_client(spec) else "redis"
     return "object"
 
 
