@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sysprims.errors import BackendError, InvalidParameterError, KeyTypeError
+from sysprims.errors import BackendError, InvalidParameterError, KeyTypeError, SerializationError
 from sysprims.sharding import (
     ConsistentHashRing,
     HashBasedSharding,
@@ -189,23 +189,87 @@ def test_killed_reshard_rerun_keeps_newer_writes(tmp_path):
     db.close()
 
 
-def test_sqlite_shard_written_without_versions_still_reads(tmp_path):
-    """A shard file from sysprims 0.1 (no version column) opens, reads, and its rows
-    count as older than any new write when a reshard copies them."""
-    import pickle
+def _write_v01_shards(tmp_path, rows_of):
     import sqlite3
+
+    for sid, rows in rows_of.items():
+        conn = sqlite3.connect(tmp_path / f"shard_{sid:05d}.sqlite")
+        conn.execute("CREATE TABLE kv (k PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID")
+        conn.executemany("INSERT INTO kv VALUES (?, ?)", rows)
+        conn.commit()
+        conn.close()
+
+
+def test_sqlite_shard_written_without_versions_reads_with_pickle_opt_in(tmp_path):
+    """A shard file from sysprims 0.1 (no version column, pickled values) is refused by
+    default with a message saying what to do; opened with allow_pickle=True it reads,
+    its rows count as older than any new write when a reshard copies them, and
+    rewrite_safe() converts it so that it opens without the opt-in."""
+    import pickle
 
     old, new = HashBasedSharding(2), HashBasedSharding(3)
     keys = [f"k{i}" for i in range(60)]
-    for sid in range(2):
-        conn = sqlite3.connect(tmp_path / f"shard_{sid:05d}.sqlite")
-        conn.execute("CREATE TABLE kv (k PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID")
-        conn.executemany("INSERT INTO kv VALUES (?, ?)", [(k, pickle.dumps(("v1", k))) for k in keys if old.get_shard(k) == sid])
-        conn.commit()
-        conn.close()
-    db = ShardedDatabase(2, old, backend="sqlite", path=tmp_path)
+    _write_v01_shards(tmp_path, {sid: [(k, pickle.dumps(("v1", k))) for k in keys if old.get_shard(k) == sid]
+                                 for sid in range(2)})
+    db = ShardedDatabase(2, old, store=str(tmp_path))
+    with pytest.raises(SerializationError, match="allow_pickle=True"):
+        db.get("k0")
+    db.close()
+    db = ShardedDatabase(2, old, store=f"sqlite:///{tmp_path}", allow_pickle=True)
     assert all(db.get(k) == ("v1", k) for k in keys)
     db.put("k0", "v2")
     db.reshard(new, num_shards=3)
-    _check_placed(db, {k: ("v2" if k == "k0" else ("v1", k)) for k in keys})
+    expected = {k: ("v2" if k == "k0" else ("v1", k)) for k in keys}
+    _check_placed(db, expected)
+    assert db.rewrite_safe() == len(keys) - 1
     db.close()
+    with ShardedDatabase(3, new, store=str(tmp_path)) as db:
+        _check_placed(db, expected)
+
+
+class _Boom:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))  # unpickling this creates the marker file
+
+
+def test_crafted_pickle_in_a_shard_file_is_not_executed(tmp_path):
+    import pickle
+
+    marker = tmp_path / "pwned"
+    folder = tmp_path / "db"
+    folder.mkdir()
+    ring = HashBasedSharding(1)
+    _write_v01_shards(folder, {0: [("k", pickle.dumps(_Boom(marker)))]})
+    db = ShardedDatabase(1, ring, store=str(folder))
+    with pytest.raises(SerializationError):
+        db.get("k")
+    with pytest.raises(SerializationError):
+        db.shards[0]["k"]
+    db.close()
+    assert not marker.exists()
+
+
+def test_sqlite_shard_values_keep_their_types_without_pickle(tmp_path):
+    values = {"t": ("a", 1, b"\x00"), "d": {1: "int key", (1, 2): [3.5, None]}, "n": 2**70, "tag": {"$t": [1]},
+              "f": float("inf"), "b": True}
+    with ShardedDatabase(2, HashBasedSharding(2), store=str(tmp_path)) as db:
+        for k, v in values.items():
+            db.put(k, v)
+    with ShardedDatabase(2, HashBasedSharding(2), store=str(tmp_path)) as db:
+        for k, v in values.items():
+            got = db.get(k)
+            assert got == v and type(got) is type(v), k
+        with pytest.raises(SerializationError, match="allow_pickle"):
+            db.put("x", {1, 2})  # a set has no safe encoding
+    with ShardedDatabase(2, HashBasedSharding(2), store=str(tmp_path), allow_pickle=True) as db:
+        db.put("x", {1, 2})
+        assert db.get("x") == {1, 2}
+
+
+@pytest.mark.parametrize("spec", ["postgres://x", "redis://127.0.0.1:1/0", 42])
+def test_sharded_database_refuses_other_stores(tmp_path, spec):
+    with pytest.raises(InvalidParameterError, match="store"):
+        ShardedDatabase(2, HashBasedSharding(2), store=spec)

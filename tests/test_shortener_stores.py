@@ -8,7 +8,8 @@ import threading
 
 import pytest
 
-from sysprims.backends.shortener_store import RedisLinkStore, SQLiteLinkStore
+from sysprims.backends.shortener_redis import RedisLinkStore
+from sysprims.backends.shortener_sqlite import SQLiteLinkStore
 from sysprims.clock import ManualClock
 from sysprims.errors import BackendError, InvalidParameterError
 from sysprims.shortener import (
@@ -264,3 +265,31 @@ def test_links_written_by_0_1_are_refused_until_migrated(redis_url, redis_client
     assert len(again) == len(codes) + 1
     with pytest.raises(BackendError, match="already holds links"):
         RedisLinkStore.migrate_from_v01(redis_url)
+
+
+@pytest.mark.slow
+def test_redis_link_keys_are_injective_over_store_name_and_code():
+    """(store name, code) -> Redis key is one-to-one: 100k adversarial pairs (braces,
+    colons, newlines, the escape character itself) give 100k distinct keys, and every
+    key of one store carries that store's one hash tag (one Cluster slot)."""
+    import random
+
+    rng = random.Random(18)
+    nasty = ["{", "}", ":", "%", "%7B", "%7D", "%3A", "\n", "(", ")", "a", "é", "\\", "*"]
+
+    def words(n):
+        return sorted({"".join(rng.choices(nasty, k=rng.randrange(1, 8))) for _ in range(n)})
+
+    names = ["links", "links{x}", "links(x)", "links:x", *words(360)]
+    codes = ["q0U", "{q0U}", *words(360)]
+    seen: dict[str, tuple[str, str]] = {}
+    for name in names:
+        store = RedisLinkStore("redis://127.0.0.1:9/0", name=name)  # builds keys without connecting
+        tags = set()
+        for code in codes:
+            rk = store._link(code)
+            assert seen.setdefault(rk, (name, code)) == (name, code), f"{(name, code)} and {seen[rk]} share {rk!r}"
+            tags.add(rk[rk.index("{") + 1 : rk.index("}")])
+        tags.update(k[k.index("{") + 1 : k.index("}")] for k in (store._index, store._count, store._expz, store._top))
+        assert len(tags) == 1
+    assert len(seen) >= 100_000

@@ -32,15 +32,16 @@ def _limiter_factory(store: Any, clock: Any, namespace: str) -> Callable[[Limit,
     """``(limit, rule name) -> limiter`` for a store spec."""
     if callable(store) and not isinstance(store, str):
         return store
-    is_redis = isinstance(store, str) and store.split(":", 1)[0] in ("redis", "rediss", "unix")
-    if is_redis:  # the async twin: no thread per decision, the event loop never waits
+    from ..backends.redis import CLUSTER_SCHEME, is_redis_url
+
+    if is_redis_url(store) and not store.startswith(CLUSTER_SCHEME):  # the async twin: no thread per decision, the event loop never waits
         from ..backends.aio_ratelimit import redis_limiters
 
         return redis_limiters(store, clock=clock, namespace=namespace)
 
     def make(limit: Limit, rule: str) -> Any:
         params: dict[str, Any] = dict(limit.params)
-        return RateLimiter(limit.algorithm, clock=clock, backend=store, **params)
+        return RateLimiter(limit.algorithm, clock=clock, store=store, **params)
 
     return make
 

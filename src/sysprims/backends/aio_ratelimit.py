@@ -25,6 +25,7 @@ from ..hashing import hash128
 from ..ratelimit import Decision, RateLimiter
 from ..ratelimit import algorithms as A
 from . import redis_ratelimit as sync_backend
+from .redis import CLUSTER_SCHEME, is_redis_url
 
 __all__ = ["AsyncRateLimiter", "redis_limiters"]
 
@@ -43,10 +44,10 @@ class AsyncRateLimiter:
     def __init__(self, algorithm: Any, url: str, *, clock: Any = None, seed: int = 0,
                  backend_options: dict[str, Any] | None = None, **params: Any):
         require("redis")
-        if not isinstance(url, str) or url.split(":", 1)[0] not in ("redis", "rediss", "unix"):
+        if not is_redis_url(url) or url.startswith(CLUSTER_SCHEME):
             raise InvalidParameterError(f"url must be a redis://, rediss:// or unix:// URL, got {url!r}")
         self.url = url
-        self.sync = RateLimiter(algorithm, clock=clock, backend=url, seed=seed,
+        self.sync = RateLimiter(algorithm, clock=clock, store=url, seed=seed,
                                 backend_options=dict(backend_options or {}), **params)
         self._backend = self.sync.backend
         self._spec = A.resolve_algorithm(algorithm)

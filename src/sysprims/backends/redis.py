@@ -1,7 +1,9 @@
 """The shared Redis layer: connections, Lua scripts and key naming.
 
-* :func:`connect` takes a URL (``redis://127.0.0.1:6379/0``) or an existing
-  ``redis.Redis`` client.
+* :func:`connect` takes a URL (``redis://127.0.0.1:6379/0``, ``rediss://``,
+  ``unix://``, or ``redis+cluster://host:port[,host:port...]`` for a
+  ``redis.cluster.RedisCluster``) or an existing client. :func:`is_redis_url`
+  and :func:`is_redis_client` are the one place that tells a Redis spec.
 * :class:`LuaScript` loads a script shipped in ``sysprims/backends/lua/`` once,
   runs it with ``EVALSHA`` and falls back to ``SCRIPT LOAD`` on ``NOSCRIPT``
   (after a server restart or ``SCRIPT FLUSH``); it also works inside pipelines.
@@ -28,8 +30,8 @@ from .._deps import require
 from ..errors import BackendError, InvalidParameterError
 
 __all__ = [
-    "DEFAULT_NAMESPACE", "KEY_LAYOUT", "LuaScript", "connect", "escape", "key", "redis_errors",
-    "scan_pattern", "unescape",
+    "CLUSTER_SCHEME", "DEFAULT_NAMESPACE", "KEY_LAYOUT", "REDIS_SCHEMES", "LuaScript", "connect", "escape",
+    "is_cluster_client", "is_redis_client", "is_redis_url", "key", "redis_errors", "scan_pattern", "unescape",
 ]
 
 DEFAULT_NAMESPACE = "sysprims"
@@ -40,18 +42,52 @@ _ESCAPED = re.compile(r"%(?:u([0-9A-F]{4})|([0-9A-F]{2}))")
 _GLOB = re.compile(r"([\\*?\[\]])")
 
 
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")  # one server: redis.Redis.from_url
+CLUSTER_SCHEME = "redis+cluster://"  # redis+cluster://host:port[,host:port...]: redis.cluster.RedisCluster
+
+
+def is_redis_url(spec: Any) -> bool:
+    """True for a str naming a Redis server or cluster (the schemes above)."""
+    return isinstance(spec, str) and spec.startswith((*REDIS_SCHEMES, CLUSTER_SCHEME))
+
+
+def is_redis_client(obj: Any) -> bool:
+    """True for a ready redis-py client (``redis.Redis``, ``RedisCluster`` or alike)."""
+    return callable(getattr(obj, "evalsha", None)) and callable(getattr(obj, "pipeline", None))
+
+
+def is_cluster_client(obj: Any) -> bool:
+    """True for a Redis Cluster client (``redis.cluster.RedisCluster``)."""
+    return is_redis_client(obj) and type(obj).__name__ == "RedisCluster"
+
+
+def _cluster_nodes(url: str) -> list[tuple[str, int]]:
+    rest = url[len(CLUSTER_SCHEME):].split("/", 1)[0]
+    nodes = []
+    for part in rest.split(","):
+        host, sep, port = part.strip().rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise InvalidParameterError(f"a Redis Cluster URL must be redis+cluster://host:port[,host:port...], got {url!r}")
+        nodes.append((host.strip("[]"), int(port)))
+    return nodes
+
+
 def connect(url_or_client: Any = None, **kwargs: Any) -> Any:
-    """A ``redis.Redis`` client from a URL, or the client given."""
-    redis = require("redis")
-    if url_or_client is None:
-        raise InvalidParameterError("redis must be a URL like redis://127.0.0.1:6379/0 or a redis.Redis client, got None")
-    if isinstance(url_or_client, str):
-        if not url_or_client.startswith(("redis://", "rediss://", "unix://")):
-            raise InvalidParameterError(f"redis URL must start with redis://, rediss:// or unix://, got {url_or_client!r}")
-        return redis.Redis.from_url(url_or_client, **kwargs)
-    if hasattr(url_or_client, "evalsha") and hasattr(url_or_client, "pipeline"):
+    """A redis-py client from a URL, or the client given."""
+    if is_redis_client(url_or_client):
         return url_or_client
-    raise InvalidParameterError(f"redis must be a URL or a redis.Redis client, got {type(url_or_client).__name__}")
+    if not is_redis_url(url_or_client):
+        raise InvalidParameterError(
+            "redis must be a URL (redis://, rediss://, unix:// or redis+cluster://host:port[,host:port...]) "
+            f"or a redis client, got {url_or_client!r:.80}"
+        )
+    redis = require("redis")
+    if url_or_client.startswith(CLUSTER_SCHEME):
+        from redis.cluster import ClusterNode, RedisCluster
+
+        nodes = [ClusterNode(h, p) for h, p in _cluster_nodes(url_or_client)]
+        return RedisCluster(startup_nodes=nodes, **kwargs)
+    return redis.Redis.from_url(url_or_client, **kwargs)
 
 
 def redis_errors() -> tuple[type[BaseException], ...]:

@@ -42,12 +42,13 @@ from ..errors import (
     SerializationError,
 )
 from .serializers import JSONSerializer, PickleSerializer, Serializer, fingerprint_of
-from .stores import DONE, ERROR, MemoryStore, Record, RedisStore, SQLiteStore, open_store
+from .stores import DONE, ERROR, IdempotencyStore, MemoryStore, Record, open_store
 
 __all__ = [
     "CachedOperationError",
     "Claim",
     "IdempotencyManager",
+    "IdempotencyStore",
     "IdempotentResult",
     "InvalidIdempotencyKey",
     "JSONSerializer",
@@ -72,6 +73,12 @@ _TOKEN_PREFIX = [uuid.uuid4().hex[:20] + "-"]
 _TOKEN_SEQ = itertools.count()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=lambda: _TOKEN_PREFIX.__setitem__(0, uuid.uuid4().hex[:20] + "-"))
+
+
+def __getattr__(name: str) -> Any:  # SQLiteStore, RedisStore: in sysprims.backends, through the registry
+    from . import stores
+
+    return getattr(stores, name)
 
 
 def check_idempotency_key(key: Any) -> str:

@@ -1,4 +1,7 @@
-"""Where idempotency records live: memory, SQLite, Redis.
+"""Where idempotency records live: the contract, the memory store, and the registry hook.
+
+The SQLite and Redis stores are :mod:`sysprims.backends.idempotency_sqlite` and
+:mod:`sysprims.backends.idempotency_redis`, reached through the store registry.
 
 Every store implements the same five atomic steps on one record per key
 (``Record``: state ``running`` / ``done`` / ``error``, fingerprint, payload,
@@ -23,19 +26,15 @@ once per ``sweep_interval`` seconds of that clock, on the next claim.
 from __future__ import annotations
 
 import math
-import os
-import re
 import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from .._html import html_table
-from .._validate import check_number
-from ..errors import BackendError, InvalidParameterError
 
-__all__ = ["MemoryStore", "Record", "RedisStore", "SQLiteStore", "open_store"]
+__all__ = ["IdempotencyStore", "MemoryStore", "Record", "open_store"]
 
 RUNNING = "running"
 DONE = "done"
@@ -182,308 +181,46 @@ class MemoryStore:
         return html_table("MemoryStore", [("records (incl. expired)", len(self._data))])
 
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+@runtime_checkable
+class IdempotencyStore(Protocol):
+    """What an idempotency store must do (memory here; SQLite and Redis in
+    :mod:`sysprims.backends`); see the module docstring for each step.
+    ``persistent`` is True when results must be serialized to bytes."""
+
+    persistent: bool
+
+    def begin(self, key: str, token: str, fingerprint: str | None, now: float,
+              lock_expires_at: float) -> tuple[bool, Record | None]: ...
+
+    def complete(self, key: str, token: str, state: str, payload: Any, now: float, expires_at: float) -> bool: ...
+
+    def release(self, key: str, token: str) -> bool: ...
+
+    def get(self, key: str, now: float) -> Record | None: ...
+
+    def delete(self, key: str) -> bool: ...
+
+    def cleanup(self, now: float) -> int: ...
+
+    def clear(self) -> None: ...
+
+    def records(self, now: float) -> Iterator[Record]: ...
+
+    def close(self) -> None: ...
 
 
-class SQLiteStore:
-    """One SQLite table: durable, shared by threads and processes.
+def open_store(store: Any, **options: Any) -> Any:
+    """The store for a spec (docs/stores.md): ``None``/``"memory"``/``"memory://"``,
+    ``sqlite:///path`` or a path, ``redis://``/``rediss://``/``unix://``/
+    ``redis+cluster://`` or a redis client, or a store object."""
+    from ..backends.registry import open_store as _open
 
-    Claims run in ``BEGIN IMMEDIATE`` transactions, so exactly one of several
-    threads or processes racing on a key wins it. Cache hits read without a
-    write lock. The connection is reopened after ``fork``. The first claim
-    after ``sweep_interval`` seconds (of the manager's clock) have passed since
-    the last sweep deletes every expired row (``None``: only
-    :meth:`cleanup` does).
-    """
-
-    persistent = True
-
-    def __init__(self, path: str | os.PathLike[str], *, table: str = "sysprims_idempotency", timeout: float = 30.0,
-                 sweep_interval: float | None = 60.0):
-        from ..backends.sqlite import path_from_url
-
-        if not isinstance(table, str) or not _IDENT.match(table):
-            raise InvalidParameterError(f"table must be an SQL identifier (letters, digits, _), got {table!r}")
-        self.path = path_from_url(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else path
-        if not isinstance(self.path, str):
-            raise InvalidParameterError(f"path must be a file path or sqlite:/// URL, got {type(path).__name__}")
-        self.table = table
-        self.timeout = float(timeout)
-        if sweep_interval is not None:
-            sweep_interval = check_number("sweep_interval", sweep_interval, min=0.0)
-        self.sweep_interval = sweep_interval
-        self._next_sweep = float("-inf")
-        self._lock = threading.Lock()
-        self._pid = -1
-        self._conn: Any = None
-        t = table
-        self._q_get = f"SELECT state, fingerprint, payload, created_at, completed_at, expires_at FROM {t} WHERE key = ?"
-        # one atomic statement claims a free or expired key; a live record is left alone
-        self._q_claim = (
-            f"INSERT INTO {t} (key, state, fingerprint, token, created_at, completed_at, expires_at, payload) "
-            "VALUES (?, 'running', ?, ?, ?, NULL, ?, NULL) ON CONFLICT(key) DO UPDATE SET state = 'running', "
-            "fingerprint = excluded.fingerprint, token = excluded.token, created_at = excluded.created_at, "
-            f"completed_at = NULL, expires_at = excluded.expires_at, payload = NULL WHERE {t}.expires_at <= excluded.created_at"
-        )
-        self._q_done = f"UPDATE {t} SET state = ?, payload = ?, completed_at = ?, expires_at = ? WHERE key = ? AND token = ? AND state = 'running'"
-        self._q_release = f"DELETE FROM {t} WHERE key = ? AND token = ? AND state = 'running'"
-        with self._lock:
-            self._connection()
-
-    def _connection(self) -> Any:
-        pid = os.getpid()
-        if self._conn is None or self._pid != pid:
-            import sqlite3
-
-            from ..backends.sqlite import connect
-
-            self._conn = conn = connect(self.path, timeout=self.timeout)
-            self._pid = pid
-            try:
-                conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {self.table} (key TEXT PRIMARY KEY, state TEXT NOT NULL, "
-                    "fingerprint TEXT, token TEXT, created_at REAL NOT NULL, completed_at REAL, "
-                    "expires_at REAL NOT NULL, payload BLOB) WITHOUT ROWID"
-                )
-                # no index on expires_at: it would cost every claim and completion a second
-                # B-tree write; cleanup_expired() (rare) scans the table instead
-            except sqlite3.DatabaseError as exc:
-                raise BackendError(f"cannot prepare SQLite table {self.table} in {self.path}: {exc}") from exc
-        return self._conn
-
-    def _row(self, key: str, row: Any) -> Record:
-        payload = row[2]
-        return Record(key, row[0], row[1], bytes(payload) if payload is not None else None, row[3], row[4], row[5])
-
-    def _run(self, fn: Any) -> Any:
-        import sqlite3
-
-        with self._lock:
-            conn = self._connection()
-            try:
-                return fn(conn)
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise BackendError(f"SQLite store {self.path} failed: {exc}") from exc
-
-    def begin(self, key: str, token: str, fingerprint: str | None, now: float, lock_expires_at: float):
-        def txn(conn: Any):
-            row = conn.execute(self._q_get, (key,)).fetchone()
-            if row is not None and row[5] > now and row[0] != RUNNING:
-                return False, self._row(key, row)  # a live result: no write lock needed
-            while True:
-                if conn.execute(self._q_claim, (key, fingerprint, token, now, lock_expires_at)).rowcount == 1:
-                    return True, None
-                row = conn.execute(self._q_get, (key,)).fetchone()
-                if row is not None:  # else deleted in between: try again
-                    return False, self._row(key, row)
-
-        if self.sweep_interval is not None and now >= self._next_sweep:
-            self._next_sweep = now + self.sweep_interval
-            self.cleanup(now)
-        return self._run(txn)
-
-    def complete(self, key: str, token: str, state: str, payload: Any, now: float, expires_at: float) -> bool:
-        def txn(conn: Any) -> bool:
-            cur = conn.execute(self._q_done, (state, payload, now, expires_at, key, token))
-            return cur.rowcount == 1
-
-        return self._run(txn)
-
-    def release(self, key: str, token: str) -> bool:
-        return self._run(lambda conn: conn.execute(self._q_release, (key, token)).rowcount == 1)
-
-    def get(self, key: str, now: float) -> Record | None:
-        row = self._run(lambda conn: conn.execute(self._q_get, (key,)).fetchone())
-        if row is None or row[5] <= now:
-            return None
-        return self._row(key, row)
-
-    def delete(self, key: str) -> bool:
-        return self._run(lambda conn: conn.execute(f"DELETE FROM {self.table} WHERE key = ?", (key,)).rowcount == 1)
-
-    def cleanup(self, now: float) -> int:
-        return self._run(lambda conn: conn.execute(f"DELETE FROM {self.table} WHERE expires_at <= ?", (now,)).rowcount)
-
-    def clear(self) -> None:
-        self._run(lambda conn: conn.execute(f"DELETE FROM {self.table}"))
-
-    def records(self, now: float) -> Iterator[Record]:
-        rows = self._run(
-            lambda conn: conn.execute(
-                f"SELECT key, state, fingerprint, payload, created_at, completed_at, expires_at FROM {self.table} WHERE expires_at > ?",
-                (now,),
-            ).fetchall()
-        )
-        for r in rows:
-            yield self._row(r[0], r[1:])
-
-    def count(self) -> int:
-        return self._run(lambda conn: conn.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0])
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
-
-    def __getstate__(self) -> dict[str, Any]:  # picklable for multiprocessing: reconnects on the other side
-        return {"path": self.path, "table": self.table, "timeout": self.timeout, "sweep_interval": self.sweep_interval}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"], table=state["table"], timeout=state["timeout"],  # type: ignore[misc]
-                      sweep_interval=state.get("sweep_interval", 60.0))
-
-    def __repr__(self) -> str:
-        return f"SQLiteStore({self.path!r}, table={self.table!r})"
-
-    def _repr_html_(self) -> str:
-        return html_table("SQLiteStore", [("path", self.path), ("table", self.table)])
+    return _open("idempotency", store, **options)
 
 
-def _s(v: Any) -> str:
-    return v.decode("utf-8") if isinstance(v, bytes) else str(v)
+def __getattr__(name: str) -> Any:  # the SQLite and Redis stores live in sysprims.backends
+    if name in ("SQLiteStore", "RedisStore"):
+        from ..backends.registry import engine
 
-
-class RedisStore:
-    """Redis: each key is one hash, claimed and completed by Lua scripts.
-
-    The claim is atomic (``idempotency_begin.lua``) and carries an expiry both
-    as a field checked against the caller's clock and as a native ``PEXPIRE``
-    (a backstop, so a crashed client's claim disappears even if nobody calls
-    ``cleanup``).
-    """
-
-    persistent = True
-
-    def __init__(self, redis: Any, *, namespace: str = "sysprims", scope: str = "default"):
-        from ..backends import redis as layer
-
-        if not isinstance(namespace, str) or not namespace or "{" in namespace or "}" in namespace:
-            raise InvalidParameterError(f"namespace must be a non-empty str without braces, got {namespace!r}")
-        if not isinstance(scope, str) or not scope:
-            raise InvalidParameterError(f"scope must be a non-empty str, got {scope!r}")
-        self._layer = layer
-        self._url = redis if isinstance(redis, str) else None
-        self.client = layer.connect(redis)
-        self.namespace = namespace
-        self.scope = scope
-        self._begin = layer.LuaScript("idempotency_begin.lua")
-        self._complete = layer.LuaScript("idempotency_complete.lua")
-        self._release = layer.LuaScript("idempotency_release.lua")
-        self._expire = layer.LuaScript("idempotency_expire.lua")
-        # 'ns:v2:idem:{<scope>:' - scope and key are escaped, so no other scope's keys start so
-        self._prefix = layer.key(namespace, "idem", (scope, ""))[:-1]
-
-    def _key(self, key: str) -> str:
-        return self._layer.key(self.namespace, "idem", (self.scope, key))
-
-    def _unkey(self, rkey: str) -> str:
-        return self._layer.unescape(rkey[len(self._prefix) : -1])
-
-    @staticmethod
-    def _ms(seconds: float) -> int:
-        return max(1, int(seconds * 1000) + 1000)
-
-    def begin(self, key: str, token: str, fingerprint: str | None, now: float, lock_expires_at: float):
-        r = self._begin(self.client, [self._key(key)], [repr(now), token, fingerprint or "", repr(lock_expires_at), self._ms(lock_expires_at - now)])
-        if len(r) == 1:
-            return True, None
-        return False, self._record(key, r)
-
-    @staticmethod
-    def _record(key: str, r: list[Any]) -> Record:
-        fp = _s(r[1])
-        payload = r[2] if isinstance(r[2], bytes) else _s(r[2]).encode("utf-8")
-        completed = _s(r[4])
-        return Record(key, _s(r[0]), fp or None, payload or None, float(_s(r[3])), float(completed) if completed else None, float(_s(r[5])))
-
-    def complete(self, key: str, token: str, state: str, payload: Any, now: float, expires_at: float) -> bool:
-        return bool(self._complete(self.client, [self._key(key)], [token, state, payload, repr(now), repr(expires_at), self._ms(expires_at - now)]))
-
-    def release(self, key: str, token: str) -> bool:
-        return bool(self._release(self.client, [self._key(key)], [token]))
-
-    def _call(self, fn: Any) -> Any:
-        try:
-            return fn()
-        except self._layer.redis_errors() as exc:
-            raise BackendError(f"Redis store failed: {exc}") from exc
-
-    def _hget(self, rkey: str) -> list[Any]:
-        return self._call(lambda: self.client.hmget(rkey, "state", "fp", "payload", "created", "completed", "exp"))
-
-    def get(self, key: str, now: float) -> Record | None:
-        r = self._hget(self._key(key))
-        if r[0] is None or float(_s(r[5])) <= now:
-            return None
-        return self._record(key, [v if v is not None else b"" for v in r])
-
-    def delete(self, key: str) -> bool:
-        return bool(self._call(lambda: self.client.delete(self._key(key))))
-
-    def _scan(self) -> list[str]:
-        pattern = self._layer.scan_pattern(self._prefix)
-        return [_s(k) for k in self._call(lambda: list(self.client.scan_iter(match=pattern, count=1000)))]
-
-    def cleanup(self, now: float) -> int:
-        keys = self._scan()
-        if not keys:
-            return 0
-        self._expire.ensure_loaded(self.client)
-
-        def run() -> int:
-            pipe = self.client.pipeline(transaction=False)
-            for k in keys:  # one key per call: Cluster-safe
-                self._expire.queue(pipe, [k], [repr(now)])
-            return int(sum(pipe.execute()))
-
-        return self._call(run)
-
-    def clear(self) -> None:
-        keys = self._scan()
-        if keys:
-            self._call(lambda: self.client.delete(*keys))
-
-    def records(self, now: float) -> Iterator[Record]:
-        for rk in self._scan():
-            r = self._hget(rk)
-            if r[0] is not None and float(_s(r[5])) > now:
-                yield self._record(self._unkey(rk), [v if v is not None else b"" for v in r])
-
-    def close(self) -> None:
-        if self._url is not None:
-            self.client.close()
-
-    def __getstate__(self) -> dict[str, Any]:
-        if self._url is None:
-            raise BackendError("a RedisStore built from a client cannot be pickled; build it from a URL")
-        return {"url": self._url, "namespace": self.namespace, "scope": self.scope}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["url"], namespace=state["namespace"], scope=state["scope"])  # type: ignore[misc]
-
-    def __repr__(self) -> str:
-        return f"RedisStore(namespace={self.namespace!r}, scope={self.scope!r})"
-
-    def _repr_html_(self) -> str:
-        return html_table("RedisStore", [("namespace", self.namespace), ("scope", self.scope)])
-
-
-def open_store(store: Any) -> Any:
-    """``None``/``"memory"`` -> MemoryStore; ``redis://...`` -> RedisStore;
-    any other str or path (or ``sqlite:///...``) -> SQLiteStore; a store object as is."""
-    if store is None or store == "memory":
-        return MemoryStore()
-    if isinstance(store, str) and store.startswith(("redis://", "rediss://", "unix://")):
-        return RedisStore(store)
-    if isinstance(store, (str, os.PathLike)):
-        return SQLiteStore(store)
-    for attr in ("begin", "complete", "release", "get", "cleanup"):
-        if not callable(getattr(store, attr, None)):
-            raise InvalidParameterError(
-                f"store must be 'memory', a SQLite path, a redis:// URL or a store object with begin/complete/"
-                f"release/get/cleanup, got {type(store).__name__}"
-            )
-    return store
+        return engine("idempotency", "sqlite" if name == "SQLiteStore" else "redis")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,7 +19,7 @@ from mmh3 import hash64 as _hash64
 from .._format import Container, Persistable
 from .._html import html_table
 from ..clock import Clock, resolve_clock
-from ..errors import InvalidParameterError, MissingDependencyError
+from ..errors import InvalidParameterError
 from ..hashing import check_seed, hash128, hashes_for
 from ..keys import key_to_bytes
 from . import algorithms as A
@@ -318,37 +318,27 @@ class MemoryBackend:
 def _resolve_backend(
     backend: Any, spec, params, seed, initial_capacity, options=None, max_memory=None
 ):
-    is_url = isinstance(backend, str) and backend.split(":", 1)[0] in ("redis", "rediss", "unix")
-    if options is not None and not is_url:
-        raise InvalidParameterError(
-            f"backend_options apply to a redis:// backend URL, got backend={backend!r}"
-        )
-    if backend is None or backend == "memory":
-        return MemoryBackend(spec, params, seed, initial_capacity, max_memory)
-    if max_memory is not None:
-        raise InvalidParameterError(
-            f"max_memory applies to the memory backend, got backend={backend!r}"
-        )
-    if is_url:
-        try:
-            from ..backends import redis_ratelimit  # type: ignore[attr-defined]
-        except ImportError as exc:
-            from .._deps import install_hint
+    """The store for a ``store=`` spec, through the one registry (docs/stores.md)."""
+    from ..backends.registry import open_store, spec_kind
 
-            raise MissingDependencyError(
-                f"backend={backend!r} needs sysprims.backends.redis_ratelimit and redis "
-                f"({install_hint('redis')}): {exc}"
-            ) from exc
-        return redis_ratelimit.RedisRateLimitBackend(spec, params, seed, backend, **(options or {}))
-    if isinstance(backend, str):
+    try:
+        kind = spec_kind(backend)
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(f"RateLimiter store= (or backend=): {exc}") from None
+    if options is not None and kind not in ("redis", "redis_cluster"):
         raise InvalidParameterError(
-            f"backend must be 'memory', a redis:// URL or a backend object, got {backend!r}"
+            f"backend_options apply to a redis:// store, got store={backend!r}"
         )
-    if hasattr(backend, "allow_many") and hasattr(backend, "decide"):
-        return backend  # a ready backend object
-    raise InvalidParameterError(
-        f"backend must be 'memory', a redis:// URL or a backend object, got {backend!r}"
-    )
+    if max_memory is not None and kind != "memory":
+        raise InvalidParameterError(
+            f"max_memory applies to the memory store, got store={backend!r}"
+        )
+    if kind == "memory":
+        return open_store("ratelimit", backend, spec=spec, params=params, seed=seed,
+                          initial_capacity=initial_capacity, max_memory=max_memory)
+    if kind == "object":
+        return open_store("ratelimit", backend)
+    return open_store("ratelimit", backend, spec=spec, params=params, seed=seed, **(options or {}))
 
 
 #: integer or float timestamps per second, by ``time_unit``
@@ -437,13 +427,18 @@ class RateLimiter(Persistable):
         algorithm: Any,
         *,
         clock: Clock | None = None,
-        backend: Any = "memory",
+        store: Any = None,
         seed: int = 0,
         initial_capacity: int | None = None,
         backend_options: dict[str, Any] | None = None,
         max_memory: int | None = None,
+        backend: Any = None,
         **params: Any,
     ):
+        if backend is not None:  # the name before store= (docs/stores.md), kept working
+            if store is not None:
+                raise InvalidParameterError("pass store= or its old name backend=, not both")
+            store = backend
         self._spec = A.resolve_algorithm(algorithm)
         expected = {self._spec.limit_param, self._spec.second_param}
         unknown = set(params) - expected
@@ -468,7 +463,7 @@ class RateLimiter(Persistable):
             check_int("max_memory", max_memory, min=1)
         self._clock = resolve_clock(clock)
         self._backend = _resolve_backend(
-            backend,
+            store,
             self._spec,
             self._params,
             self._seed,
@@ -509,6 +504,18 @@ class RateLimiter(Persistable):
     def __len__(self) -> int:
         """Keys currently held (idle keys may linger until the next reclaim)."""
         return len(self._backend)
+
+    def close(self) -> None:
+        """Release the store's connections (a no-op for the memory store)."""
+        closer = getattr(self._backend, "close", None)
+        if closer is not None:
+            closer()
+
+    def __enter__(self) -> RateLimiter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- time --------------------------------------------------------------
     def _now(self, now: Any) -> float:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -15,19 +14,15 @@ STRATEGIES = ("counter", "permuted", "hash", "snowflake")
 
 
 def store_kind(store: Any) -> str:
-    """``"memory"``, ``"sqlite"`` or ``"redis"`` for a store spec (URL, path, None)."""
-    if store is None or store == "memory":
-        return "memory"
-    if isinstance(store, (str, os.PathLike)):
-        text = os.fspath(store)
-        if text.startswith(("redis://", "rediss://", "unix://")):
-            return "redis"
-        return "sqlite"
-    if hasattr(store, "evalsha") and hasattr(store, "pipeline"):
-        return "redis"
-    raise InvalidParameterError(
-        f"store must be None, 'memory', a sqlite:/// URL or path, or a redis:// URL or client, got {store!r}"
-    )
+    """``"memory"``, ``"sqlite"`` or ``"redis"`` for a store spec (docs/stores.md)."""
+    from ..backends.registry import spec_kind
+
+    kind = spec_kind(store)
+    if kind == "object":
+        raise InvalidParameterError(
+            f"store must be None, 'memory', a sqlite:/// URL or path, or a redis:// URL or client, got {store!r}"
+        )
+    return "redis" if kind == "redis_cluster" else kind
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -15,7 +14,7 @@ from .._validate import check_choice, check_int
 from ..errors import BackendError, InvalidParameterError, KeyTypeError
 from ._common import ShardingStrategy
 
-__all__ = ["MovementReport", "ReshardReport", "ShardedDatabase", "movement_report"]
+__all__ = ["MovementReport", "ReshardReport", "ShardStore", "ShardedDatabase", "movement_report"]
 
 
 class _WriteSeq:
@@ -35,113 +34,32 @@ class _WriteSeq:
         return self.value
 
 
-class SqliteShard:
-    """One shard in its own SQLite file; a small dict-like store.
+@runtime_checkable
+class ShardStore(Protocol):
+    """What one shard's store must do: a dict's item methods (a ``dict`` is the
+    memory store; :class:`~sysprims.backends.shard_sqlite.SqliteShard` the SQLite one)."""
 
-    Keys are str, bytes or int (int64); values are pickled, so open only
-    databases you wrote yourself. Every row holds a version (the number of the
-    write that stored it, shared by the shards of one database through
-    ``seq``); :meth:`put_raw` keeps whichever of two rows is newer.
-    """
+    def get(self, key: Any, default: Any = None) -> Any: ...
 
-    def __init__(self, path: str | os.PathLike[str], seq: _WriteSeq | None = None):
-        from ..backends.sqlite import connect
+    def __getitem__(self, key: Any) -> Any: ...
 
-        self.path = str(path)
-        self._conn = connect(self.path)
-        self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS kv (k PRIMARY KEY, v BLOB NOT NULL, ver INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID"
-        )
-        if "ver" not in [r[1] for r in self._conn.execute("PRAGMA table_info(kv)")]:
-            # a shard written by sysprims 0.1: its rows count as older than any new write
-            self._conn.execute("ALTER TABLE kv ADD COLUMN ver INTEGER NOT NULL DEFAULT 0")
-        self._seq = _WriteSeq() if seq is None else seq
-        self._seq.observe(int(self._conn.execute("SELECT COALESCE(MAX(ver), 0) FROM kv").fetchone()[0]))
+    def __setitem__(self, key: Any, value: Any) -> None: ...
 
-    @staticmethod
-    def _key(key: Any) -> Any:
-        if isinstance(key, (str, bytes)):
-            return key
-        if isinstance(key, (bytearray, memoryview)):
-            return bytes(key)
-        if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
-            k = int(key)
-            if not -(1 << 63) <= k < 1 << 63:
-                raise KeyTypeError(f"SQLite shards store int keys in [-2**63, 2**63), got {k}")
-            return k
-        raise KeyTypeError(f"key must be str, bytes or int, got {type(key).__name__}: {key!r}")
+    def __delitem__(self, key: Any) -> None: ...
 
-    def get(self, key: Any, default: Any = None) -> Any:
-        row = self._conn.execute("SELECT v FROM kv WHERE k = ?", (self._key(key),)).fetchone()
-        return default if row is None else pickle.loads(row[0])
+    def __contains__(self, key: Any) -> bool: ...
 
-    def __getitem__(self, key: Any) -> Any:
-        row = self._conn.execute("SELECT v FROM kv WHERE k = ?", (self._key(key),)).fetchone()
-        if row is None:
-            raise KeyError(key)
-        return pickle.loads(row[0])
+    def __len__(self) -> int: ...
 
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self._conn.execute(
-            "INSERT OR REPLACE INTO kv (k, v, ver) VALUES (?, ?, ?)", (self._key(key), pickle.dumps(value, 5), self._seq.next())
-        )
+    def keys(self) -> Any: ...
 
-    def __delitem__(self, key: Any) -> None:
-        self._conn.execute("DELETE FROM kv WHERE k = ?", (self._key(key),))
 
-    def pop(self, key: Any, default: Any = None) -> Any:
-        value = self.get(key, default)
-        del self[key]
-        return value
+def __getattr__(name: str) -> Any:  # the SQLite shard lives in sysprims.backends
+    if name == "SqliteShard":
+        from ..backends.registry import engine
 
-    def __contains__(self, key: Any) -> bool:
-        return self._conn.execute("SELECT 1 FROM kv WHERE k = ?", (self._key(key),)).fetchone() is not None
-
-    def __len__(self) -> int:
-        return int(self._conn.execute("SELECT COUNT(*) FROM kv").fetchone()[0])
-
-    def keys(self) -> list[Any]:
-        return [r[0] for r in self._conn.execute("SELECT k FROM kv")]
-
-    def items_for(self, keys: list[Any]) -> list[tuple[Any, bytes, int]]:
-        """``(key, pickled value, version)`` of the keys present."""
-        out = []
-        for k in keys:
-            row = self._conn.execute("SELECT v, ver FROM kv WHERE k = ?", (self._key(k),)).fetchone()
-            if row is not None:
-                out.append((k, row[0], int(row[1])))
-        return out
-
-    def put_raw(self, items: list[tuple[Any, bytes, int]]) -> None:
-        """Write already-pickled ``(key, value, version)`` rows in one transaction;
-        a row already here with the same or a newer version is kept."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            self._conn.executemany(
-                "INSERT INTO kv (k, v, ver) VALUES (?, ?, ?) ON CONFLICT(k) DO UPDATE "
-                "SET v = excluded.v, ver = excluded.ver WHERE excluded.ver > kv.ver",
-                [(self._key(k), v, ver) for k, v, ver in items],
-            )
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-
-    def delete_copied(self, items: list[tuple[Any, bytes, int]]) -> None:
-        """Delete the rows that :meth:`items_for` returned, unless rewritten since."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            self._conn.executemany("DELETE FROM kv WHERE k = ? AND ver <= ?", [(self._key(k), ver) for k, _, ver in items])
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-
-    def close(self) -> None:
-        self._conn.close()
-
-    def __repr__(self) -> str:
-        return f"SqliteShard({self.path!r}, n={len(self)})"
+        return engine("shard", "sqlite")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -159,20 +77,39 @@ class ReshardReport:
 class ShardedDatabase:
     """A sharded key-value database: ``num_shards`` stores routed by ``strategy``.
 
-    ``backend="memory"`` keeps each shard in a dict (``db.shards`` is the list
-    of dicts, as in the classic primer API); ``backend="sqlite"`` keeps shard ``i`` in
-    ``path/shard_0000i.sqlite`` so the data outlives the process.
+    ``store=None`` (or ``"memory"``) keeps each shard in a dict (``db.shards`` is
+    the list of dicts, as in the classic primer API); ``store="sqlite:///folder"``
+    or a folder path keeps shard ``i`` in ``folder/shard_0000i.sqlite`` so the
+    data outlives the process. Values in SQLite are stored in a safe typed
+    encoding (:mod:`sysprims.backends.codec`), never pickled unless
+    ``allow_pickle=True`` (only for files nobody else can write to: unpickling
+    runs code). ``backend="sqlite", path=folder`` is the older spelling.
     """
 
-    def __init__(self, num_shards: int, strategy: ShardingStrategy, *, backend: str = "memory", path: str | os.PathLike[str] | None = None):
+    def __init__(self, num_shards: int, strategy: ShardingStrategy, *, store: Any = None,
+                 backend: str | None = None, path: str | os.PathLike[str] | None = None,
+                 allow_pickle: bool = False):
         self.num_shards = check_int("num_shards", num_shards, min=1)
         if not isinstance(strategy, ShardingStrategy):
             raise InvalidParameterError(f"strategy must be a ShardingStrategy, got {type(strategy).__name__}")
-        self.backend = check_choice("backend", backend, ("memory", "sqlite"))
-        if self.backend == "sqlite":
-            if path is None:
-                raise InvalidParameterError("backend='sqlite' needs path= (a folder for one file per shard)")
-            self.path: Path | None = Path(path)
+        from ..backends.registry import spec_kind, sqlite_path
+
+        if backend is not None or path is not None:  # the older spelling
+            if store is not None:
+                raise InvalidParameterError("pass store= or the older backend=/path=, not both")
+            if check_choice("backend", backend or "memory", ("memory", "sqlite")) == "sqlite":
+                if path is None:
+                    raise InvalidParameterError("backend='sqlite' needs path= (a folder for one file per shard)")
+                store = os.fspath(path)
+        kind = spec_kind(store)
+        if kind not in ("memory", "sqlite"):
+            raise InvalidParameterError(
+                f"ShardedDatabase store must be None, 'memory', 'sqlite:///folder' or a folder path, got {store!r:.80}"
+            )
+        self.backend = kind
+        self.allow_pickle = bool(allow_pickle)
+        if kind == "sqlite":
+            self.path: Path | None = Path(sqlite_path(store))
             if not self.path.is_dir():
                 raise BackendError(f"path {self.path} is not an existing folder")
         else:
@@ -184,10 +121,11 @@ class ShardedDatabase:
         self._check_ids(strategy)
 
     def _open(self, i: int) -> Any:
-        if self.backend == "memory":
-            return {}
-        assert self.path is not None  # set in __init__ for sqlite (not input validation)
-        return SqliteShard(self.path / f"shard_{i:05d}.sqlite", self._seq)
+        from ..backends.registry import open_store
+
+        if self.path is None:
+            return open_store("shard", None)
+        return open_store("shard", str(self.path / f"shard_{i:05d}.sqlite"), seq=self._seq, allow_pickle=self.allow_pickle)
 
     def _check_ids(self, strategy: ShardingStrategy) -> None:
         ids = strategy.shard_ids()
@@ -267,7 +205,7 @@ class ShardedDatabase:
     def _move_batch(self, src: int, dst: int, keys: list[Any]) -> None:
         """Copy ``keys`` from shard ``src`` to ``dst``, then delete them from ``src``."""
         s, d = self.shards[src], self.shards[dst]
-        if self.backend == "sqlite":
+        if hasattr(s, "items_for") and hasattr(d, "put_raw"):
             rows = s.items_for(keys)
             d.put_raw(rows)  # a newer row already in ``d`` (written after a crash) wins
             s.delete_copied(rows)
@@ -277,10 +215,21 @@ class ShardedDatabase:
             for k in keys:
                 del s[k]
 
+    def rewrite_safe(self) -> int:
+        """Re-encode pickled values (files of sysprims 0.1) in the safe encoding; needs
+        ``allow_pickle=True`` to read them. Returns how many rows were rewritten."""
+        return sum(shard.rewrite_safe() for shard in self.shards if hasattr(shard, "rewrite_safe"))
+
     def close(self) -> None:
         for shard in self.shards:
             if hasattr(shard, "close"):
                 shard.close()
+
+    def __enter__(self) -> ShardedDatabase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return f"ShardedDatabase(num_shards={len(self.shards)}, strategy={self.strategy!r}, backend={self.backend!r})"

@@ -23,7 +23,7 @@ from ..errors import (
 )
 from ..ids import SnowflakeID, SnowflakeLayout
 from ._base62 import BASE62, FeistelPermutation, decode_base62, encode_base62, encode_base62_many
-from ._store import LinkInfo, LinkStore, MemoryLinkStore
+from ._store import LinkInfo, LinkStore
 
 __all__ = [
     "AliasTakenError",
@@ -80,29 +80,13 @@ def validate_url(url: Any, max_length: int = 2048) -> str:
     return url
 
 
-def open_link_store(store: Any = None) -> LinkStore:
-    """A :class:`LinkStore` from ``None`` (memory), a store, a ``sqlite:///``
-    URL or ``.db``/``.sqlite`` path, or a ``redis://`` URL / redis client."""
-    if store is None or store == "memory":
-        return MemoryLinkStore()
-    if isinstance(store, LinkStore):
-        return store
-    if isinstance(store, (str, os.PathLike)):
-        text = os.fspath(store)
-        if text.startswith(("redis://", "rediss://", "unix://")):
-            from ..backends.shortener_store import RedisLinkStore
+def open_link_store(store: Any = None, **options: Any) -> LinkStore:
+    """A :class:`LinkStore` for a store spec (docs/stores.md): ``None``/``"memory"``/
+    ``"memory://"``, ``sqlite:///path`` or a path, ``redis://``/``rediss://``/
+    ``unix://``/``redis+cluster://`` or a redis client, or a store object."""
+    from ..backends.registry import open_store
 
-            return RedisLinkStore(text)
-        from ..backends.shortener_store import SQLiteLinkStore
-
-        return SQLiteLinkStore(text)
-    if hasattr(store, "evalsha") and hasattr(store, "pipeline"):
-        from ..backends.shortener_store import RedisLinkStore
-
-        return RedisLinkStore(store)
-    raise InvalidParameterError(
-        f"store must be None, a LinkStore, a sqlite:/// URL or path, or a redis:// URL or client, got {store!r}"
-    )
+    return open_store("shortener", store, **options)
 
 
 class URLShortener:

@@ -2,8 +2,10 @@
 
 A store maps short codes to links and owns the counters; the shortener
 decides codes, the store guarantees that a code is stored at most once
-(``create`` refuses a taken code atomically). SQLite and Redis stores live in
-:mod:`sysprims.backends.shortener_store` and implement the same interface.
+(``create`` refuses a taken code atomically). :class:`LinkStore` is the
+contract; the SQLite and Redis stores live in
+:mod:`sysprims.backends.shortener_sqlite` and :mod:`sysprims.backends.shortener_redis`,
+reached through the store registry (:mod:`sysprims.backends.registry`).
 Times are Unix milliseconds passed in by the caller (the shortener's clock).
 """
 
