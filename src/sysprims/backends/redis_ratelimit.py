@@ -7,8 +7,11 @@
 loaded once and run with ``EVALSHA`` (``NOSCRIPT`` falls back to loading it).
 A script call decides a whole chunk of requests in order, so ``allow_many``
 costs one round trip per chunk; the per-key state is one hash with an expiry,
-under ``<namespace>:rl:<algorithm>:{<128-bit key hash>}`` (the braces are the
-Redis Cluster hash tag).
+under ``<namespace>:v2:rl:{<128-bit key hash>}:<algorithm>``, the layout of
+:func:`sysprims.backends.redis.key` (the braces are the Redis Cluster hash tag:
+every algorithm's state of one key is in one slot). sysprims 0.1 wrote
+``<namespace>:rl:<algorithm>:{<hash>}``; those keys are not read (rate-limit
+state is short-lived: they expire by themselves, see ``docs/ratelimit_redis.md``).
 
 Time is the caller's ``now`` when one is given, else the Redis server's
 ``TIME`` (pass a NaN time to the scripts). The failure policy
@@ -26,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .._validate import check_choice, check_int, check_number
-from ..errors import BackendError, InvalidParameterError
+from ..errors import BackendError
 from ..ratelimit import algorithms as A
 from . import redis as layer
 
@@ -115,10 +118,9 @@ class RedisRateLimitBackend:
         self.spec = spec
         self.params: tuple[float, float, float] = tuple(float(p) for p in params)  # type: ignore[assignment]
         self.seed = seed
-        if not isinstance(namespace, str) or not namespace or "{" in namespace or "}" in namespace:
-            raise InvalidParameterError(
-                f"namespace must be a non-empty string without braces, got {namespace!r}"
-            )
+        # layer.key validates the namespace; keys are '<pre><32 hex digits><post>'
+        pre, _, post = layer.key(namespace, "rl", "@", spec.name).partition("@")
+        self._pre, self._post = pre, post
         self.namespace = namespace
         self.on_error = check_choice("on_error", on_error, ON_ERROR)
         if timeout is not None:
@@ -136,7 +138,6 @@ class RedisRateLimitBackend:
             batch = "pipeline" if type(self.client).__name__ == "RedisCluster" else "script"
         self.batch = batch
         self._script = script_for(spec.name)
-        self._prefix = f"{namespace}:rl:{spec.name}:"
         limit, rate, window = self.params
         self._fixed_args = [repr(limit), repr(rate if rate else window), repr(self.grace)]
         self._args0 = (*self._fixed_args, "0")
@@ -169,13 +170,21 @@ class RedisRateLimitBackend:
             pass
 
     def key_of(self, hk: tuple[int, int]) -> str:
-        """The Redis key holding the state of hash ``(h1, h2)``."""
-        return f"{self._prefix}{{{hk[0]:016x}{hk[1]:016x}}}"
+        """The Redis key holding the state of hash ``(h1, h2)``:
+        ``layer.key(namespace, "rl", f"{h1:016x}{h2:016x}", algorithm)``."""
+        return f"{self._pre}{hk[0]:016x}{hk[1]:016x}{self._post}"
+
+    def key_for(self, key: Any) -> str:
+        """The Redis key holding the state of user key ``key`` (str, bytes or int,
+        hashed under the limiter's seed as every ``allow`` call hashes it)."""
+        from ..hashing import hash128
+
+        return self.key_of(hash128(key, self.seed))
 
     def _keys(self, hashes: np.ndarray) -> list[str]:
         hexes = hashes.astype(">u8").tobytes().hex()
-        p = self._prefix
-        return [f"{p}{{{hexes[i : i + 32]}}}" for i in range(0, len(hexes), 32)]
+        pre, post = self._pre, self._post
+        return [f"{pre}{hexes[i : i + 32]}{post}" for i in range(0, len(hexes), 32)]
 
     # -- failure policy ----------------------------------------------------
     def _failed(self, exc: BaseException) -> bool:
@@ -199,7 +208,7 @@ class RedisRateLimitBackend:
         if self._down_until and self._cooling():
             return self._failed(BackendError("Redis is cooling down after an error"))
         blob = _PAIR.pack(_NAN if now is None else now, cost)
-        key = f"{self._prefix}{{{hk[0]:016x}{hk[1]:016x}}}"
+        key = f"{self._pre}{hk[0]:016x}{hk[1]:016x}{self._post}"
         try:
             try:  # the common case inlined: EVALSHA of a loaded script
                 return self.client.evalsha(self._script.sha, 1, key, *self._args0, blob) == b"1"
@@ -347,7 +356,8 @@ class RedisRateLimitBackend:
     def __len__(self) -> int:
         """Keys of this algorithm and namespace currently in Redis (a SCAN)."""
         try:
-            return sum(1 for _ in self.client.scan_iter(match=f"{self._prefix}*", count=1000))
+            pattern = layer.scan_pattern(self._pre) + self._post  # '<pre>*}:<algorithm>'
+            return sum(1 for _ in self.client.scan_iter(match=pattern, count=1000))
         except self._redis_errors as exc:
             raise BackendError(f"Redis is unavailable: {exc}") from exc
 
