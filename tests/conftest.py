@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from typing import NoReturn
 
 import pytest
 
@@ -78,18 +79,21 @@ class RedisServer:
         self.start()
 
 
+def _missing(why: str, hint: str) -> NoReturn:
+    """Skip (or fail under REQUIRE_REDIS=1) for a missing Redis tool or package."""
+    if os.environ.get("REQUIRE_REDIS") == "1":
+        pytest.fail(f"REQUIRE_REDIS=1 but {why} ({hint})")
+    pytest.skip(f"{why} ({hint})")
+
+
 def _redis_binary() -> str:
     binary = shutil.which("redis-server")
     if binary is None:
-        if os.environ.get("REQUIRE_REDIS") == "1":
-            pytest.fail("REQUIRE_REDIS=1 but redis-server is not on PATH")
-        pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
+        _missing("redis-server is not on PATH", "apt-get install -y redis-server")
     try:
         import redis  # noqa: F401
     except ImportError:
-        if os.environ.get("REQUIRE_REDIS") == "1":
-            pytest.fail('REQUIRE_REDIS=1 but the redis package is missing (pip install -e ".[redis]")')
-        pytest.skip('the redis Python package is not installed (pip install -e ".[redis]")')
+        _missing("the redis Python package is not installed", 'pip install -e ".[redis]"')
     return binary
 
 
@@ -255,9 +259,7 @@ class RedisClusterServers:
 def _redis_cli() -> str:
     cli = shutil.which("redis-cli")
     if cli is None:
-        if os.environ.get("REQUIRE_REDIS") == "1":
-            pytest.fail("REQUIRE_REDIS=1 but redis-cli is not on PATH (it comes with redis-server: apt-get install -y redis-server)")
-        pytest.skip("redis-cli is not installed (apt-get install -y redis-server brings it)")
+        _missing("redis-cli is not on PATH", "it comes with redis-server: apt-get install -y redis-server")
     return cli
 
 
