@@ -4,7 +4,9 @@
   ``redis.Redis`` client.
 * :class:`LuaScript` loads a script shipped in ``sysprims/backends/lua/`` once,
   runs it with ``EVALSHA`` and falls back to ``SCRIPT LOAD`` on ``NOSCRIPT``
-  (after a server restart or ``SCRIPT FLUSH``); it also works inside pipelines.
+  (after a server restart or ``SCRIPT FLUSH``); :meth:`LuaScript.run_many` pipelines
+  many calls, on a ``RedisCluster`` too (one pipeline per node: redis-py's cluster
+  pipelines refuse ``EVALSHA``).
 * :func:`key` builds namespaced keys whose ``{hash tag}`` keeps every key of one
   logical object in one Redis Cluster slot:
   ``<namespace>:v2:<kind>:{<name>}[:<part>...]``. The name and the parts are
@@ -28,8 +30,8 @@ from .._deps import require
 from ..errors import BackendError, InvalidParameterError
 
 __all__ = [
-    "DEFAULT_NAMESPACE", "KEY_LAYOUT", "LuaScript", "connect", "escape", "key", "redis_errors",
-    "scan_pattern", "unescape",
+    "DEFAULT_NAMESPACE", "KEY_LAYOUT", "LuaScript", "connect", "escape", "is_cluster", "key",
+    "redis_errors", "scan_pattern", "unescape",
 ]
 
 DEFAULT_NAMESPACE = "sysprims"
@@ -106,6 +108,24 @@ def scan_pattern(prefix: str) -> str:
     return _GLOB.sub(r"\\\1", prefix) + "*"
 
 
+def is_cluster(client: Any) -> bool:
+    """Whether ``client`` is a redis-py ``RedisCluster`` (sync or asyncio)."""
+    return type(client).__name__ == "RedisCluster"
+
+
+def _by_node(client: Any, calls: list[tuple[list[str], list[Any]]], todo: list[int]) -> list[tuple[Any, list[int]]]:
+    """``todo`` (indices into ``calls``) grouped by the cluster node serving the
+    slot of each call's first key, with that node's plain ``redis.Redis`` client."""
+    from redis.crc import key_slot
+
+    groups: dict[str, tuple[Any, list[int]]] = {}
+    nodes = client.nodes_manager
+    for i in todo:
+        node = nodes.get_node_from_slot(key_slot(calls[i][0][0].encode()))
+        groups.setdefault(node.name, (node, []))[1].append(i)
+    return [(client.get_redis_connection(node), idx) for node, idx in groups.values()]
+
+
 class LuaScript:
     """A Lua script from package data, run with EVALSHA and a NOSCRIPT fallback."""
 
@@ -134,6 +154,57 @@ class LuaScript:
     def queue(self, pipe: Any, keys: list[str], args: list[Any]) -> None:
         """Queue a call on a pipeline; call :meth:`ensure_loaded` on the client first."""
         pipe.evalsha(self.sha, len(keys), *keys, *args)
+
+    def run_many(self, client: Any, calls: list[tuple[list[str], list[Any]]], *, partial: bool = False) -> list[Any]:
+        """Run many calls ``(keys, args)`` of the script, pipelined; results in order.
+
+        Every call's keys must share one Cluster slot. On a ``RedisCluster``
+        client (whose pipelines refuse ``EVALSHA``) the calls go to the node serving
+        their slot, one pipeline per node. ``NOSCRIPT`` loads the script on that node
+        and redoes those calls; ``MOVED``/``ASK`` refreshes the slot map and redoes
+        them (neither ran). With ``partial=True`` the calls of a node that failed get
+        the exception as their result instead of raising ``BackendError``."""
+        redis = require("redis")
+        results: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        cluster = is_cluster(client)
+        for _attempt in range(3):
+            again: list[int] = []
+            refresh = False
+            for conn, idx in _by_node(client, calls, todo) if cluster else [(client, todo)]:
+                try:
+                    pipe = conn.pipeline(transaction=False)
+                    for i in idx:
+                        keys, args = calls[i]
+                        pipe.evalsha(self.sha, len(keys), *keys, *args)
+                    got = pipe.execute(raise_on_error=False)
+                except (redis.exceptions.RedisError, OSError) as exc:
+                    if not partial:
+                        raise BackendError(f"Redis is unavailable ({self.name}): {exc}") from exc
+                    for i in idx:
+                        results[i] = exc
+                    refresh = refresh or cluster
+                    continue
+                missing = []
+                for i, r in zip(idx, got, strict=True):
+                    if isinstance(r, redis.exceptions.NoScriptError):
+                        missing.append(i)
+                    elif isinstance(r, redis.exceptions.AskError):  # MOVED too: a subclass
+                        again.append(i)
+                        refresh = True
+                    elif isinstance(r, Exception) and not partial:
+                        raise BackendError(f"Redis script {self.name} failed: {r}") from r
+                    else:
+                        results[i] = r
+                if missing:
+                    self.ensure_loaded(conn)
+                    again.extend(missing)
+            if refresh and cluster:
+                client.nodes_manager.initialize()
+            if not again:
+                return results
+            todo = sorted(again)
+        raise BackendError(f"Redis script {self.name} could not be run: the slots kept moving or the script kept vanishing")
 
     def ensure_loaded(self, client: Any) -> None:
         """Load the script if the server does not have it (before pipelining)."""

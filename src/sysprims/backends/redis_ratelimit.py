@@ -65,6 +65,15 @@ def _pack(ts: Any, costs: Any, n: int) -> bytes:
     return arr.tobytes()
 
 
+class _PartialChunk(Exception):
+    """A chunk some of whose requests were decided before a Cluster node failed:
+    ``bits`` holds 0/1 per decided request and 2 per undecided one."""
+
+    def __init__(self, bits: bytes, error: BaseException):
+        super().__init__(str(error))
+        self.bits, self.error = bits, error
+
+
 class RedisRateLimitBackend:
     """One algorithm's per-key state in Redis, decided by atomic Lua scripts.
 
@@ -134,13 +143,15 @@ class RedisRateLimitBackend:
         self.server_time = self.time == "server"
         batch = check_choice("batch", batch, ("auto", "script", "pipeline"))
         self.client = self._client(url)
-        if batch == "auto":
-            batch = "pipeline" if type(self.client).__name__ == "RedisCluster" else "script"
+        self.cluster = layer.is_cluster(self.client)
+        if batch == "auto" or self.cluster:  # one script call cannot span Cluster slots
+            batch = "pipeline" if self.cluster else "script"
         self.batch = batch
         self._script = script_for(spec.name)
         limit, rate, window = self.params
         self._fixed_args = [repr(limit), repr(rate if rate else window), repr(self.grace)]
         self._args0 = (*self._fixed_args, "0")
+        self._fixed_args_no_details = list(self._args0)
         from redis.exceptions import NoScriptError
 
         self._noscript = NoScriptError
@@ -259,6 +270,11 @@ class RedisRateLimitBackend:
                     res = self._run(keys, blob)
                 else:
                     res = self._pipelined(keys, blob)
+            except _PartialChunk as part:  # a Cluster node failed: the others' answers stand
+                decided = np.frombuffer(part.bits, dtype=np.uint8)
+                out[start:] = self._failed(part.error)
+                out[start:stop] = np.where(decided == 2, out[start:stop], decided == 1)
+                return out
             except (BackendError, *self._redis_errors) as exc:  # type: ignore[misc]  # mypy: no star in except
                 out[start:] = self._failed(exc)
                 return out
@@ -266,31 +282,39 @@ class RedisRateLimitBackend:
         return out
 
     def _pipelined(self, keys: list[str], blob: bytes) -> bytes:
-        """One script call per request, pipelined (one round trip; each call one slot)."""
-        from redis.exceptions import NoScriptError
+        """One script call per request, or on a Cluster one per hash slot (its
+        requests in order), pipelined: each call touches one slot. A key's requests
+        share a slot, and different keys' states are independent, so the answers
+        are the serial loop's. On a Cluster, when a node fails, the requests of the
+        nodes that answered keep their decisions (:class:`_PartialChunk`)."""
+        fixed = self._fixed_args_no_details
+        if not self.cluster:
+            calls = [([k], [*fixed, blob[16 * i : 16 * i + 16]]) for i, k in enumerate(keys)]
+            return b"".join(self._script.run_many(self.client, calls))
+        from redis.crc import key_slot
 
-        script, fixed = self._script, [*self._fixed_args, "0"]
-        results: list[Any] = [None] * len(keys)
-        todo = list(range(len(keys)))
-        for _attempt in range(2):
-            pipe = self.client.pipeline(transaction=False)
-            for i in todo:
-                script.queue(pipe, [keys[i]], [*fixed, blob[16 * i : 16 * i + 16]])
-            got = pipe.execute(raise_on_error=False)
-            missing = []
-            for i, r in zip(todo, got, strict=True):
-                if isinstance(r, NoScriptError):
-                    missing.append(i)
-                elif isinstance(r, Exception):
-                    raise BackendError(f"Redis script {script.name} failed: {r}") from r
-                else:
-                    results[i] = r
-            if not missing:
-                return b"".join(results)
-            # the server lost its scripts (restart, SCRIPT FLUSH): load, redo those calls
-            script.ensure_loaded(self.client)
-            todo = missing
-        raise BackendError(f"Redis script {script.name} could not be loaded")
+        groups: dict[int, list[int]] = {}
+        for i, k in enumerate(keys):
+            groups.setdefault(key_slot(k.encode()), []).append(i)
+        members = list(groups.values())
+        calls = [
+            ([keys[i] for i in idx], [*fixed, b"".join(blob[16 * i : 16 * i + 16] for i in idx)])
+            for idx in members
+        ]
+        results = self._script.run_many(self.client, calls, partial=True)
+        bits = bytearray(len(keys))
+        failure = None
+        for idx, res in zip(members, results, strict=True):
+            if isinstance(res, BaseException):
+                failure = failure or res
+                for i in idx:
+                    bits[i] = 2  # undecided
+            else:
+                for i, b in zip(idx, res, strict=True):
+                    bits[i] = b - 48  # b"0" / b"1"
+        if failure is not None:
+            raise _PartialChunk(bytes(bits), failure)
+        return bytes(bytearray(b + 48 for b in bits))
 
     # -- state -------------------------------------------------------------
     def get_row(self, hk: tuple[int, int]) -> list[float] | None:
