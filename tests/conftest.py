@@ -32,11 +32,12 @@ def _free_port() -> int:
 class RedisServer:
     """A redis-server process of our own on 127.0.0.1."""
 
-    def __init__(self, binary: str):
+    def __init__(self, binary: str, durable: bool = False):
         self.binary = binary
         self.port = _free_port()
         self.dir = tempfile.mkdtemp(prefix="sysprims-redis-")
         self.proc: subprocess.Popen | None = None
+        self.durable = durable  # append-only file, fsync on every write: survives SIGKILL
 
     @property
     def url(self) -> str:
@@ -45,7 +46,7 @@ class RedisServer:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir, "--protected-mode", "yes"],
+             *_persistence(self.durable), "--dir", self.dir, "--protected-mode", "yes"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
@@ -70,8 +71,15 @@ class RedisServer:
             self.proc = None
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def kill(self) -> None:
+        """SIGKILL by pid (no shutdown: only a durable server keeps its data)."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
     def restart(self) -> None:
-        """Stop and start again on the same port (state is lost, scripts flushed)."""
+        """Stop and start again on the same port (state is lost unless durable; scripts flushed)."""
         if self.proc is not None:
             self.proc.terminate()
             self.proc.wait(timeout=5)
@@ -84,6 +92,12 @@ def _missing(why: str, hint: str) -> NoReturn:
     if os.environ.get("REQUIRE_REDIS") == "1":
         pytest.fail(f"REQUIRE_REDIS=1 but {why} ({hint})")
     pytest.skip(f"{why} ({hint})")
+
+
+def _persistence(durable: bool) -> list[str]:
+    if durable:
+        return ["--appendonly", "yes", "--appendfsync", "always"]
+    return ["--appendonly", "no"]
 
 
 def _redis_binary() -> str:
@@ -151,8 +165,9 @@ class ClusterNode:
     """One cluster-enabled redis-server on a loopback port; its folder keeps
     ``nodes.conf`` across restarts (so a restarted node rejoins with its slots)."""
 
-    def __init__(self, binary: str, folder: str):
+    def __init__(self, binary: str, folder: str, durable: bool = False):
         self.binary = binary
+        self.durable = durable
         self.port = _free_port()
         self.bus_port = _free_port()
         self.dir = folder
@@ -161,9 +176,9 @@ class ClusterNode:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir, "--protected-mode", "yes",
+             *_persistence(self.durable), "--dir", self.dir, "--protected-mode", "yes",
              "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-             "--cluster-port", str(self.bus_port), "--cluster-node-timeout", "1000"],
+             "--cluster-port", str(self.bus_port), "--cluster-node-timeout", "5000"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         _wait_for(lambda: _ping(self.port), f"redis-server (cluster node) on port {self.port}")
@@ -190,14 +205,14 @@ class RedisClusterServers:
     """A real 3-master Redis Cluster (no replicas) on 127.0.0.1; slots assigned with
     ``redis-cli --cluster create``; every process stopped by its pid."""
 
-    def __init__(self, binary: str, cli: str, masters: int = 3):
+    def __init__(self, binary: str, cli: str, masters: int = 3, durable: bool = False):
         self.binary, self.cli = binary, cli
         self.root = tempfile.mkdtemp(prefix="sysprims-cluster-")
         self.nodes = []
         for i in range(masters):
             folder = os.path.join(self.root, f"node{i}")
             os.mkdir(folder)
-            self.nodes.append(ClusterNode(binary, folder))
+            self.nodes.append(ClusterNode(binary, folder, durable))
 
     @property
     def ports(self) -> list[int]:
@@ -282,10 +297,22 @@ def cluster_client(redis_cluster: RedisClusterServers):
     client.close()
 
 
-@pytest.fixture
-def own_cluster() -> Iterator[RedisClusterServers]:
-    """A private 3-master cluster a test may SIGKILL nodes of (fault tests)."""
-    cluster = RedisClusterServers(_redis_binary(), _redis_cli())
+@pytest.fixture(scope="module")
+def durable_cluster() -> Iterator[RedisClusterServers]:
+    """A 3-master cluster of the module's own, with fsync'd append-only files, whose
+    nodes a test may SIGKILL and restart with their data (fault tests: restart what
+    you kill, and ``flush()`` first)."""
+    cluster = RedisClusterServers(_redis_binary(), _redis_cli(), durable=True)
     cluster.start()
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture
+def durable_redis() -> Iterator[RedisServer]:
+    """A private single redis-server with an fsync'd append-only file (it keeps its
+    data across SIGKILL and restart)."""
+    server = RedisServer(_redis_binary(), durable=True)
+    server.start()
+    yield server
+    server.stop()
