@@ -252,7 +252,8 @@ class RedisClusterServers:
         self.wait_ok()
 
     def client(self, **kwargs):
-        from redis.cluster import ClusterNode as Seed, RedisCluster
+        from redis.cluster import ClusterNode as Seed
+        from redis.cluster import RedisCluster
 
         return RedisCluster(startup_nodes=[Seed("127.0.0.1", p) for p in self.ports], **kwargs)
 

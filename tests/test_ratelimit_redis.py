@@ -21,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sysprims.backends.redis import key as redis_key
 from sysprims.clock import ManualClock
 from sysprims.errors import BackendError, InvalidParameterError
 from sysprims.hashing import hash128, hash_keys
-from sysprims.backends.redis import key as redis_key
 from sysprims.ratelimit import ALGORITHMS, DistributedTokenBucket, RateLimiter, TokenBucket
 from tests.reference.ratelimit import reference
 
