@@ -7,9 +7,13 @@ same run, with the same Zipf trace of string keys (limit 100 per second).
 * "batch": sysprims ``allow_many(keys)`` (one script call per 1,000 decisions) vs
   the same ``limits`` loop, which has no batch API.
 
+* "cluster vs single": sysprims ``allow_many`` on a 3-master Redis Cluster
+  (redis-server processes started here, ``redis.cluster.RedisCluster`` client)
+  against the single server, alternating batch by batch in one timing loop.
+
 ``extra_info["decisions_per_s"]`` is the throughput; the summary test records
 sysprims / limits ratios (the issue's goals: single calls >= 1x, ``allow_many``
->= 10x per decision).
+>= 10x per decision) and cluster / single ratios.
 """
 
 from __future__ import annotations
@@ -131,13 +135,71 @@ def test_interleaved_single_calls(benchmark, redis_url, keys, algorithm):
 
     rounds = 3
     benchmark.pedantic(run, rounds=rounds, iterations=1)
-    n = rounds * len(keys)
-    ours, theirs = n / spent["sysprims"], n / spent["limits"]
-    benchmark.extra_info.update(
-        n=n, sysprims_per_s=ours, limits_per_s=theirs, ratio=round(ours / theirs, 2)
-    )
-    _RESULTS[("interleaved sysprims", algorithm)] = ours
-    _RESULTS[("interleaved limits", algorithm)] = theirs
+    _record_interleaved(benchmark, algorithm, spent, rounds * len(keys), "sysprims", "limits", "interleaved")
+
+
+def _record_interleaved(benchmark, algorithm, spent, n, a, b, label):
+    """Rates of two contenders timed in one loop (``spent``: seconds of each), as
+    ``<a>_per_s``, ``<b>_per_s`` and ``ratio`` (a / b) in extra_info and in _RESULTS."""
+    ra, rb = n / spent[a], n / spent[b]
+    benchmark.extra_info.update({"n": n, f"{a}_per_s": ra, f"{b}_per_s": rb, "ratio": round(ra / rb, 2)})
+    _RESULTS[(f"{label} {a}", algorithm)] = ra
+    _RESULTS[(f"{label} {b}", algorithm)] = rb
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A 3-master Redis Cluster (the test suite's helper), one per module."""
+    import shutil
+
+    binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if binary is None or cli is None:
+        pytest.skip("redis-server/redis-cli are not installed (apt-get install -y redis-server)")
+    from tests.conftest import RedisClusterServers
+
+    servers = RedisClusterServers(binary, cli)
+    servers.start()
+    yield servers
+    servers.stop()
+
+
+@pytest.mark.parametrize("algorithm", list(PAIRS))
+def test_allow_many_cluster_vs_single_interleaved(benchmark, redis_url, cluster, keys, algorithm):
+    """allow_many on the Cluster and on the single server, alternating batch by batch
+    inside one timing loop (both see the same machine load); records both rates."""
+    import redis
+
+    from sysprims.backends.redis_ratelimit import RedisRateLimitBackend
+    from sysprims.ratelimit import algorithms as A
+
+    benchmark.group = "ratelimit redis: allow_many cluster vs single"
+    single = _limiter(redis_url, algorithm, namespace="vs-cluster")
+    spec = A.SPECS[algorithm]
+    client = cluster.client()
+    backend = RedisRateLimitBackend(spec, A.check_params(spec, *PARAMS[algorithm].values()), 0, client)
+    on_cluster = RateLimiter(algorithm, backend=backend, **PARAMS[algorithm])
+    assert isinstance(client, redis.cluster.RedisCluster) and backend.batch == "pipeline"
+    spent = {"single": 0.0, "cluster": 0.0}
+    ts = np.full(len(keys), 1_700_000_000.0)
+    state = {"t": 0.0}
+
+    def run():
+        state["t"] += 2.0  # a fresh window per round: both see the same decisions
+        now = ts + state["t"]
+        t0 = time.perf_counter()
+        a = single.allow_many(keys, now)
+        t1 = time.perf_counter()
+        b = on_cluster.allow_many(keys, now)
+        spent["single"] += t1 - t0
+        spent["cluster"] += time.perf_counter() - t1
+        assert np.array_equal(a, b)
+
+    run()  # warm-up (scripts loaded on every node, kernels compiled), not counted
+    spent.update(single=0.0, cluster=0.0)
+    rounds = 5
+    benchmark.pedantic(run, rounds=rounds, iterations=1)
+    client.close()
+    _record_interleaved(benchmark, algorithm, spent, rounds * len(keys), "cluster", "single", "allow_many")
 
 
 def test_summary_ratios(benchmark):
@@ -161,6 +223,10 @@ def test_summary_ratios(benchmark):
             benchmark.extra_info[f"interleaved decisions/s sysprims|limits {algorithm}"] = (
                 f"{a:,.0f} | {b:,.0f}"
             )
+    for algorithm in PAIRS:
+        a, b = _RESULTS.get(("allow_many cluster", algorithm)), _RESULTS.get(("allow_many single", algorithm))
+        if a and b:
+            benchmark.extra_info[f"allow_many cluster / single {algorithm}"] = round(a / b, 2)
     for what, algorithm in sorted(_RESULTS):
         benchmark.extra_info[f"decisions/s {what} {algorithm}"] = round(_RESULTS[(what, algorithm)])
     for k, v in sorted(benchmark.extra_info.items()):

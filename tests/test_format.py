@@ -261,3 +261,63 @@ def test_legacy_kind_spellings_are_read_as_their_new_names():
         struct.pack_into("<I", blob, len(blob) - 4, zlib.crc32(bytes(blob[:-4])))
         assert unpack(bytes(blob), kind=new).kind == new
         assert unpack(bytes(blob), kind=old).kind == new
+
+
+# ---------------------------------------------------------------- permissions (#18 item 6)
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test (restored after it)."""
+    import os
+
+    old = os.umask(0o022)
+    os.umask(old)
+    yield lambda mask: os.umask(mask)
+    os.umask(old)
+
+
+def _write_save(target):
+    save(target, golden_blob())
+
+
+def _write_atomic_output(target):
+    from sysprims.io import atomic_output
+
+    with atomic_output(target) as tmp:
+        tmp.write_bytes(b"data")
+
+
+WRITERS = [_write_save, _write_atomic_output]
+
+
+def _mode(path) -> int:
+    import stat
+
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.parametrize("write", WRITERS)
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002, 0o027])
+def test_a_new_file_gets_the_mode_a_plain_open_gives_under_the_umask(tmp_path, umask, write, mask):
+    umask(mask)
+    plain = tmp_path / "plain"
+    with open(plain, "wb") as fh:  # the reference: what open() creates under this umask
+        fh.write(b"x")
+    target = tmp_path / "new.bin"
+    write(target)
+    assert _mode(target) == _mode(plain) == 0o666 & ~mask
+
+
+@pytest.mark.parametrize("write", WRITERS)
+@pytest.mark.parametrize("existing", [0o644, 0o640, 0o600, 0o664])
+def test_replacing_a_file_keeps_its_mode(tmp_path, umask, write, existing):
+    import os
+
+    umask(0o077)  # a stricter umask must not tighten a file we replace
+    target = tmp_path / "old.bin"
+    target.write_bytes(b"old")
+    os.chmod(target, existing)
+    write(target)
+    assert _mode(target) == existing
+    assert target.read_bytes() != b"old"

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sysprims.backends.redis import key as redis_key
 from sysprims.clock import ManualClock
 from sysprims.errors import BackendError, InvalidParameterError
 from sysprims.hashing import hash128, hash_keys
@@ -133,7 +134,8 @@ def test_distributed_token_bucket_seed_api(redis_url, redis_client):
     assert redis_client.type(key) == b"hash"
     assert redis_client.keys("*") == [key.encode()]
     h1, h2 = hash128("user-42", 0)
-    assert key == f"sysprims:rl:token_bucket:{{{h1:016x}{h2:016x}}}"
+    assert key == f"sysprims:v2:rl:{{{h1:016x}{h2:016x}}}:token_bucket"
+    assert key == redis_key("sysprims", "rl", f"{h1:016x}{h2:016x}", "token_bucket")
     pttl = redis_client.pttl(key)
     assert 0 < pttl <= math.ceil((5.0 + 10.0) * 1000)  # time to refill 5 tokens + grace
     # time came from the server: the stored time is the server's TIME
@@ -392,8 +394,10 @@ def test_every_key_expires_when_its_state_is_fresh_again(redis_url, redis_client
     for k, cost in [("a", 1), ("a", 2), ("b", 1), ("c", 0)] + [("b", 1)] * 5:
         d = rl.decide(k, now, cost)
         assert d == mem.decide(k, now, cost)
-    keys = sorted(redis_client.keys("ns:rl:*"))
-    assert len(keys) == 3 and all(k.startswith(f"ns:rl:{algorithm}:{{".encode()) for k in keys)
+    keys = sorted(redis_client.keys("ns:v2:rl:*"))
+    assert len(keys) == 3 and all(
+        k.startswith(b"ns:v2:rl:{") and k.endswith(f"}}:{algorithm}".encode()) for k in keys
+    )
     for k in ("a", "b", "c"):
         key = rl.backend.key_of(hash128(k, 0))
         assert redis_client.type(key) == b"hash"
@@ -402,6 +406,23 @@ def test_every_key_expires_when_its_state_is_fresh_again(redis_url, redis_client
         # expiry = time until fresh + grace, renewed once it falls below + grace / 2
         # (1 s of slack for the real time this test takes)
         assert (reset + grace / 2) * 1000 - 1000 < pttl <= math.ceil((reset + grace) * 1000)
+
+
+def test_keys_of_sysprims_0_1_are_not_read_and_expire_by_themselves(redis_url, redis_client):
+    """0.1 kept state under '<ns>:rl:<algorithm>:{<hash>}'. 0.2 does not read it (the
+    documented decision): a key exhausted under 0.1 starts afresh, the old hash is
+    left untouched, keeps its own expiry (so it goes away) and is not counted."""
+    rl = RateLimiter("fixed_window", max_requests=2, window_seconds=60.0, backend=redis_url)
+    h1, h2 = hash128("u", 0)
+    old = f"sysprims:rl:fixed_window:{{{h1:016x}{h2:016x}}}"
+    exhausted = struct.pack("<4d", math.floor(600.0 / 60.0), 2.0, 600.0, 670.0)
+    redis_client.hset(old, "s", exhausted)
+    redis_client.pexpire(old, 70_000)
+    assert rl.allow_many(["u", "u", "u"], [600.0, 600.0, 600.0]).tolist() == [True, True, False]
+    assert redis_client.hget(old, "s") == exhausted and 0 < redis_client.pttl(old) <= 70_000
+    assert rl.backend.key_for("u") != old and len(rl) == 1
+    # both layouts put one key's state in one Cluster slot (the same hash tag)
+    assert rl.backend.key_for("u").split("{")[1].split("}")[0] == old.split("{")[1].split("}")[0]
 
 
 def test_server_time_by_default_and_clock_when_given(redis_url, redis_client):

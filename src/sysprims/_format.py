@@ -255,17 +255,45 @@ def _read_meta(raw: bytes) -> tuple[dict[str, Any], list[tuple[str, np.dtype, tu
     return meta["params"], entries
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux tells it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it (restored at once)
+    os.umask(mask)
+    return mask
+
+
+def replacement_mode(path: str | os.PathLike[str]) -> int:
+    """The permission bits an atomic write onto ``path`` should leave: those of
+    the file it replaces, else what a plain ``open(path, "w")`` would create
+    under the current umask (``mkstemp`` alone gives 0600 whatever the umask)."""
+    try:
+        return _stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
 def save(path: str | os.PathLike[str], blob: bytes) -> None:
     """Write ``blob`` to ``path`` atomically (temporary file + rename).
 
     The temporary (``.NAME.XXXXXXXX.tmp`` beside ``path``) is locked while it is
     written; temporaries of the same target left by a writer that was killed
     (unlocked ones) are removed first, so repeated kills do not fill the disk.
+    The file keeps the permissions of the one it replaces, or gets those a plain
+    ``open()`` gives under the umask (:func:`replacement_mode`).
     """
     path = Path(path)
     with locked_temporary(path, ".tmp") as (fh, tmp):
         fh.write(blob)
         fh.flush()
+        if hasattr(os, "fchmod"):
+            os.fchmod(fh.fileno(), replacement_mode(path))
         os.fsync(fh.fileno())
         os.replace(tmp, path)
 

@@ -5,9 +5,7 @@ contract module names its component (``COMPONENT``) and takes the ``spec``
 fixture, which is parametrised over the engines the store registry
 (:data:`sysprims.backends.registry.ENGINES`) has for that component. Adding an
 engine is one line here (and one module plus one registry line in
-``src/sysprims/backends``); a Redis Cluster engine, for instance::
-
-    "redis_cluster": lambda request, tmp_path: request.getfixturevalue("redis_cluster_url"),
+``src/sysprims/backends``), as the Redis Cluster engine shows.
 """
 
 from __future__ import annotations
@@ -24,7 +22,15 @@ ENGINES: dict[str, Callable[[Any, Path], Any]] = {
     "memory": lambda request, tmp_path: "memory://",
     "sqlite": lambda request, tmp_path: f"sqlite:///{tmp_path}/store.db",
     "redis": lambda request, tmp_path: request.getfixturevalue("redis_url"),
+    "redis_cluster": lambda request, tmp_path: _flushed_cluster_url(request),
 }
+
+
+def _flushed_cluster_url(request: Any) -> str:
+    """The session cluster's ``redis+cluster://`` URL, every node flushed first
+    (the ``cluster_client`` fixture flushes)."""
+    request.getfixturevalue("cluster_client")
+    return request.getfixturevalue("redis_cluster").url
 _MARKS = {"redis": [pytest.mark.redis], "redis_cluster": [pytest.mark.redis]}
 
 

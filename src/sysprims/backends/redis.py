@@ -6,7 +6,9 @@
   and :func:`is_redis_client` are the one place that tells a Redis spec.
 * :class:`LuaScript` loads a script shipped in ``sysprims/backends/lua/`` once,
   runs it with ``EVALSHA`` and falls back to ``SCRIPT LOAD`` on ``NOSCRIPT``
-  (after a server restart or ``SCRIPT FLUSH``); it also works inside pipelines.
+  (after a server restart or ``SCRIPT FLUSH``); :meth:`LuaScript.run_many` pipelines
+  many calls, on a ``RedisCluster`` too (one pipeline per node: redis-py's cluster
+  pipelines refuse ``EVALSHA``).
 * :func:`key` builds namespaced keys whose ``{hash tag}`` keeps every key of one
   logical object in one Redis Cluster slot:
   ``<namespace>:v2:<kind>:{<name>}[:<part>...]``. The name and the parts are
@@ -142,6 +144,66 @@ def scan_pattern(prefix: str) -> str:
     return _GLOB.sub(r"\\\1", prefix) + "*"
 
 
+def _by_node(client: Any, calls: list[tuple[list[str], list[Any]]], todo: list[int]) -> list[tuple[Any, list[int]]]:
+    """``todo`` (indices into ``calls``) grouped by the cluster node serving the
+    slot of each call's first key, with that node's plain ``redis.Redis`` client."""
+    from redis.crc import key_slot
+
+    groups: dict[str, tuple[Any, list[int]]] = {}
+    nodes = client.nodes_manager
+    for i in todo:
+        node = nodes.get_node_from_slot(key_slot(calls[i][0][0].encode()))
+        groups.setdefault(node.name, (node, []))[1].append(i)
+    return [(client.get_redis_connection(node), idx) for node, idx in groups.values()]
+
+
+def _bulk(value: Any) -> bytes:
+    v = value if isinstance(value, bytes) else str(value).encode()
+    return b"$%d\r\n%s\r\n" % (len(v), v)
+
+
+def _send_evalsha(conn: Any, sha: str, calls: list[tuple[list[str], list[Any]]], idx: list[int]) -> tuple[Any, Any]:
+    """Write ``EVALSHA`` of every call in ``idx`` on one pooled connection of
+    ``conn`` (RESP packed here: redis-py's per-command packing was most of the
+    client's time); returns ``(pool, connection)`` for :func:`_receive`."""
+    head = b"$7\r\nEVALSHA\r\n" + _bulk(sha)
+    out = []
+    for i in idx:
+        keys, args = calls[i]
+        out.append(b"*%d\r\n" % (3 + len(keys) + len(args)))
+        out.append(head)
+        out.append(_bulk(len(keys)))
+        out.extend(_bulk(k.encode()) for k in keys)
+        out.extend(_bulk(a) for a in args)
+    pool = conn.connection_pool
+    connection = pool.get_connection()
+    try:
+        connection.send_packed_command([b"".join(out)])
+    except BaseException:
+        connection.disconnect()
+        pool.release(connection)
+        raise
+    return pool, connection
+
+
+def _receive(pending: tuple[Any, Any], n: int, response_error: type[BaseException]) -> list[Any]:
+    """The ``n`` replies of :func:`_send_evalsha` (an error reply as its exception)."""
+    pool, connection = pending
+    out: list[Any] = []
+    try:
+        for _ in range(n):
+            try:
+                out.append(connection.read_response())
+            except response_error as exc:
+                out.append(exc)
+    except BaseException:
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)
+    return out
+
+
 class LuaScript:
     """A Lua script from package data, run with EVALSHA and a NOSCRIPT fallback."""
 
@@ -170,6 +232,74 @@ class LuaScript:
     def queue(self, pipe: Any, keys: list[str], args: list[Any]) -> None:
         """Queue a call on a pipeline; call :meth:`ensure_loaded` on the client first."""
         pipe.evalsha(self.sha, len(keys), *keys, *args)
+
+    def run_many(self, client: Any, calls: list[tuple[list[str], list[Any]]], *, partial: bool = False) -> list[Any]:
+        """Run many calls ``(keys, args)`` of the script, pipelined; results in order.
+
+        Every call's keys must share one Cluster slot. On a ``RedisCluster``
+        client (whose pipelines refuse ``EVALSHA``) the calls go to the node serving
+        their slot, one pipeline per node. ``NOSCRIPT`` loads the script on that node
+        and redoes those calls; ``MOVED``/``ASK`` refreshes the slot map and redoes
+        them (neither ran). With ``partial=True`` the calls of a node that failed get
+        the exception as their result instead of raising ``BackendError``."""
+        redis = require("redis")
+        errors = (redis.exceptions.RedisError, OSError)
+        results: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        cluster = is_cluster_client(client)
+        for _attempt in range(3):
+            again: list[int] = []
+            refresh = False
+
+            def failed(idx: list[int], exc: BaseException) -> None:
+                if not partial:
+                    raise BackendError(f"Redis is unavailable ({self.name}): {exc}") from exc
+                for i in idx:
+                    results[i] = exc
+
+            # a Cluster: send every node its calls first, then read the replies (the
+            # nodes work in parallel); a single server: one redis-py pipeline
+            sent = []
+            for conn, idx in _by_node(client, calls, todo) if cluster else [(client, todo)]:
+                try:
+                    sent.append((conn, idx, _send_evalsha(conn, self.sha, calls, idx) if cluster else None))
+                except errors as exc:
+                    failed(idx, exc)
+                    refresh = True
+            for conn, idx, pending in sent:
+                try:
+                    if pending is None:
+                        pipe = conn.pipeline(transaction=False)
+                        for i in idx:
+                            keys, args = calls[i]
+                            pipe.evalsha(self.sha, len(keys), *keys, *args)
+                        got = pipe.execute(raise_on_error=False)
+                    else:
+                        got = _receive(pending, len(idx), redis.exceptions.ResponseError)
+                except errors as exc:
+                    failed(idx, exc)
+                    refresh = True
+                    continue
+                missing = []
+                for i, r in zip(idx, got, strict=True):
+                    if isinstance(r, redis.exceptions.NoScriptError):
+                        missing.append(i)
+                    elif isinstance(r, redis.exceptions.AskError):  # MOVED too: a subclass
+                        again.append(i)
+                        refresh = True
+                    elif isinstance(r, Exception) and not partial:
+                        raise BackendError(f"Redis script {self.name} failed: {r}") from r
+                    else:
+                        results[i] = r
+                if missing:
+                    self.ensure_loaded(conn)
+                    again.extend(missing)
+            if refresh and cluster:
+                client.nodes_manager.initialize()
+            if not again:
+                return results
+            todo = sorted(again)
+        raise BackendError(f"Redis script {self.name} could not be run: the slots kept moving or the script kept vanishing")
 
     def ensure_loaded(self, client: Any) -> None:
         """Load the script if the server does not have it (before pipelining)."""

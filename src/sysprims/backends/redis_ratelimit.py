@@ -7,8 +7,11 @@
 loaded once and run with ``EVALSHA`` (``NOSCRIPT`` falls back to loading it).
 A script call decides a whole chunk of requests in order, so ``allow_many``
 costs one round trip per chunk; the per-key state is one hash with an expiry,
-under ``<namespace>:rl:<algorithm>:{<128-bit key hash>}`` (the braces are the
-Redis Cluster hash tag).
+under ``<namespace>:v2:rl:{<128-bit key hash>}:<algorithm>``, the layout of
+:func:`sysprims.backends.redis.key` (the braces are the Redis Cluster hash tag:
+every algorithm's state of one key is in one slot). sysprims 0.1 wrote
+``<namespace>:rl:<algorithm>:{<hash>}``; those keys are not read (rate-limit
+state is short-lived: they expire by themselves, see ``docs/ratelimit_redis.md``).
 
 Time is the caller's ``now`` when one is given, else the Redis server's
 ``TIME`` (pass a NaN time to the scripts). The failure policy
@@ -26,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .._validate import check_choice, check_int, check_number
-from ..errors import BackendError, InvalidParameterError
+from ..errors import BackendError
 from ..ratelimit import algorithms as A
 from . import redis as layer
 
@@ -60,6 +63,15 @@ def _pack(ts: Any, costs: Any, n: int) -> bytes:
     arr[:, 0] = _NAN if ts is None else ts
     arr[:, 1] = costs
     return arr.tobytes()
+
+
+class _PartialChunk(Exception):
+    """A chunk some of whose requests were decided before a Cluster node failed:
+    ``bits`` holds 0/1 per decided request and 2 per undecided one."""
+
+    def __init__(self, bits: bytes, error: BaseException):
+        super().__init__(str(error))
+        self.bits, self.error = bits, error
 
 
 class RedisRateLimitBackend:
@@ -115,10 +127,9 @@ class RedisRateLimitBackend:
         self.spec = spec
         self.params: tuple[float, float, float] = tuple(float(p) for p in params)  # type: ignore[assignment]
         self.seed = seed
-        if not isinstance(namespace, str) or not namespace or "{" in namespace or "}" in namespace:
-            raise InvalidParameterError(
-                f"namespace must be a non-empty string without braces, got {namespace!r}"
-            )
+        # layer.key validates the namespace; keys are '<pre><32 hex digits><post>'
+        pre, _, post = layer.key(namespace, "rl", "@", spec.name).partition("@")
+        self._pre, self._post = pre, post
         self.namespace = namespace
         self.on_error = check_choice("on_error", on_error, ON_ERROR)
         if timeout is not None:
@@ -132,14 +143,15 @@ class RedisRateLimitBackend:
         self.server_time = self.time == "server"
         batch = check_choice("batch", batch, ("auto", "script", "pipeline"))
         self.client = self._client(url)
-        if batch == "auto":
-            batch = "pipeline" if type(self.client).__name__ == "RedisCluster" else "script"
+        self.cluster = layer.is_cluster_client(self.client)
+        if batch == "auto" or self.cluster:  # one script call cannot span Cluster slots
+            batch = "pipeline" if self.cluster else "script"
         self.batch = batch
         self._script = script_for(spec.name)
-        self._prefix = f"{namespace}:rl:{spec.name}:"
         limit, rate, window = self.params
         self._fixed_args = [repr(limit), repr(rate if rate else window), repr(self.grace)]
         self._args0 = (*self._fixed_args, "0")
+        self._fixed_args_no_details = list(self._args0)
         from redis.exceptions import NoScriptError
 
         self._noscript = NoScriptError
@@ -169,13 +181,21 @@ class RedisRateLimitBackend:
             pass
 
     def key_of(self, hk: tuple[int, int]) -> str:
-        """The Redis key holding the state of hash ``(h1, h2)``."""
-        return f"{self._prefix}{{{hk[0]:016x}{hk[1]:016x}}}"
+        """The Redis key holding the state of hash ``(h1, h2)``:
+        ``layer.key(namespace, "rl", f"{h1:016x}{h2:016x}", algorithm)``."""
+        return f"{self._pre}{hk[0]:016x}{hk[1]:016x}{self._post}"
+
+    def key_for(self, key: Any) -> str:
+        """The Redis key holding the state of user key ``key`` (str, bytes or int,
+        hashed under the limiter's seed as every ``allow`` call hashes it)."""
+        from ..hashing import hash128
+
+        return self.key_of(hash128(key, self.seed))
 
     def _keys(self, hashes: np.ndarray) -> list[str]:
         hexes = hashes.astype(">u8").tobytes().hex()
-        p = self._prefix
-        return [f"{p}{{{hexes[i : i + 32]}}}" for i in range(0, len(hexes), 32)]
+        pre, post = self._pre, self._post
+        return [f"{pre}{hexes[i : i + 32]}{post}" for i in range(0, len(hexes), 32)]
 
     # -- failure policy ----------------------------------------------------
     def _failed(self, exc: BaseException) -> bool:
@@ -199,7 +219,7 @@ class RedisRateLimitBackend:
         if self._down_until and self._cooling():
             return self._failed(BackendError("Redis is cooling down after an error"))
         blob = _PAIR.pack(_NAN if now is None else now, cost)
-        key = f"{self._prefix}{{{hk[0]:016x}{hk[1]:016x}}}"
+        key = f"{self._pre}{hk[0]:016x}{hk[1]:016x}{self._post}"
         try:
             try:  # the common case inlined: EVALSHA of a loaded script
                 return self.client.evalsha(self._script.sha, 1, key, *self._args0, blob) == b"1"
@@ -250,6 +270,11 @@ class RedisRateLimitBackend:
                     res = self._run(keys, blob)
                 else:
                     res = self._pipelined(keys, blob)
+            except _PartialChunk as part:  # a Cluster node failed: the others' answers stand
+                decided = np.frombuffer(part.bits, dtype=np.uint8)
+                out[start:] = self._failed(part.error)
+                out[start:stop] = np.where(decided == 2, out[start:stop], decided == 1)
+                return out
             except (BackendError, *self._redis_errors) as exc:  # type: ignore[misc]  # mypy: no star in except
                 out[start:] = self._failed(exc)
                 return out
@@ -257,31 +282,39 @@ class RedisRateLimitBackend:
         return out
 
     def _pipelined(self, keys: list[str], blob: bytes) -> bytes:
-        """One script call per request, pipelined (one round trip; each call one slot)."""
-        from redis.exceptions import NoScriptError
+        """One script call per request, or on a Cluster one per hash slot (its
+        requests in order), pipelined: each call touches one slot. A key's requests
+        share a slot, and different keys' states are independent, so the answers
+        are the serial loop's. On a Cluster, when a node fails, the requests of the
+        nodes that answered keep their decisions (:class:`_PartialChunk`)."""
+        fixed = self._fixed_args_no_details
+        if not self.cluster:
+            calls = [([k], [*fixed, blob[16 * i : 16 * i + 16]]) for i, k in enumerate(keys)]
+            return b"".join(self._script.run_many(self.client, calls))
+        from redis.crc import key_slot
 
-        script, fixed = self._script, [*self._fixed_args, "0"]
-        results: list[Any] = [None] * len(keys)
-        todo = list(range(len(keys)))
-        for _attempt in range(2):
-            pipe = self.client.pipeline(transaction=False)
-            for i in todo:
-                script.queue(pipe, [keys[i]], [*fixed, blob[16 * i : 16 * i + 16]])
-            got = pipe.execute(raise_on_error=False)
-            missing = []
-            for i, r in zip(todo, got, strict=True):
-                if isinstance(r, NoScriptError):
-                    missing.append(i)
-                elif isinstance(r, Exception):
-                    raise BackendError(f"Redis script {script.name} failed: {r}") from r
-                else:
-                    results[i] = r
-            if not missing:
-                return b"".join(results)
-            # the server lost its scripts (restart, SCRIPT FLUSH): load, redo those calls
-            script.ensure_loaded(self.client)
-            todo = missing
-        raise BackendError(f"Redis script {script.name} could not be loaded")
+        groups: dict[int, list[int]] = {}
+        for i, k in enumerate(keys):
+            groups.setdefault(key_slot(k.encode()), []).append(i)
+        members = list(groups.values())
+        calls = [
+            ([keys[i] for i in idx], [*fixed, b"".join(blob[16 * i : 16 * i + 16] for i in idx)])
+            for idx in members
+        ]
+        results = self._script.run_many(self.client, calls, partial=True)
+        bits = bytearray(len(keys))
+        failure = None
+        for idx, res in zip(members, results, strict=True):
+            if isinstance(res, BaseException):
+                failure = failure or res
+                for i in idx:
+                    bits[i] = 2  # undecided
+            else:
+                for i, b in zip(idx, res, strict=True):
+                    bits[i] = b - 48  # b"0" / b"1"
+        if failure is not None:
+            raise _PartialChunk(bytes(bits), failure)
+        return bytes(bytearray(b + 48 for b in bits))
 
     # -- state -------------------------------------------------------------
     def get_row(self, hk: tuple[int, int]) -> list[float] | None:
@@ -347,7 +380,8 @@ class RedisRateLimitBackend:
     def __len__(self) -> int:
         """Keys of this algorithm and namespace currently in Redis (a SCAN)."""
         try:
-            return sum(1 for _ in self.client.scan_iter(match=f"{self._prefix}*", count=1000))
+            pattern = layer.scan_pattern(self._pre) + self._post  # '<pre>*}:<algorithm>'
+            return sum(1 for _ in self.client.scan_iter(match=pattern, count=1000))
         except self._redis_errors as exc:
             raise BackendError(f"Redis is unavailable: {exc}") from exc
 

@@ -18,17 +18,19 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     ``path``, on any error it is removed, so an interrupted run leaves no
     half-written file (and an older file at ``path`` stays intact). The
     temporary is locked while in use, and those a killed run left behind are
-    removed by the next run."""
+    removed by the next run. The file keeps the permissions of the one it
+    replaces, or gets those a plain ``open()`` gives under the umask."""
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         from .readers import InputError
 
         raise InputError(f"cannot write {target}: folder {parent} does not exist")
-    from .._format import locked_temporary
+    from .._format import locked_temporary, replacement_mode
 
     with locked_temporary(target, ".partial") as (_fh, tmp):
         yield Path(tmp)
+        os.chmod(tmp, replacement_mode(target))
         os.replace(tmp, target)
 
 
