@@ -52,7 +52,9 @@ class DistributedTokenBucket:
         clock: Clock | None = None,
         **options: Any,
     ):
-        from ..backends.redis_ratelimit import RedisRateLimitBackend
+        from ..backends.registry import engine
+
+        RedisRateLimitBackend = engine("ratelimit", "redis")
 
         self.user_id = user_id
         spec = A.SPECS["token_bucket"]
