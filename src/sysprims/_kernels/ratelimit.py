@@ -130,7 +130,7 @@ def _step_sliding_counter(st, s, params, now, cost):
     W = params[2]
     idx = np.floor(now / W)
     if idx != st[s, 0]:
-        if idx == st[s, 0] + 1.0:
+        if idx - st[s, 0] == 1.0:  # a difference: exact past 2**53, unlike index + 1
             st[s, 2] = st[s, 1]
         else:
             st[s, 2] = 0.0
@@ -176,10 +176,12 @@ def row_idle(st, s, algo, params, now):
         if newest < 0:
             newest += L
         return st[s, 2 + newest] < now - params[2]
-    idx = np.floor(now / params[2])
-    if st[s, 1] == 0.0 and (st[s, 2] == 0.0 or idx >= st[s, 0] + 1):
+    # windows ahead as a difference of two indexes, exact at any magnitude (beyond 2**53
+    # ``index + 1`` and ``index + 2`` round back to the index and a live row looked idle)
+    ahead = np.floor(now / params[2]) - st[s, 0]
+    if st[s, 1] == 0.0 and (st[s, 2] == 0.0 or ahead >= 1.0):
         return True
-    return idx >= st[s, 0] + 2
+    return ahead >= 2.0
 
 
 @kernel(inline="always")
