@@ -66,6 +66,10 @@ class MemoryBackend:
         # sliding log with max_requests=100,000 (256 such rows took 800 MB)
         self._hot_max = max(1, min(self.HOT_MAX, (2 * self.HOT_MAX) // self._width))
         self._hot: dict[tuple[int, int], list[float]] = {}
+        # the same hot rows by ``str`` key, for RateLimiter.allow (a dict lookup on the
+        # string's cached hash instead of MurmurHash3 per call); every entry is a row of
+        # ``_hot`` and the two are cleared together
+        self._by_key: dict[str, list[float]] = {}
         self._last_now = -np.inf
         self._wide = self._width >= _WIDE
         self.max_memory = _physical_memory() if max_memory is None else max_memory
@@ -224,6 +228,7 @@ class MemoryBackend:
         hashes = np.array(list(self._hot.keys()), dtype=np.uint64).reshape(-1, 2)
         rows = np.array(list(self._hot.values()), dtype=np.float64).reshape(-1, self._width)
         self._hot.clear()
+        self._by_key.clear()
         i, n = 0, hashes.shape[0]
         while i < n:
             i = int(put_rows(self.th, self.used, self.state, self.meta, hashes, rows, np.int64(i)))
@@ -293,7 +298,8 @@ class MemoryBackend:
 
     def reset(self, hk: tuple[int, int], now: float) -> None:
         self._last_now = now
-        self._hot.pop(hk, None)
+        if self._hot.pop(hk, None) is not None:
+            self._by_key.clear()  # one of them may name the dropped row
         s = self._slot(*hk)
         if s >= 0:
             self.state[s] = A.fresh_row(self._code, self.params, now)

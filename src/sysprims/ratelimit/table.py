@@ -15,14 +15,12 @@ import threading
 from typing import Any
 
 import numpy as np
-from mmh3 import hash64 as _hash64
 
 from .._format import Container, Persistable
 from .._html import html_table
 from ..clock import Clock, resolve_clock
 from ..errors import InvalidParameterError, MissingDependencyError
 from ..hashing import check_seed, hash128, hashes_for
-from ..keys import key_to_bytes
 from . import algorithms as A
 from .memory import MemoryBackend
 from .single import CLASSES, Decision
@@ -141,6 +139,13 @@ class RateLimiter(Persistable):
         # the memory backend's scalar path, inlined (no method call per request)
         self._hot = self._backend._hot if isinstance(self._backend, MemoryBackend) else None
         self._stepper = A.STEPPERS[self._spec.code]
+        self._by_key, self._acquire, self._release = self._scalar_path()
+
+    def _scalar_path(self):
+        """``allow``'s memory-backend shortcut (None for other backends) and the lock's
+        bound methods (a ``with`` block costs twice an acquire/release pair)."""
+        by_key = self._backend._by_key if isinstance(self._backend, MemoryBackend) else None
+        return by_key, self._lock.acquire, self._lock.release
 
     # -- properties --------------------------------------------------------
     @property
@@ -184,25 +189,42 @@ class RateLimiter(Persistable):
     # -- decisions ---------------------------------------------------------
     def allow(self, key: Any, now: Any = None, cost: float = 1) -> bool:
         """Decide one request of ``key`` at ``now`` (default: the clock); True if allowed."""
-        hk = _hash64(
-            key.encode() if type(key) is str else key_to_bytes(key), self._seed, signed=False
-        )
         c = 1.0 if cost == 1 else A.check_cost(self._spec, cost)
-        if now is None and self._server_time:
-            return self._backend.allow_one(hk, None, c)
-        with self._lock:
+        by_key = self._by_key
+        if by_key is None or (now is None and self._server_time):
+            return self._allow_backend(key, now, c)
+        # the memory backend's scalar path, inlined: a str key seen since the last batch
+        # finds its hot row by the string itself; others hash once and find it by hash
+        self._acquire()
+        try:
             if type(now) is float and self._last <= now < _INF:
                 self._last = now
             else:
                 now = self._now(now)
-            hot = self._hot
-            if hot is None:
-                return self._backend.allow_one(hk, now, c)
-            row = hot.get(hk)
+            row = by_key.get(key) if type(key) is str else None
             if row is None:
-                row = self._backend._hot_row(hk, now)
+                row = self._hot_row_of(key, now)
             self._backend._last_now = now
             return self._stepper(row, now, c, self._params)
+        finally:
+            self._release()
+
+    def _hot_row_of(self, key: Any, now: float) -> list[float]:
+        """The memory backend's hot row of ``key`` (lock held), remembered by ``str`` key."""
+        hk = hash128(key, self._seed)  # validates: a lone surrogate raises KeyTypeError
+        row = self._hot.get(hk)
+        if row is None:
+            row = self._backend._hot_row(hk, now)  # may flush, clearing _by_key
+        if type(key) is str:
+            self._by_key[key] = row
+        return row
+
+    def _allow_backend(self, key: Any, now: Any, c: float) -> bool:
+        hk = hash128(key, self._seed)
+        if now is None and self._server_time:
+            return self._backend.allow_one(hk, None, c)
+        with self._lock:
+            return self._backend.allow_one(hk, self._now(now), c)
 
     def decide(self, key: Any, now: Any = None, cost: float = 1) -> Decision:
         """Like :meth:`allow`, returning a :class:`Decision` (remaining, retry-after, reset-after)."""
