@@ -358,8 +358,17 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
     if not cfg.rate_redirects:  # innermost: both middlewares above still see every redirect
         reserved = {r.path[1:] for r in routes if r.path.count("/") == 1 and "{" not in r.path}
 
-        async def resolve(code: str) -> str | None:
-            return await call(svc.resolve, code, True)
+        if svc.kind == "redis" and isinstance(store, str) and cfg.threadpool:
+            # the store's own script on redis.asyncio: no worker thread per click
+            from ..backends.aio_links import AsyncLinkResolver
+
+            resolver = AsyncLinkResolver(svc.store, store)
+
+            async def resolve(code: str) -> str | None:
+                return await svc.aresolve(resolver, code)
+        else:
+            async def resolve(code: str) -> str | None:
+                return await call(svc.resolve, code, True)
 
         middleware.append(Middleware(
             RedirectFastPath, resolve=resolve, reserved=reserved, status=cfg.redirect_status,
