@@ -229,12 +229,19 @@ class RateLimiter(Persistable):
     def decide(self, key: Any, now: Any = None, cost: float = 1) -> Decision:
         """Like :meth:`allow`, returning a :class:`Decision` (remaining, retry-after, reset-after)."""
         hk = hash128(key, self._seed)
-        c = A.check_cost(self._spec, cost)
+        c = 1.0 if type(cost) is int and cost == 1 else A.check_cost(self._spec, cost)
         if now is None and self._server_time:
             allowed, remaining, retry, reset = self._backend.decide(hk, None, c)
         else:
-            with self._lock:
-                allowed, remaining, retry, reset = self._backend.decide(hk, self._now(now), c)
+            self._acquire()
+            try:
+                if type(now) is float and self._last <= now < _INF:  # _now's checks, inlined
+                    self._last = now
+                else:
+                    now = self._now(now)
+                allowed, remaining, retry, reset = self._backend.decide(hk, now, c)
+            finally:
+                self._release()
         return Decision(allowed, self._params[0], remaining, retry, reset, c)
 
     def allow_many(
