@@ -4,8 +4,9 @@ Starts ``sysprims serve shortener`` as a real uvicorn process (SQLite, then Redi
 a private redis-server on a free port unless ``--redis-url`` is given), creates
 ``--links`` links, then ``--clients`` client processes (keep-alive HTTP/1.1
 connections, one each) send ``--requests`` redirect requests in total to random
-codes and stop by themselves. Reports redirects per second, p50/p99/max latency
-and checks that the store counted every click exactly once.
+codes and stop by themselves. Reports redirects per second, p50/p99/max latency,
+the server process's CPU per redirect, and checks that the store counted every
+click exactly once.
 
     python benchmarks/load_service.py                       # 20,000 requests, 4 clients
     python benchmarks/load_service.py --smoke               # a few hundred, seconds
@@ -87,6 +88,7 @@ def service(store: str, extra: list[str] | None = None):
             if time.monotonic() > deadline:
                 raise RuntimeError("service did not start in 60 s")
             time.sleep(0.1)
+        service.pid = proc.pid  # type: ignore[attr-defined]  # the last server started, for process_cpu
         yield port
     finally:
         proc.terminate()
@@ -95,6 +97,16 @@ def service(store: str, extra: list[str] | None = None):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def process_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) a process has used so far (Linux), else None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
 
 
 def create_links(port: int, n: int) -> list[str]:
@@ -142,9 +154,11 @@ def run_load(store: str, *, requests: int = 20_000, clients: int = 4, links: int
         per = [requests // clients + (1 if i < requests % clients else 0) for i in range(clients)]
         ctx = mp.get_context("fork" if hasattr(os, "fork") else "spawn")
         with ctx.Pool(clients) as pool:
+            cpu0 = process_cpu(service.pid)  # type: ignore[attr-defined]
             t0 = time.perf_counter()
             results = pool.map(_client, [(port, codes, n, i + 1) for i, n in enumerate(per)])
             wall = time.perf_counter() - t0
+            cpu1 = process_cpu(service.pid)  # type: ignore[attr-defined]
         lat = np.concatenate([r[0] for r in results])
         errors = sum(r[1] for r in results)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -163,6 +177,8 @@ def run_load(store: str, *, requests: int = 20_000, clients: int = 4, links: int
         "p99_ms": float(np.percentile(lat, 99) * 1e3),
         "max_ms": float(lat.max() * 1e3),
         "errors": errors,
+        # the server process's own CPU per redirect: steadier than redirects/s on a shared machine
+        "server_cpu_us": None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) / requests * 1e6,
         "clicks_counted": counted,
         "clicks_expected": requests + warm if links <= 1000 else None,
     }
@@ -199,11 +215,12 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 raise SystemExit(f"unknown store {store!r}: sqlite or redis")
     print(f"{'store':8} {'requests':>9} {'clients':>7} {'redirects/s':>12} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'max ms':>8} {'errors':>6} {'clicks ok':>9}")
+          f"{'max ms':>8} {'errors':>6} {'clicks ok':>9} {'server CPU us':>13}")
     for r in rows:
         ok = r["clicks_counted"] == r["clicks_expected"]
         print(f"{r['store']:8} {r['requests']:>9,} {r['clients']:>7} {r['redirects_per_s']:>12,.0f} "
-              f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['max_ms']:>8.1f} {r['errors']:>6} {str(ok):>9}")
+              f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['max_ms']:>8.1f} {r['errors']:>6} {str(ok):>9} "
+              f"{r['server_cpu_us'] or float('nan'):>13.0f}")
     print(f"cpus: {os.cpu_count()}, python {sys.version.split()[0]}, "
           f"load average before: {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "")
     if a.json:

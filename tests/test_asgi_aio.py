@@ -145,3 +145,21 @@ def test_async_idempotency_twin_shares_records_with_the_blocking_manager(redis_u
     clock.advance(61)
     assert manager.get("order-1") is None
     manager.close()
+
+
+def test_run_blocking_runs_in_a_worker_thread_off_the_loop():
+    """The blocking call waits for an event that only the loop can set: it completes
+    (True) only if the loop kept running while the call waited in another thread."""
+    import threading
+
+    from sysprims.asgi._common import run_blocking
+
+    async def main():
+        ev = threading.Event()
+        waiting = asyncio.ensure_future(run_blocking(ev.wait, 30))
+        await asyncio.sleep(0)
+        ev.set()
+        return await waiting, await run_blocking(threading.get_ident)
+
+    ok, worker = asyncio.run(main())
+    assert ok is True and worker != threading.get_ident()

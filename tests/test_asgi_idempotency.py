@@ -338,3 +338,19 @@ def test_the_response_ends_only_after_its_outcome_is_settled(status, stored):
 
     asyncio.run(mw(scope, receive, send))
     assert seen == [(b"part ", "running"), (b"end", stored)]
+
+
+def test_fingerprint_is_sha256_of_length_prefixed_parts():
+    """Stored fingerprints outlive a release: the digest is pinned to its definition
+    (SHA-256 over method, path, query and body, each after its 8-byte little-endian length)."""
+    import hashlib
+    import struct
+
+    from sysprims.asgi import fingerprint_request
+
+    for method, path, query, body in [("POST", "/api/links", b"", b'{"url": "x"}'), ("PATCH", "/a/\udcff", b"q=1", b""),
+                                      ("POST", "/", b"", bytes(range(256)) * 100)]:
+        want = hashlib.sha256()
+        for part in (method.encode(), path.encode("utf-8", "surrogateescape"), query, body):
+            want.update(struct.pack("<Q", len(part)) + part)
+        assert fingerprint_request(method, path, query, body) == want.hexdigest()

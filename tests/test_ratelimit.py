@@ -652,3 +652,31 @@ def test_churn_growth_is_bounded_and_memory_follows_live_keys_beyond_it():
     assert bounded.backend.capacity * bounded.backend.slot_bytes <= 1 << 20
     assert free.backend.capacity > bounded.backend.capacity
     assert free.backend.capacity * free.backend.slot_bytes <= free.backend.CHURN_BYTES
+
+
+@pytest.mark.parametrize("algorithm", ["token_bucket", "sliding_window_log"])
+def test_scalar_rows_found_by_str_key_stay_one_row_per_key(algorithm):
+    """``allow`` finds a str key's hot row by the string; the same key given as bytes,
+    through ``decide``, a batch, ``reset`` or a spill to the table must see one row."""
+    params = {"token_bucket": {"capacity": 3, "refill_rate": 1.0},
+              "sliding_window_log": {"max_requests": 3, "window_seconds": 1.0}}[algorithm]
+    rl = RateLimiter(algorithm, **params)
+    twin = RateLimiter(algorithm, **params)  # every request by hash (bytes keys)
+    rl.backend._hot_max = 2
+    script = [("allow", "a"), ("allow", b"a"), ("decide", "a"), ("allow", "b"), ("allow", "c"),
+              ("allow", "a"), ("batch", "a"), ("allow", "a"), ("reset", b"a"), ("allow", "a"),
+              ("allow", "a"), ("allow", "a"), ("allow", "a"), ("allow", "b")]
+    got, want = [], []
+    for op, key in script:
+        for lim, k, out in ((rl, key, got), (twin, key if isinstance(key, bytes) else key.encode(), want)):
+            if op == "allow":
+                out.append(lim.allow(k, 0.0))
+            elif op == "decide":
+                out.append(lim.decide(k, 0.0).allowed)
+            elif op == "batch":
+                out.append(lim.allow_many([k], [0.0]).tolist())
+            else:
+                lim.reset(k, 0.0)
+    assert got == want
+    assert got.count(True) > 3 and False in got  # reset refilled "a" once
+    assert rl.state_of("a") == twin.state_of(b"a")

@@ -360,3 +360,62 @@ def test_a_paced_bucket_saved_mid_stream_loads_and_decides_the_same(algorithm, r
     loaded = RateLimiter.from_bytes(original.to_bytes())
     rest = np.array(ts[200:])
     assert loaded.allow_many(["k"] * 200, rest).tolist() == original.allow_many(["k"] * 200, rest).tolist()
+
+
+# ---------------------------------------------------------------- window indexes past 2**53
+
+
+@pytest.mark.parametrize("now", [2.0**54, 2.0**60, 3.0 * 2.0**56])
+@pytest.mark.parametrize("window", [1.0, 0.25])
+def test_reclaim_at_huge_times_keeps_live_sliding_counter_rows(now, window):
+    """Past 2**53 window indexes, ``index + 1`` and ``index + 2`` round back to the
+    index itself, and the idle test called a row idle in its own window: a reclaim
+    dropped a live key and its next request in the same window was admitted."""
+    rl = RateLimiter("sliding_window_counter", max_requests=1, window_seconds=window)
+    assert rl.allow("k", now)
+    assert rl.reclaim(now) == 0  # one request counted in the current window: live
+    assert not rl.allow("k", now)
+    assert rl.allow_many(["k"], [now]).tolist() == [False]
+    # the previous window's count still weighs at the start of the next window
+    nxt = np.nextafter(now, np.inf)
+    while np.floor(nxt / window) == np.floor(now / window):
+        nxt = np.nextafter(nxt, np.inf)
+    assert rl.reclaim(nxt) == (0 if np.floor(nxt / window) - np.floor(now / window) == 1 else 1)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_batch_equals_loop_with_reclaims_at_huge_times(algorithm):
+    """A reclaim between batches drops only idle rows, so at times past 2**50 s the
+    batches still decide exactly as the loop of ``allow`` without reclaims (a live
+    sliding-counter row was dropped there)."""
+    params = {
+        "token_bucket": {"capacity": 2, "refill_rate": 1.0},
+        "leaky_bucket": {"capacity": 2, "leak_rate": 1.0},
+        "fixed_window": {"max_requests": 2, "window_seconds": 0.125},
+        "sliding_window_log": {"max_requests": 2, "window_seconds": 0.125},
+        "sliding_window_counter": {"max_requests": 2, "window_seconds": 0.125},
+    }[algorithm]
+    start = 2.0**51  # float spacing 0.5 s: window indexes 2**54 + 4k
+    keys = [f"user-{i % 7}" for i in range(20)]
+    batch = RateLimiter(algorithm, **params)
+    loop = RateLimiter(algorithm, **params)
+    for step in range(6):
+        t = start + 0.5 * step
+        got = []
+        for half in (keys[:10], keys[10:]):  # a reclaim inside the window, between the halves
+            batch.reclaim(t)
+            got += batch.allow_many(half, np.full(len(half), t)).tolist()
+        assert got == [loop.allow(k, t) for k in keys], step
+
+
+def test_sliding_counter_window_two_ahead_past_2_53_starts_empty():
+    """At 2**53 + 2 the next float second is 2**53 + 4: two windows on, so the previous
+    window is empty. ``index + 1`` rounds to ``index + 2`` there and the old count was
+    carried over as the previous window's, denying the request."""
+    t0, t1 = 2.0**53 + 2, 2.0**53 + 4
+    assert np.nextafter(t0, np.inf) == t1
+    loop = RateLimiter("sliding_window_counter", max_requests=1, window_seconds=1.0)
+    assert [loop.allow("k", t0), loop.allow("k", t1)] == [True, True]
+    batch = RateLimiter("sliding_window_counter", max_requests=1, window_seconds=1.0)
+    assert batch.allow_many(["k", "k"], [t0, t1]).tolist() == [True, True]
+    assert batch.decide("k", t1).remaining == 0  # the request at t1 is the only one counted

@@ -169,3 +169,22 @@ def test_same_machine_id_still_unique_codes(redis_url):
     finally:
         a.state.service.close()
         b.state.service.close()
+
+
+def test_async_redirects_count_where_blocking_ones_do(redis_url):
+    """The default app awaits the store's resolve script on redis.asyncio; an inline
+    (blocking) app on the same Redis counts into the same totals, buckets and expiry."""
+    clock = ManualClock(T0)
+    app_async, c_async = instance(redis_url, clock)
+    _, c_sync = instance(redis_url, clock, threadpool=False)
+    code = c_async.post("/api/links", json={"url": "https://example.com/both", "ttl_seconds": 10}).json()["code"]
+    for c in (c_async, c_sync, c_async):
+        r = c.get(f"/{code}")
+        assert r.status_code == 302 and r.headers["location"] == "https://example.com/both"
+    assert c_sync.get(f"/api/links/{code}").json()["clicks"] == 3
+    assert sum(c_async.get(f"/api/links/{code}/clicks").json()["per_minute"]) == 2  # written by this instance (the other still buffers its one)
+    assert app_async.state.service._stats_snapshot()["redirects"] == 2
+    assert c_async.get("/nosuchcode").status_code == 404
+    clock.advance(10.5)
+    assert c_async.get(f"/{code}").status_code == 404  # expired: the script's check, as the blocking path
+    assert c_sync.get(f"/{code}").status_code == 404

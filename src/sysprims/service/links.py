@@ -207,15 +207,18 @@ class LinkRegistry:
         return self._db.page(limit, cursor)
 
     # -- clicks ------------------------------------------------------------
-    def clicked(self, code: str, now: float) -> None:
+    def clicked(self, code: str, now: float, flush: bool = True) -> bool:
+        """Count one click of ``code`` at ``now``; returns whether the buffer is due to
+        be written, and writes it then unless ``flush=False`` (the caller will)."""
         minute = int(now // 60)
         with self._lock:
             self._pending[(code, f"m{minute}")] += 1
             self._pending[(code, f"h{minute // 60}")] += 1
             self._npending += 1
             full = self._npending >= self.flush_every
-        if full:
+        if full and flush:
             self.flush()
+        return full
 
     def flush(self) -> None:
         with self._lock:
