@@ -560,3 +560,18 @@ def test_distributed_token_bucket_paced_exactly_and_remaining_agrees(redis_url):
     for t in (20.0, 20.05, 20.1, 20.1, 20.3, 20.30000000000001):
         probe = bucket.decide(cost=0, now=t)
         assert bucket.decide(cost=1, now=t).allowed == (probe.remaining >= 1)
+
+
+@pytest.mark.parametrize("batch", ["script", "pipeline"])
+def test_sliding_counter_two_windows_ahead_past_2_53_starts_empty_on_redis(redis_url, batch):
+    """Past 2**53 consecutive float seconds can be two windows apart; the Lua step must
+    compare window indices by difference (``idx == a + 1`` rounds), as the kernel does."""
+    t0, t1 = 2.0**53 + 2, 2.0**53 + 4
+    params = {"max_requests": 1, "window_seconds": 1.0}
+    def red_limiter():
+        return RateLimiter("sliding_window_counter", backend=redis_url, backend_options={"namespace": _ns(), "batch": batch}, **params)
+
+    red, mem = red_limiter(), RateLimiter("sliding_window_counter", **params)
+    assert red.allow_many(["k", "k"], [t0, t1]).tolist() == mem.allow_many(["k", "k"], [t0, t1]).tolist() == [True, True]
+    red2 = red_limiter()
+    assert [red2.allow("j", t0), red2.allow("j", t1)] == [True, True]

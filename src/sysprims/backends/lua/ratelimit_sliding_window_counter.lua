@@ -15,7 +15,7 @@ end
 local function step(st, now, cost)
   local idx = math.floor(now / P2)
   if idx ~= st.a then
-    if idx == st.a + 1 then
+    if idx - st.a == 1 then  -- a difference: past 2^53 `st.a + 1` rounds
       st.c = st.b
     else
       st.c = 0.0
