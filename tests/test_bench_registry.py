@@ -295,6 +295,24 @@ def test_registry_checks_catch_a_wrong_answer():
         c.check([not x for x in out], None, d)
 
 
+def test_dict_token_bucket_row_is_measured_where_it_differs_by_its_documented_token():
+    """On a trace long enough to hold exactly-due requests, the dict bucket's
+    decisions differ from sysprims' (it has no float slack): its row is still
+    measured, with the share that agrees, and checked per key (within one
+    admitted request), instead of an error row that left the table without
+    its baseline."""
+    c = next(c for c in case_ratelimit.CONTENDERS if c.name == "dict token bucket allow() loop")
+    d = case_ratelimit.data(20_000)
+    out = c.call(c.setup(None, d), d)
+    acc = c.check(out, None, d)
+    assert 0.99 < acc["same_decisions"] < 1.0
+    worse = list(out)
+    for i in [i for i, k in enumerate(d["keys"]) if k == d["keys"][0] and out[i]][:3]:
+        worse[i] = False  # three fewer admitted for one key: beyond the one-token slack
+    with pytest.raises(AssertionError, match="differs by"):
+        c.check(worse, None, d)
+
+
 def test_head_slices_every_per_item_sequence():
     d = case_ratelimit.data(100)
     h = head(d, 10)
