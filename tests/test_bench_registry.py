@@ -17,7 +17,14 @@ import numpy as np
 import pytest
 
 from sysprims.bench import naive
-from sysprims.bench.cases import case_bloom, case_feed, case_idempotency, case_ids, case_ratelimit
+from sysprims.bench.cases import (
+    case_bloom,
+    case_feed,
+    case_idempotency,
+    case_ids,
+    case_ratelimit,
+    case_sharding,
+)
 from sysprims.bench.core import Context, Result, add_ratios, discover_cases
 from sysprims.bench.profiles import PROFILES
 from sysprims.bench.registry import BATCH, FLOOR, SHAPES, SINGLE, Contender, head, measure_all
@@ -232,8 +239,10 @@ def test_floor_rows_are_present_where_they_mean_something():
     (case_feed, {"push fan-out (per timeline write)", "read newest 20 (push model)"}),
     (case_ids, {"base62 encode n counters", "shorten n URLs (memory)", "shorten n URLs into SQLite"}),
     (case_idempotency, {"first execution", "cache hit"}),
+    (case_ratelimit, {"decide (Zipf trace, str keys)", "decide (Zipf trace, int64 keys)"}),
+    (case_sharding, {"route str keys", "route int64 keys"}),
 ], ids=lambda x: getattr(x, "NAME", ""))
-def test_cases_moved_onto_the_registry_have_their_floors(module, floors):
+def test_cases_have_their_floors(module, floors):
     assert {c.case for c in module.CONTENDERS if c.library == FLOOR} == floors
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..naive import DictTokenBucket
-from ..registry import BATCH, NAIVE, SINGLE, Contender, measure_all
+from ..registry import BATCH, FLOOR, NAIVE, SINGLE, Contender, measure_all, read_keys_floor
 
 NAME = "ratelimit"
 TITLE = "Rate limiting (100 requests/s per key)"
@@ -194,7 +194,17 @@ def _contenders() -> list[Contender]:
                          check=_admitted("token_bucket", "dict token bucket", per_key_slack=1),
                          note="plain Python, trace timestamps; the same requests as the other loops; no float slack, "
                               "so a key's admitted total may differ by 1"))
+    out.append(read_keys_floor(STR_CASE))
+    out.append(Contender(INT_CASE, "floor: NumPy gather + scatter of one state per request", FLOOR, BATCH,
+                         setup=lambda _m, d: np.zeros(N_USERS, dtype=np.float64), call=_touch_state,
+                         note="each request's 8-byte key state read and written once, no decision"))
     return out
+
+
+def _touch_state(state: np.ndarray, d: dict[str, Any]) -> np.ndarray:
+    ids = d["ids"]
+    state[ids] = state[ids] + 1.0
+    return state
 
 
 CONTENDERS = _contenders()
