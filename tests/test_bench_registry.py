@@ -238,7 +238,7 @@ def test_floor_rows_are_present_where_they_mean_something():
 @pytest.mark.parametrize("module, floors", [
     (case_feed, {"push fan-out (per timeline write)", "read newest 20 (push model)"}),
     (case_ids, {"base62 encode n counters", "shorten n URLs (memory)", "shorten n URLs into SQLite"}),
-    (case_idempotency, {"first execution", "cache hit"}),
+    (case_idempotency, {"first execution (SQLite)", "cache hit (Redis)"}),
     (case_ratelimit, {"decide (Zipf trace, str keys)", "decide (Zipf trace, int64 keys)"}),
     (case_sharding, {"route str keys", "route int64 keys"}),
 ], ids=lambda x: getattr(x, "NAME", ""))
@@ -270,7 +270,8 @@ def test_a_row_whose_resource_is_missing_is_skipped_with_the_reason():
 
 
 def test_idempotency_checks_count_how_often_the_operation_ran():
-    c = next(c for c in case_idempotency.CONTENDERS if c.case == "cache hit" and c.name == "sysprims memory store")
+    c = next(c for c in case_idempotency.CONTENDERS
+             if c.case == "cache hit (memory)" and c.name == "sysprims memory store")
     d = case_idempotency.data(50)
     m = c.setup(None, d)
     out = c.call(m, d)
