@@ -45,7 +45,7 @@ def test_first_execution_8_threads(benchmark, request, kind):
     """Aggregate throughput of first executions with 8 client threads on one
     manager (the Redis and SQLite calls release the GIL while they wait)."""
     label = {"memory": "sysprims memory store", "sqlite": "sysprims SQLite store", "redis": "sysprims Redis store"}
-    make = next(s[2] for s in case.STORES if s[0] == label[kind])
+    make = next(s[3] for s in case.STORES if s[0] == label[kind])
     d = case.data(THREADS * PER_THREAD)
     if kind == "redis":
         d["redis_url"] = request.getfixturevalue("redis_url")

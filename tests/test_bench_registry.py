@@ -17,7 +17,14 @@ import numpy as np
 import pytest
 
 from sysprims.bench import naive
-from sysprims.bench.cases import case_bloom, case_feed, case_idempotency, case_ids, case_ratelimit
+from sysprims.bench.cases import (
+    case_bloom,
+    case_feed,
+    case_idempotency,
+    case_ids,
+    case_ratelimit,
+    case_sharding,
+)
 from sysprims.bench.core import Context, Result, add_ratios, discover_cases
 from sysprims.bench.profiles import PROFILES
 from sysprims.bench.registry import BATCH, FLOOR, SHAPES, SINGLE, Contender, head, measure_all
@@ -231,9 +238,11 @@ def test_floor_rows_are_present_where_they_mean_something():
 @pytest.mark.parametrize("module, floors", [
     (case_feed, {"push fan-out (per timeline write)", "read newest 20 (push model)"}),
     (case_ids, {"base62 encode n counters", "shorten n URLs (memory)", "shorten n URLs into SQLite"}),
-    (case_idempotency, {"first execution", "cache hit"}),
+    (case_idempotency, {"first execution (SQLite)", "cache hit (Redis)"}),
+    (case_ratelimit, {"decide (Zipf trace, str keys)", "decide (Zipf trace, int64 keys)"}),
+    (case_sharding, {"route str keys", "route int64 keys"}),
 ], ids=lambda x: getattr(x, "NAME", ""))
-def test_cases_moved_onto_the_registry_have_their_floors(module, floors):
+def test_cases_have_their_floors(module, floors):
     assert {c.case for c in module.CONTENDERS if c.library == FLOOR} == floors
 
 
@@ -261,7 +270,8 @@ def test_a_row_whose_resource_is_missing_is_skipped_with_the_reason():
 
 
 def test_idempotency_checks_count_how_often_the_operation_ran():
-    c = next(c for c in case_idempotency.CONTENDERS if c.case == "cache hit" and c.name == "sysprims memory store")
+    c = next(c for c in case_idempotency.CONTENDERS
+             if c.case == "cache hit (memory)" and c.name == "sysprims memory store")
     d = case_idempotency.data(50)
     m = c.setup(None, d)
     out = c.call(m, d)
@@ -293,6 +303,24 @@ def test_registry_checks_catch_a_wrong_answer():
     assert c.check(out, None, d)["same_decisions"] == 1.0
     with pytest.raises(AssertionError, match="differ"):
         c.check([not x for x in out], None, d)
+
+
+def test_dict_token_bucket_row_is_measured_where_it_differs_by_its_documented_token():
+    """On a trace long enough to hold exactly-due requests, the dict bucket's
+    decisions differ from sysprims' (it has no float slack): its row is still
+    measured, with the share that agrees, and checked per key (within one
+    admitted request), instead of an error row that left the table without
+    its baseline."""
+    c = next(c for c in case_ratelimit.CONTENDERS if c.name == "dict token bucket allow() loop")
+    d = case_ratelimit.data(20_000)
+    out = c.call(c.setup(None, d), d)
+    acc = c.check(out, None, d)
+    assert 0.99 < acc["same_decisions"] < 1.0
+    worse = list(out)
+    for i in [i for i, k in enumerate(d["keys"]) if k == d["keys"][0] and out[i]][:3]:
+        worse[i] = False  # three fewer admitted for one key: beyond the one-token slack
+    with pytest.raises(AssertionError, match="differs by"):
+        c.check(worse, None, d)
 
 
 def test_head_slices_every_per_item_sequence():

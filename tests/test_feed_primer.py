@@ -11,7 +11,10 @@ ALICE, BOB, CHARLIE = 1, 2, 3
 
 
 def _three_users(service: FanoutService) -> FanoutService:
-    """Alice follows Bob and Charlie, Charlie follows Bob; Bob posts twice, Charlie once."""
+    """Alice follows Bob and Charlie, Charlie follows Bob; Bob posts twice, Charlie once.
+    Pass a service on a ManualClock that does not move: the three posts share
+    one timestamp, so their order comes from the posting order alone, never
+    from the machine clock's resolution."""
     service.follow(ALICE, BOB)
     service.follow(ALICE, CHARLIE)
     service.follow(CHARLIE, BOB)
@@ -29,7 +32,7 @@ NEWEST_FIRST = ["@user2: second post by 2", "@user3: a post by 3", "@user2: firs
 
 
 def test_every_model_lists_the_followed_posts_newest_first():
-    svc = _three_users(FanoutService())
+    svc = _three_users(FanoutService(clock=ManualClock(1_000.0)))
     assert _lines(svc.get_feed_push_model(ALICE, limit=5)) == NEWEST_FIRST
     assert _lines(svc.get_feed_pull_model(ALICE, limit=5)) == NEWEST_FIRST
     assert [p.post_id for p in svc.get_feed_hybrid(ALICE, limit=5)] == [103, 102, 101]
@@ -43,7 +46,7 @@ def test_every_model_lists_the_followed_posts_newest_first():
 
 
 def test_limit_keeps_the_newest():
-    svc = _three_users(FanoutService())
+    svc = _three_users(FanoutService(clock=ManualClock(1_000.0)))
     assert [p.post_id for p in svc.get_feed_push_model(ALICE, limit=2)] == [103, 102]
     assert [p.post_id for p in svc.get_feed_pull_model(ALICE, limit=1)] == [103]
 

@@ -42,13 +42,14 @@ def run_bench(
     """Run the suite and return the ``results.json`` data; with ``out_dir``,
     also write ``results.json``, ``report.md`` and the PNG plots there."""
     from .core import run_cases
-    from .report import build_data, command_line, environment
+    from .report import build_data, command_line, environment, load_average
 
     prof = get_profile(profile) if isinstance(profile, str) else profile
     meta = environment()
     start = time.perf_counter()
     run = run_cases(prof, only=only, seed=seed, log=log)
     meta["duration_s"] = round(time.perf_counter() - start, 1)
+    meta["load_average_at_end"] = load_average()  # the machine may be shared: say how busy it was
     meta["command"] = command_line()
     meta["only"] = only
     data = build_data(run, prof, meta)

@@ -51,6 +51,7 @@ __all__ = [
     "memo",
     "clear_memo",
     "missing_needs",
+    "read_keys_floor",
 ]
 
 BATCH = "batch"
@@ -184,6 +185,14 @@ def feed(obj: Any, keys: Any, batch: Callable[[Any, Any], Any] | None,
     else:
         raise ValueError("feed needs a batch or a per-key call")
     return obj
+
+
+def read_keys_floor(case: str, field: str = "keys") -> Contender:
+    """The floor of any work over a list of str keys: reading every key once
+    (converting the list to a pyarrow string array)."""
+    return Contender(case, "floor: read the keys (pyarrow.array)", FLOOR, BATCH, peer="pyarrow",
+                     setup=lambda pa, d: pa, call=lambda pa, d: pa.array(d[field], type=pa.string()),
+                     note="converts the list of str to Arrow: every key read once")
 
 
 def import_peer(c: Contender) -> Any:

@@ -80,12 +80,25 @@ def _version(dist: str) -> str | None:
         return None
 
 
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (None where the OS has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def load_text(m: dict[str, Any]) -> str:
+    """``load average at start [...]`` and, when recorded, ``at end [...]``."""
+    out = f"load average at start {m.get('load_average_at_start')}"
+    if m.get("load_average_at_end") is not None:
+        out += f", at end {m['load_average_at_end']}"
+    return out
+
+
 def environment() -> dict[str, Any]:
     """Machine, CPU, interpreter and library versions, and the date (UTC)."""
-    try:
-        load = [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        load = None
+    load = load_average()
     return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.system()} {platform.release()} {platform.machine()}",
@@ -324,7 +337,7 @@ def _headline(data: dict[str, Any]) -> str:
     return (f"Profile `{data['profile']}` ({m['sizes']['n']:,} keys per batch), {m['date']}, "
             f"{m['cpu']} ({m['cores']} cores, {m['memory_gb']} GB), Python {m['python']}, "
             f"numpy {v.get('numpy')}, numba {v.get('numba')}, sysprims {v.get('sysprims')}; "
-            f"load average at start {m.get('load_average_at_start')}.")
+            f"{load_text(m)}.")
 
 
 def readme_block(data: dict[str, Any], source: str = "benchmarks/results/quick.json") -> str:
@@ -388,7 +401,7 @@ def render_report(data: dict[str, Any], plots: list[str] | None = None) -> str:
         f"- date: {m['date']}",
         f"- profile: `{data['profile']}` ({json.dumps(m['sizes'])})",
         f"- machine: {m['machine']}; CPU: {m['cpu']}; {m['cores']} cores; {m['memory_gb']} GB RAM",
-        f"- Python {m['python']}; load average at start: {m.get('load_average_at_start')}",
+        f"- Python {m['python']}; {load_text(m)}",
         f"- run time: {m.get('duration_s', 0):.0f} s; command: `{m.get('command', '')}`",
         "",
         "Every contender runs on the same generated data in the same process. Times are the median of "

@@ -18,12 +18,12 @@ COMPONENT = "idempotency"
 
 
 SHOW = [
-    Show("first execution", "sysprims memory store", "naive dict manager (memory)", "memory: first execution",
-         lambda r, b: "thread-safe claim"),
-    Show("cache hit", "sysprims memory store", "naive dict manager (memory)", "memory: cache hit"),
-    Show("first execution", "sysprims SQLite store", "floor: one SQLite INSERT transaction per call",
+    Show("first execution (memory)", "sysprims memory store", "naive dict manager (memory)",
+         "memory: first execution", lambda r, b: "thread-safe claim"),
+    Show("cache hit (memory)", "sysprims memory store", "naive dict manager (memory)", "memory: cache hit"),
+    Show("first execution (SQLite)", "sysprims SQLite store", "floor: one SQLite INSERT transaction per call",
          "sqlite: first execution", lambda r, b: "durable; against the floor of one INSERT transaction"),
-    Show("cache hit", "sysprims SQLite store", None, "sqlite: cache hit"),
+    Show("cache hit (SQLite)", "sysprims SQLite store", None, "sqlite: cache hit"),
 ]
 
 

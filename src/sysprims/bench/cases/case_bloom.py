@@ -16,7 +16,17 @@ import numpy as np
 
 from ..core import py_container_bytes
 from ..naive import NaiveBloomFilter
-from ..registry import BATCH, FLOOR, NAIVE, SINGLE, Contender, feed, measure_all, str_keys
+from ..registry import (
+    BATCH,
+    FLOOR,
+    NAIVE,
+    SINGLE,
+    Contender,
+    feed,
+    measure_all,
+    read_keys_floor,
+    str_keys,
+)
 
 NAME = "bloom"
 TITLE = "Bloom filter (1% target false-positive rate)"
@@ -163,9 +173,7 @@ def _contenders() -> list[Contender]:
                          setup=lambda _m, d: _with_q(set(d["keys"]), d),
                          call=lambda st, d: [k in st[0] for k in st[1]], size="loop", note="stores the keys"))
     # floors: reading the keys once, and k random reads of a table of the same size
-    out.append(Contender(ADD, "floor: read the keys (pyarrow.array)", FLOOR, BATCH, peer="pyarrow",
-                         call=lambda pa, d: pa.array(d["keys"], type=pa.string()), setup=lambda pa, d: pa,
-                         note="converts the list of str to Arrow: every key read once"))
+    out.append(read_keys_floor(ADD))
     out.append(Contender(CONTAINS, "floor: NumPy random gather (k probes per key)", FLOOR, BATCH,
                          setup=_gather_setup, call=lambda st, d: st[0][st[1]],
                          note="k random byte reads per key in a table of the filter's size"))

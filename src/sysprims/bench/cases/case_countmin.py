@@ -20,7 +20,17 @@ import numpy as np
 
 from ..core import py_container_bytes
 from ..naive import NaiveCountMin
-from ..registry import BATCH, FLOOR, NAIVE, SINGLE, Contender, feed, measure_all, str_keys
+from ..registry import (
+    BATCH,
+    FLOOR,
+    NAIVE,
+    SINGLE,
+    Contender,
+    feed,
+    measure_all,
+    read_keys_floor,
+    str_keys,
+)
 
 NAME = "countmin"
 TITLE = "Count-Min sketch and top-K (epsilon 0.001, delta 0.01)"
@@ -191,9 +201,7 @@ def _contenders() -> list[Contender]:
     out.append(Contender(QUERY, "Counter (exact) lookup loop", "python", SINGLE, size="loop",
                          setup=lambda _m, d: (truth(d), distinct(d)), call=lambda st, d: [st[0][k] for k in st[1]],
                          count=lambda d: len(distinct(d))))
-    out.append(Contender(UPDATE, "floor: read the keys (pyarrow.array)", FLOOR, BATCH, peer="pyarrow",
-                         setup=lambda pa, d: pa, call=lambda pa, d: pa.array(d["stream"], type=pa.string()),
-                         note="converts the list of str to Arrow: every key read once"))
+    out.append(read_keys_floor(UPDATE, "stream"))
     # ---- int64 ids: the sketch against an exact np.bincount (the floor of counting)
     out.append(Contender(INTS, "sysprims update_many(int64)", "sysprims", BATCH, setup=lambda _m, d: _sysprims(None),
                          call=lambda c, d: (c.update_many(d["ids"]), c)[1], memory=lambda c, _o: c.table.nbytes))

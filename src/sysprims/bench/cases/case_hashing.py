@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..registry import BATCH, FLOOR, SINGLE, Contender, measure_all, str_keys
+from ..registry import BATCH, SINGLE, Contender, measure_all, read_keys_floor, str_keys
 
 NAME = "hashing"
 TITLE = "Hashing (MurmurHash3 x64_128)"
@@ -57,9 +57,7 @@ CONTENDERS = [
               note="a different hash (not MurmurHash3)"),
     Contender(STR, "python hash() loop", "reference", SINGLE, size="loop", call=lambda _s, d: [hash(k) for k in d["keys"]],
               note="reference only (salted per process, 64-bit: not a peer)"),
-    Contender(STR, "floor: read the keys (pyarrow.array)", FLOOR, BATCH, peer="pyarrow", setup=lambda pa, d: pa,
-              call=lambda pa, d: pa.array(d["keys"], type=pa.string()),
-              note="converts the list of str to Arrow: every key read once"),
+    read_keys_floor(STR),
     Contender(BYTES, "sysprims murmur3_128(bytes)", "sysprims", BATCH, call=lambda _s, d: _murmur(d["encoded"]),
               check=lambda out, _s, d: bit_exact(out, d, "encoded")),
     Contender(BYTES, "sysprims murmur3_128(arrow)", "sysprims", BATCH, peer="pyarrow",

@@ -25,6 +25,13 @@ TITLE = "Idempotency keys (per call)"
 ORDER = 90
 REQUIRES = ("sysprims.idempotency",)
 HIT, FIRST, FP = "cache hit", "first execution", "cache hit with a 44-byte body fingerprint"
+
+
+def case(kind: str, store: str) -> str:
+    """One case per operation and store (``"first execution (SQLite)"``): a
+    store is compared with the baseline and the floor of its own kind."""
+    return f"{kind} ({store})"
+
 RESULT = {"charge_id": "ch_0123456789abcdef", "amount": 100.0, "status": "succeeded"}
 BODY = b'{"amount": 100, "customer": "customer_123"}'
 CALLS = 20_000  # calls per timed run at most (memory stores); durable stores run fewer
@@ -77,11 +84,11 @@ def _naive(_d: dict[str, Any]) -> Manager:
     return Manager(NaiveIdempotency())
 
 
-STORES = [  # (label, library, make, calls at most, needs)
-    ("sysprims memory store", "sysprims", _memory, CALLS, ()),
-    ("sysprims SQLite store", "sysprims", _sqlite, DURABLE_CALLS, ()),
-    ("sysprims Redis store", "sysprims", _redis, DURABLE_CALLS, ("redis_url",)),
-    ("naive dict manager (memory)", NAIVE, _naive, CALLS, ()),
+STORES = [  # (label, library, store kind, make, calls at most, needs)
+    ("sysprims memory store", "sysprims", "memory", _memory, CALLS, ()),
+    ("sysprims SQLite store", "sysprims", "SQLite", _sqlite, DURABLE_CALLS, ()),
+    ("sysprims Redis store", "sysprims", "Redis", _redis, DURABLE_CALLS, ("redis_url",)),
+    ("naive dict manager (memory)", NAIVE, "memory", _naive, CALLS, ()),
 ]
 
 
@@ -154,19 +161,20 @@ def _ping_setup(_mod: Any, d: dict[str, Any]) -> Any:
 
 def _contenders() -> list[Contender]:
     out = []
-    for label, lib, make, calls, needs in STORES:
+    for label, lib, kind, make, calls, needs in STORES:
         note = "a redis-server: benchmarks/bench_idempotency.py starts one" if needs else ""
         common: dict[str, Any] = {"size": calls, "needs": needs, "teardown": Manager.close, "note": note}
-        out.append(Contender(HIT, label, lib, SINGLE, setup=_stored(make), call=_hits, check=_check_hits, **common))
-        out.append(Contender(FIRST, label, lib, SINGLE, setup=lambda _m, d, make=make: make(d), call=_firsts,
+        out.append(Contender(case(HIT, kind), label, lib, SINGLE, setup=_stored(make), call=_hits, check=_check_hits,
+                             **common))
+        out.append(Contender(case(FIRST, kind), label, lib, SINGLE, setup=lambda _m, d, make=make: make(d), call=_firsts,
                              check=_check_firsts, **common))
         if lib == "sysprims":
-            out.append(Contender(FP, label, lib, SINGLE, setup=_stored(make, True), call=_fp_hits,
+            out.append(Contender(case(FP, kind), label, lib, SINGLE, setup=_stored(make, True), call=_fp_hits,
                                  check=_check_hits, **common))
-    out.append(Contender(FIRST, "floor: one SQLite INSERT transaction per call", FLOOR, SINGLE, size=DURABLE_CALLS,
+    out.append(Contender(case(FIRST, "SQLite"), "floor: one SQLite INSERT transaction per call", FLOOR, SINGLE, size=DURABLE_CALLS,
                          setup=_insert_floor, call=_inserts, teardown=_close_conn,
                          note="the same WAL / synchronous=NORMAL settings, no claim or result encoding"))
-    out.append(Contender(HIT, "floor: one Redis round trip (PING)", FLOOR, SINGLE, size=DURABLE_CALLS,
+    out.append(Contender(case(HIT, "Redis"), "floor: one Redis round trip (PING)", FLOOR, SINGLE, size=DURABLE_CALLS,
                          peer="redis", needs=("redis_url",), setup=_ping_setup,
                          call=lambda c, d: [c.ping() for _ in range(d["n"])], teardown=lambda c: c.close(),
                          note="a Redis hit costs one round trip, a first execution two; needs a redis-server"))

@@ -14,7 +14,16 @@ from typing import Any
 import numpy as np
 
 from ..naive import md5_shard
-from ..registry import BATCH, NAIVE, SINGLE, Contender, measure_all, str_keys
+from ..registry import (
+    BATCH,
+    FLOOR,
+    NAIVE,
+    SINGLE,
+    Contender,
+    measure_all,
+    read_keys_floor,
+    str_keys,
+)
 
 NAME = "sharding"
 TITLE = "Sharding (route keys to shards)"
@@ -132,6 +141,9 @@ def _contenders() -> list[Contender]:
                   check=_agrees_with("hash_mod(64)")),
         Contender(STR, "mmh3 + bisect ring loop", "mmh3", SINGLE, peer="mmh3", size="slow", setup=_ring_points,
                   call=_bisect_route, check=_agrees_with("ring(1000 nodes x 160)")),
+        read_keys_floor(STR),
+        Contender(INT, "floor: np.remainder(ids, 64)", FLOOR, BATCH, call=lambda _s, d: np.remainder(d["ints"], 64),
+                  note="each int64 read once and mapped to one of 64 shards, unhashed"),
     ]
     return out
 
