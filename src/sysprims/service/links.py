@@ -58,60 +58,54 @@ class _Memory:
 
 class _SQLite:
     def __init__(self, path: str, table: str) -> None:
-        self._conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
-        self.t_meta, self.t_clicks = f"{table}_registry", f"{table}_clicks"
-        with self._lock:
-            self._conn.execute(f"CREATE TABLE IF NOT EXISTS {self.t_meta} (code TEXT PRIMARY KEY, url TEXT, "
-                               "strategy TEXT, created_ms INTEGER, expires_ms INTEGER, disabled INTEGER, offset INTEGER)")
-            self._conn.execute(f"CREATE INDEX IF NOT EXISTS {self.t_meta}_created ON {self.t_meta} (created_ms, code)")
-            self._conn.execute(f"CREATE TABLE IF NOT EXISTS {self.t_clicks} (code TEXT, bucket TEXT, n INTEGER, "
-                               "PRIMARY KEY (code, bucket))")
+        from ..backends.sqlite import SQLiteDB, check_identifier
+
+        self.t_meta, self.t_clicks = f"{check_identifier('table', table)}_registry", f"{table}_clicks"
+        self._db = SQLiteDB(path, setup=self._create)
+
+    def _create(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {self.t_meta} (code TEXT PRIMARY KEY, url TEXT, "
+                     "strategy TEXT, created_ms INTEGER, expires_ms INTEGER, disabled INTEGER, offset INTEGER)")
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {self.t_meta}_created ON {self.t_meta} (created_ms, code)")
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {self.t_clicks} (code TEXT, bucket TEXT, n INTEGER, "
+                     "PRIMARY KEY (code, bucket))")
 
     def put(self, code: str, meta: dict[str, Any]) -> None:
-        with self._lock:
-            self._conn.execute(f"INSERT OR REPLACE INTO {self.t_meta} VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               (code, *(meta[f] for f in _FIELDS)))
+        self._db.execute(f"INSERT OR REPLACE INTO {self.t_meta} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (code, *(meta[f] for f in _FIELDS)))
 
     def get(self, code: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._conn.execute(f"SELECT {', '.join(_FIELDS)} FROM {self.t_meta} WHERE code = ?", (code,)).fetchone()
-        return None if row is None else dict(zip(_FIELDS, row, strict=True))
+        rows = self._db.query(f"SELECT {', '.join(_FIELDS)} FROM {self.t_meta} WHERE code = ?", (code,))
+        return dict(zip(_FIELDS, rows[0], strict=True)) if rows else None
 
     def remove(self, code: str) -> None:
-        with self._lock:
-            self._conn.execute(f"DELETE FROM {self.t_meta} WHERE code = ?", (code,))
-            self._conn.execute(f"DELETE FROM {self.t_clicks} WHERE code = ?", (code,))
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(f"DELETE FROM {self.t_meta} WHERE code = ?", (code,))
+            conn.execute(f"DELETE FROM {self.t_clicks} WHERE code = ?", (code,))
+
+        self._db.tx(run)
 
     def page(self, limit: int, before: tuple[int, str] | None) -> list[tuple[int, str]]:
-        with self._lock:
-            if before is None:
-                rows = self._conn.execute(f"SELECT created_ms, code FROM {self.t_meta} ORDER BY created_ms DESC, "
-                                          "code DESC LIMIT ?", (limit,)).fetchall()
-            else:
-                rows = self._conn.execute(f"SELECT created_ms, code FROM {self.t_meta} WHERE (created_ms, code) < (?, ?) "
-                                          "ORDER BY created_ms DESC, code DESC LIMIT ?", (*before, limit)).fetchall()
+        if before is None:
+            rows = self._db.query(f"SELECT created_ms, code FROM {self.t_meta} ORDER BY created_ms DESC, "
+                                  "code DESC LIMIT ?", (limit,))
+        else:
+            rows = self._db.query(f"SELECT created_ms, code FROM {self.t_meta} WHERE (created_ms, code) < (?, ?) "
+                                  "ORDER BY created_ms DESC, code DESC LIMIT ?", (*before, limit))
         return [(int(a), str(b)) for a, b in rows]
 
     def add_clicks(self, counts: dict[tuple[str, str], int]) -> None:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(
-                    f"INSERT INTO {self.t_clicks} VALUES (?, ?, ?) ON CONFLICT (code, bucket) DO UPDATE SET n = n + excluded.n",
-                    [(c, b, n) for (c, b), n in counts.items()])
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        rows = [(c, b, n) for (c, b), n in counts.items()]
+        self._db.tx(lambda conn: conn.executemany(
+            f"INSERT INTO {self.t_clicks} VALUES (?, ?, ?) ON CONFLICT (code, bucket) DO UPDATE SET n = n + excluded.n",
+            rows))
 
     def read_buckets(self, code: str) -> dict[str, int]:
-        with self._lock:
-            rows = self._conn.execute(f"SELECT bucket, n FROM {self.t_clicks} WHERE code = ?", (code,)).fetchall()
+        rows = self._db.query(f"SELECT bucket, n FROM {self.t_clicks} WHERE code = ?", (code,))
         return {b: int(n) for b, n in rows}
 
     def close(self) -> None:
-        self._conn.close()
+        self._db.close()
 
 
 class _Redis:
