@@ -83,3 +83,16 @@ def test_query_and_cms_take_globs_too(parts, capsys):
     code, stdout, err = run(["bloom", "query", bf, folder / "part-*.parquet", "-c", "user"], capsys)
     assert code == 0, err
     assert f"{len(keys):,} keys" in stdout
+
+
+def test_a_bad_second_file_stops_the_build_with_its_name(parts, capsys):
+    """An error found by the read-ahead thread surfaces as the command's error, naming
+    the file, and no output is left behind."""
+    folder, paths, _ = parts
+    bad = folder / "part-9.parquet"
+    pq.write_table(pa.table({"user": ["x", None, "y"], "n": [1, 2, 3]}), bad)
+    out = folder / "f.bloom"
+    code, _, err = run(["bloom", "build", paths[0], bad, "-c", "user", "--batch-rows", 2, "-o", out], capsys)
+    assert code != 0
+    assert "part-9.parquet" in err and "missing value at row 2" in err
+    assert not out.exists()

@@ -45,15 +45,27 @@ def stream_keys(
 
     The next batches are read and decoded in a background thread while the
     caller uses this one; ``prepare`` (for example hashing: anything with a
-    ``len``) runs on each batch in that thread too, and its result is yielded."""
+    ``len``) runs on each batch in a second thread, and its result is yielded:
+    reading, preparing and the caller's work then overlap (three stages, each
+    at most one batch ahead of the next)."""
     info = input_info(path, fmt)
     batches: Iterator[Any] = iter_column(path, column, format=fmt, batch_rows=batch_rows)
     if prepare is not None:
-        batches = map(prepare, batches)
+        batches = _prepared(batches, prepare)
     with progress(total=info.rows, desc=desc) as bar:
-        for item in readahead(batches):
+        for item in readahead(batches, depth=1 if prepare is not None else 2):
             yield item
             bar.update(len(item))
+
+
+def _prepared(batches: Iterator[Any], prepare: Callable[[Any], Any]) -> Iterator[Any]:
+    """``prepare`` of every batch, the batches read one ahead in their own thread."""
+    source = readahead(batches, depth=1)
+    try:
+        for batch in source:
+            yield prepare(batch)
+    finally:
+        source.close()  # stops the reading thread when the caller stops early
 
 
 def stream_tables(
