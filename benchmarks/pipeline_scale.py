@@ -392,12 +392,35 @@ def part_main_job(files: list[Path], rows: int, batch: int, repeat: int, out_dir
             line += f"   {fb[0] / best[0]:.2f} x; {fb[2] / best[2]:.2f} x"
         print(line)
     if dask:
-        one = [_timed(run_cpu(cli("bloom", "build", glob_arg, "-c", "user", "-o", out_dir / "one.bloom"))[0])]
-        out, wall, _ = run_cpu(cli("bloom", "build", glob_arg, "-c", "user", "--scheduler", "processes",
-                                   "-o", out_dir / "dask.bloom"))
+        part_dask_crossover(files, rows // len(files), out_dir)
+
+
+def part_dask_crossover(files: list[Path], per_file: int, out_dir: Path) -> None:
+    """``--scheduler processes`` against one process on 1 file and on all of them; a line
+    through each pair of points gives the size beyond which Dask would be faster."""
+    points = {}
+    for subset in (files[:1], files):
+        names = [str(f) for f in subset]
+        out, _, cpu_one = run_cpu(cli("bloom", "build", *names, "-c", "user", "-o", out_dir / "one.bloom"))
+        one = _timed(out)
+        out, _, _ = run_cpu(cli("bloom", "build", *names, "-c", "user", "--scheduler", "processes",
+                                "-o", out_dir / "dask.bloom"))
+        dsk = dask_seconds(out)
         same = (out_dir / "one.bloom").read_bytes() == (out_dir / "dask.bloom").read_bytes()
-        print(f"  --scheduler processes: {dask_seconds(out):.2f} s (cluster start included; process {wall:.2f} s)"
-              f" vs one process {one[0]:.2f} s; byte-identical: {same}")
+        n = len(subset) * per_file
+        points[n] = (one, dsk)
+        print(f"  {n:>12,} rows: one process {one:6.2f} s, --scheduler processes {dsk:6.2f} s "
+              f"(cluster start and each worker's imports and kernel loading included) = "
+              f"{one / dsk:.2f} x; byte-identical: {same}")
+    (n0, (o0, d0)), (n1, (o1, d1)) = sorted(points.items())
+    slope_one, slope_dask = (o1 - o0) / (n1 - n0), (d1 - d0) / (n1 - n0)
+    fixed_one, fixed_dask = o0 - slope_one * n0, d0 - slope_dask * n0
+    print(f"  per 1M rows: one process {slope_one * 1e6:.3f} s, Dask {slope_dask * 1e6:.3f} s; fixed: "
+          f"one process {fixed_one:.2f} s, Dask {fixed_dask:.2f} s")
+    if slope_dask < slope_one:
+        print(f"  Dask starts to pay beyond about {(fixed_dask - fixed_one) / (slope_one - slope_dask):,.0f} rows")
+    else:
+        print("  Dask does not pay at any size on this machine: its per-row cost is not below one process's")
 
 
 def main(argv: list[str] | None = None) -> int:
