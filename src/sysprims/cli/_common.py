@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import click
@@ -58,7 +58,7 @@ def stream_keys(
             bar.update(len(item))
 
 
-def _prepared(batches: Iterator[Any], prepare: Callable[[Any], Any]) -> Iterator[Any]:
+def _prepared(batches: Iterator[Any], prepare: Callable[[Any], Any]) -> Generator[Any, None, None]:
     """``prepare`` of every batch, the batches read one ahead in their own thread."""
     source = readahead(batches, depth=1)
     try:

@@ -15,7 +15,7 @@ import glob
 import os
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from typing import Any, TypeVar
 
 from ..errors import InputError, InvalidParameterError
@@ -64,7 +64,7 @@ class _Failure:
         self.exc = exc
 
 
-def readahead(batches: Iterable[T], depth: int = 2) -> Iterator[T]:
+def readahead(batches: Iterable[T], depth: int = 2) -> Generator[T, None, None]:
     """Yield the items of ``batches``, produced by a background thread up to ``depth``
     items ahead. An exception of the producer is raised here, at the item where it
     happened; closing this generator early stops the producer at its next item."""
