@@ -311,6 +311,118 @@ def part_dask(path: Path, tiny: Path, rows: int, out_dir: Path, workers: int | N
     print(f"  each partition ships a {bf.nbytes / 2**20:.1f} MiB filter to the merge tree")
 
 
+# ------------------------------------------------------------- the main job
+
+FLOOR_FILES_CODE = """
+import sys, time
+import pyarrow.parquet as pq
+t = time.perf_counter()
+rows = 0
+for path in sys.argv[2:]:
+    for b in pq.ParquetFile(path).iter_batches(batch_size=int(sys.argv[1]), columns=["user"]):
+        rows += len(b)
+print(f"{rows} rows in {time.perf_counter() - t:.3f} s")
+"""
+
+FLOOR_COPY_CODE = """
+import sys, time
+import pyarrow as pa, pyarrow.parquet as pq
+t = time.perf_counter()
+rows = 0
+out, paths = sys.argv[2], sys.argv[3:]
+with pq.ParquetWriter(out, pa.schema([("user", pa.string())])) as w:
+    for path in paths:
+        for b in pq.ParquetFile(path).iter_batches(batch_size=int(sys.argv[1]), columns=["user"]):
+            w.write_batch(b)
+            rows += len(b)
+print(f"{rows} rows in {time.perf_counter() - t:.3f} s")
+"""
+
+
+def run_cpu(args: list[str]) -> tuple[str, float, float]:
+    """Run ``args``; return (stdout, wall seconds, CPU seconds of the child: user + system)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    proc = subprocess.run(args, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return proc.stdout, wall, cpu
+
+
+def _timed(stdout: str) -> float:
+    m = re.search(r"rows in ([\d.]+) s", stdout)
+    if not m:
+        raise RuntimeError(f"no timing in output:\n{stdout}")
+    return float(m.group(1))
+
+
+def part_main_job(files: list[Path], rows: int, batch: int, repeat: int, out_dir: Path, dask: bool) -> None:
+    """``sysprims bloom build 'part-*.parquet'`` and ``bloom dedup -o`` over several files,
+    alternated with their pyarrow floors (read; read + write) in fresh processes."""
+    glob_arg = str(files[0].parent / "part-*.parquet")
+    names = [str(f) for f in files]
+    runs: dict[str, list[tuple[float, float, float]]] = {}
+
+    def note(label: str, stdout: str, wall: float, cpu: float) -> None:
+        runs.setdefault(label, []).append((_timed(stdout), wall, cpu))
+
+    for _ in range(repeat):
+        note("pyarrow read", *run_cpu([sys.executable, "-c", FLOOR_FILES_CODE, str(batch), *names]))
+        note("bloom build", *run_cpu(cli("bloom", "build", glob_arg, "-c", "user", "--batch-rows", batch,
+                                          "-o", out_dir / "main.bloom")))
+        note("bloom build --blocked", *run_cpu(cli("bloom", "build", glob_arg, "-c", "user", "--batch-rows", batch,
+                                                    "--blocked", "-o", out_dir / "mainb.bloom")))
+        note("pyarrow read + write", *run_cpu([sys.executable, "-c", FLOOR_COPY_CODE, str(batch),
+                                               str(out_dir / "copy.parquet"), *names]))
+        note("bloom dedup -o", *run_cpu(cli("bloom", "dedup", glob_arg, "-c", "user", "--batch-rows", batch,
+                                             "-o", out_dir / "dedup.parquet")))
+    print(f"\n(d) the main job: {len(files)} files, {rows:,} rows in all (best of {repeat}, alternated;"
+          f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print(f"  {'':24} {'timed s':>8} {'process s':>10} {'CPU s':>7}   speed vs its floor (timed; CPU)")
+    for label, floor in (("pyarrow read", None), ("bloom build", "pyarrow read"),
+                         ("bloom build --blocked", "pyarrow read"), ("pyarrow read + write", None),
+                         ("bloom dedup -o", "pyarrow read + write")):
+        best = [min(r[i] for r in runs[label]) for i in range(3)]
+        line = f"  {label:24} {best[0]:8.2f} {best[1]:10.2f} {best[2]:7.2f}"
+        if floor:
+            fb = [min(r[i] for r in runs[floor]) for i in range(3)]
+            line += f"   {fb[0] / best[0]:.2f} x; {fb[2] / best[2]:.2f} x"
+        print(line)
+    if dask:
+        part_dask_crossover(files, rows // len(files), out_dir)
+
+
+def part_dask_crossover(files: list[Path], per_file: int, out_dir: Path) -> None:
+    """``--scheduler processes`` against one process on 1 file and on all of them; a line
+    through each pair of points gives the size beyond which Dask would be faster."""
+    points = {}
+    for subset in (files[:1], files):
+        names = [str(f) for f in subset]
+        out, _, cpu_one = run_cpu(cli("bloom", "build", *names, "-c", "user", "-o", out_dir / "one.bloom"))
+        one = _timed(out)
+        out, _, _ = run_cpu(cli("bloom", "build", *names, "-c", "user", "--scheduler", "processes",
+                                "-o", out_dir / "dask.bloom"))
+        dsk = dask_seconds(out)
+        same = (out_dir / "one.bloom").read_bytes() == (out_dir / "dask.bloom").read_bytes()
+        n = len(subset) * per_file
+        points[n] = (one, dsk)
+        print(f"  {n:>12,} rows: one process {one:6.2f} s, --scheduler processes {dsk:6.2f} s "
+              f"(cluster start and each worker's imports and kernel loading included) = "
+              f"{one / dsk:.2f} x; byte-identical: {same}")
+    (n0, (o0, d0)), (n1, (o1, d1)) = sorted(points.items())
+    slope_one, slope_dask = (o1 - o0) / (n1 - n0), (d1 - d0) / (n1 - n0)
+    fixed_one, fixed_dask = o0 - slope_one * n0, d0 - slope_dask * n0
+    print(f"  per 1M rows: one process {slope_one * 1e6:.3f} s, Dask {slope_dask * 1e6:.3f} s; fixed: "
+          f"one process {fixed_one:.2f} s, Dask {fixed_dask:.2f} s")
+    if slope_dask < slope_one:
+        print(f"  Dask starts to pay beyond about {(fixed_dask - fixed_one) / (slope_one - slope_dask):,.0f} rows")
+    else:
+        print("  Dask does not pay at any size on this machine: its per-row cost is not below one process's")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=10_000_000, help="rows of the main file (default 10M)")
@@ -324,7 +436,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-dask", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--tmp", default=None, help="folder for the files (default: a new temporary folder)")
+    ap.add_argument("--main-job", type=str, default=None, metavar="FILESxROWS",
+                    help="only the main job: e.g. 8x5000000 = 8 Parquet files of 5M rows (the issue's size)")
     args = ap.parse_args(argv)
+    if args.main_job:
+        return main_job(args)
 
     tmp = Path(args.tmp) if args.tmp else Path(tempfile.mkdtemp(prefix="sysprims-scale-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -354,6 +470,32 @@ def main(argv: list[str] | None = None) -> int:
         if not args.tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def main_job(args: argparse.Namespace) -> int:
+    nfiles, per_file = (int(x) for x in args.main_job.lower().split("x"))
+    tmp = Path(args.tmp) if args.tmp else Path(tempfile.mkdtemp(prefix="sysprims-main-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        files = []
+        for i in range(nfiles):
+            p = tmp / f"part-{i}.parquet"
+            if not p.exists() or pq_rows(p) != per_file:
+                write_user_parquet(p, per_file, seed=i)
+            files.append(p)
+        subprocess.run(cli("bloom", "build", files[0], "-c", "user", "-o", tmp / "warm.bloom"),
+                       check=True, capture_output=True)  # fill numba's cache before timing
+        part_main_job(files, nfiles * per_file, args.batch_rows, args.repeat, tmp, not args.skip_dask)
+    finally:
+        if not args.tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def pq_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
 
 
 if __name__ == "__main__":

@@ -118,3 +118,102 @@ def test_atomic_output_keeps_old_file_on_error(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         with atomic_output(tmp_path / "no" / "x.bin"):
             pass
+
+
+# ------------------------------------------------- several inputs, globs, read-ahead
+
+
+def _parts(tmp_path, sizes, row_group=None):
+    """Parquet files part-0.parquet ... with consecutive keys; returns (paths, keys)."""
+    paths, keys, start = [], [], 0
+    for i, n in enumerate(sizes):
+        p = tmp_path / f"part-{i}.parquet"
+        ks = [f"k{j}" for j in range(start, start + n)]
+        pq.write_table(pa.table({"user": ks}), p, row_group_size=row_group or max(n, 1))
+        paths.append(p)
+        keys += ks
+        start += n
+    return paths, keys
+
+
+def test_expand_inputs_globs_lists_and_errors(tmp_path):
+    from sysprims.io import expand_inputs
+
+    paths, _ = _parts(tmp_path, [3, 4, 5])
+    assert expand_inputs(str(tmp_path / "part-*.parquet")) == [str(p) for p in paths]
+    assert expand_inputs([paths[2], str(tmp_path / "part-[01].parquet")]) == [str(p) for p in (paths[2], *paths[:2])]
+    with pytest.raises(InputError, match="no file matches"):
+        expand_inputs(str(tmp_path / "nothing-*.parquet"))
+    with pytest.raises(InputError, match="standard input"):
+        expand_inputs(["-", paths[0]])
+    odd = tmp_path / "odd[1].txt"  # a real file whose name looks like a glob is that file
+    odd.write_text("a\n")
+    assert expand_inputs(str(odd)) == [str(odd)]
+
+
+def test_several_parquet_files_read_as_one(tmp_path):
+    paths, keys = _parts(tmp_path, [300, 0, 257], row_group=100)
+    assert values(str(tmp_path / "part-*.parquet"), "user", batch_rows=64) == keys
+    assert values([str(p) for p in paths], "user") == keys
+    info = input_info(str(tmp_path / "part-*.parquet"))
+    assert info.format == "parquet" and info.rows == len(keys)
+    assert info.bytes == sum(p.stat().st_size for p in paths)
+    tables = list(iter_columns(paths, ["user"], batch_rows=64))
+    assert sum(t.num_rows for t in tables) == len(keys)
+    txt = tmp_path / "more.txt"
+    txt.write_text("x\n")
+    with pytest.raises(InputError, match="mix formats"):
+        input_info([paths[0], txt])
+
+
+@pytest.mark.parametrize("batch_rows", [1, 99, 100, 101, 1000])
+def test_parquet_batches_never_exceed_batch_rows(tmp_path, batch_rows):
+    """Row groups no larger than the batch are read whole, larger ones in pieces;
+    either way no batch holds more than batch_rows rows and the order is the file's."""
+    (p,), keys = _parts(tmp_path, [350], row_group=100)
+    arrs = list(iter_column(p, "user", batch_rows=batch_rows))
+    assert max(len(a) for a in arrs) <= batch_rows
+    assert [k for a in arrs for k in a.to_pylist()] == keys
+
+
+def test_readahead_keeps_order_and_raises_where_the_producer_failed():
+    from sysprims.errors import InvalidParameterError
+    from sysprims.io import readahead
+
+    assert list(readahead(iter(range(1000)), depth=3)) == list(range(1000))
+    assert list(readahead([])) == []
+
+    def failing():
+        yield 1
+        yield 2
+        raise ValueError("bad batch 3")
+
+    got = []
+    with pytest.raises(ValueError, match="bad batch 3"):
+        for x in readahead(failing()):
+            got.append(x)
+    assert got == [1, 2]
+    with pytest.raises(InvalidParameterError, match="depth"):
+        next(readahead([1], depth=0))
+
+
+def test_readahead_closed_early_stops_and_closes_the_producer():
+    import threading
+
+    from sysprims.io import readahead
+
+    produced, closed = [], threading.Event()
+
+    def source():
+        try:
+            for i in range(10_000):
+                produced.append(i)
+                yield i
+        finally:
+            closed.set()
+
+    it = readahead(source(), depth=2)
+    assert [next(it) for _ in range(3)] == [0, 1, 2]
+    it.close()  # returns once the producer has stopped
+    assert closed.is_set()
+    assert len(produced) <= 3 + 2 + 2  # taken + queued + the one in hand, never the whole source

@@ -5,45 +5,89 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import click
 
 from ..errors import SerializationError, SysprimsError
-from ..io import atomic_output, input_info, iter_column, iter_columns, progress
+from ..io import atomic_output, input_info, iter_column, iter_columns, progress, readahead
 
 FORMATS = click.Choice(["auto", "text", "csv", "tsv", "parquet"])
 
 
+def _one_or_many(ctx: Any, param: Any, value: tuple[str, ...]) -> str | list[str]:
+    # one INPUT stays a string (the commands' messages name it); several become a list
+    return value[0] if len(value) == 1 else list(value)
+
+
 def input_options(func: Callable) -> Callable:
-    """INPUT argument plus --column, --format and --batch-rows."""
+    """INPUT... argument (files, local globs such as 'part-*.parquet', or '-') plus
+    --column, --format and --batch-rows."""
     func = click.option("--batch-rows", type=click.IntRange(min=1), default=1 << 20, show_default=True,
                         help="rows per batch (memory stays bounded by this)")(func)
     func = click.option("--format", "fmt", type=FORMATS, default="auto", show_default=True,
                         help="input format (auto: by extension; text = one key per line)")(func)
     func = click.option("--column", "-c", default=None, help="column holding the keys (CSV/Parquet)")(func)
-    func = click.argument("input_path", metavar="INPUT")(func)
+    func = click.argument("input_path", metavar="INPUT...", nargs=-1, required=True, callback=_one_or_many)(func)
     return func
 
 
-def stream_keys(path: str, column: str | None, fmt: str, batch_rows: int, desc: str) -> Iterator[Any]:
-    """Arrow arrays of keys, batch by batch, with a progress bar on a terminal."""
+def stream_keys(
+    path: str | list[str],
+    column: str | None,
+    fmt: str,
+    batch_rows: int,
+    desc: str,
+    prepare: Callable[[Any], Any] | None = None,
+) -> Iterator[Any]:
+    """Arrow arrays of keys, batch by batch, with a progress bar on a terminal.
+
+    The next batches are read and decoded in a background thread while the
+    caller uses this one; ``prepare`` (for example hashing: anything with a
+    ``len``) runs on each batch in a second thread, and its result is yielded:
+    reading, preparing and the caller's work then overlap (three stages, each
+    at most one batch ahead of the next)."""
     info = input_info(path, fmt)
+    batches: Iterator[Any] = iter_column(path, column, format=fmt, batch_rows=batch_rows)
+    if prepare is not None:
+        batches = _prepared(batches, prepare)
     with progress(total=info.rows, desc=desc) as bar:
-        for arr in iter_column(path, column, format=fmt, batch_rows=batch_rows):
-            yield arr
-            bar.update(len(arr))
+        for item in readahead(batches, depth=1 if prepare is not None else 2):
+            yield item
+            bar.update(len(item))
+
+
+def _prepared(batches: Iterator[Any], prepare: Callable[[Any], Any]) -> Generator[Any, None, None]:
+    """``prepare`` of every batch, the batches read one ahead in their own thread."""
+    source = readahead(batches, depth=1)
+    try:
+        for batch in source:
+            yield prepare(batch)
+    finally:
+        source.close()  # stops the reading thread when the caller stops early
 
 
 def stream_tables(
-    path: str, columns: list[str], fmt: str, batch_rows: int, desc: str, as_string: list[str] | None = None
+    path: str | list[str],
+    columns: list[str],
+    fmt: str,
+    batch_rows: int,
+    desc: str,
+    as_string: list[str] | None = None,
+    prepare: Callable[[Any], Any] | None = None,
 ) -> Iterator[Any]:
+    """Arrow tables of ``columns``, batch by batch, read ahead as :func:`stream_keys`
+    does; with ``prepare``, ``(table, prepare(table))`` pairs (``prepare`` runs in the
+    read-ahead thread)."""
     info = input_info(path, fmt)
+    tables: Iterator[Any] = iter_columns(path, columns, format=fmt, batch_rows=batch_rows, as_string=as_string)
+    if prepare is not None:
+        tables = ((t, prepare(t)) for t in tables)
     with progress(total=info.rows, desc=desc) as bar:
-        for table in iter_columns(path, columns, format=fmt, batch_rows=batch_rows, as_string=as_string):
-            yield table
-            bar.update(table.num_rows)
+        for item in readahead(tables):
+            yield item
+            bar.update((item[0] if prepare is not None else item).num_rows)
 
 
 def check_output(path: str | None) -> None:
@@ -70,9 +114,13 @@ def load_structure(cls: Any, path: str, what: str, *, mmap: bool = False) -> Any
 
 
 def write_parquet(path: str, tables: Iterator[Any]) -> int:
-    """Write a stream of Arrow tables to ``path`` atomically; returns the row count."""
+    """Write a stream of Arrow tables to ``path`` atomically; returns the row count.
+
+    The tables are produced in a background thread while this one encodes and
+    writes the previous ones (pyarrow releases the GIL for both)."""
     import pyarrow.parquet as pq
 
+    tables = readahead(tables)
     rows = 0
     with atomic_output(path) as tmp:
         writer = None

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .._deps import require
-from ..io import detect_format
+from ..io import detect_format, expand_inputs
 from ..io.readers import InputError
 
 
@@ -20,11 +20,13 @@ def _strip_eol(line: str) -> str:
     return line
 
 
-def dask_collection(path: str, column: str | None, fmt: str) -> Any:
+def dask_collection(path: str | list[str], column: str | None, fmt: str) -> Any:
     """The keys of ``path`` as a Dask Series (CSV/Parquet) or Bag (text)."""
-    if path == "-":
+    paths = expand_inputs(path)
+    if "-" in paths:
         raise InputError("--scheduler needs a file (or a glob of files), not standard input")
-    kind = detect_format(path, fmt)
+    kind = detect_format(paths[0], fmt)
+    path = paths if len(paths) > 1 else paths[0]
     if kind == "text":
         db = require("dask.bag", "dask")
         return db.read_text(path, blocksize="64MiB", linedelimiter="\n").map(_strip_eol)

@@ -76,11 +76,16 @@ def build(
             )
         rows = None
     else:
+        from ..hashing import hash_keys
+
         bf = BloomFilter.for_capacity(capacity, false_positive_rate, seed=seed, blocked=blocked)
         rows = 0
-        for arr in stream_keys(input_path, column, fmt, batch_rows, "bloom build"):
-            bf.add_many(arr)
-            rows += len(arr)
+        # hashing runs with the reading, in the read-ahead thread; this thread sets bits
+        # (hashes first and then bits is also cheaper than the fused hash-and-set loop)
+        for hashed in stream_keys(input_path, column, fmt, batch_rows, "bloom build",
+                                  prepare=lambda arr: hash_keys(arr, seed)):  # fmt: skip
+            bf.add_many(hashed)
+            rows += len(hashed)
     bf.save(output)
     done = timer.rate(rows) if rows is not None else f"in {timer.seconds:.2f} s on Dask"
     click.echo(
@@ -212,9 +217,10 @@ def _stream_rows(input_path, column, fmt, batch_rows, *, every_column=True):
     is one column, ``key``)."""
     import pyarrow as pa
 
-    from ..io import detect_format
+    from ..io import detect_format, expand_inputs
 
-    kind = detect_format(input_path, fmt)
+    first = expand_inputs(input_path)[0]
+    kind = detect_format(first, fmt)
     if kind == "text":
         if column is not None:
             raise click.UsageError("--column does not apply to a text input (one key per line)")
@@ -224,7 +230,7 @@ def _stream_rows(input_path, column, fmt, batch_rows, *, every_column=True):
     if column is None:
         raise click.UsageError(f"a {kind} input needs --column")
     yield from stream_tables(
-        input_path, _all_columns(input_path, kind, column), fmt, batch_rows, "bloom dedup"
+        input_path, _all_columns(first, kind, column), fmt, batch_rows, "bloom dedup"
     )
 
 

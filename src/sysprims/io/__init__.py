@@ -2,14 +2,17 @@
 
 from .output import atomic_output, progress
 from .readers import InputError, InputInfo, detect_format, input_info, iter_column, iter_columns
+from .sources import expand_inputs, readahead
 
 __all__ = [
     "InputError",
     "InputInfo",
     "atomic_output",
     "detect_format",
+    "expand_inputs",
     "input_info",
     "iter_column",
     "iter_columns",
     "progress",
+    "readahead",
 ]
