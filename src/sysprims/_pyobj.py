@@ -57,23 +57,23 @@ def disabled_reason() -> str | None:
     return _REASON
 
 
-def murmur3_128(keys: Any, seed: int, threads: int = 1) -> np.ndarray | None:
+def murmur3_128(keys: Any, seed: int) -> np.ndarray | None:
     """``(n, 2)`` MurmurHash3_x64_128 of a list/tuple/object array of exact
     ``str`` or ``bytes``, read in place; ``None`` means "take the safe path"."""
     target = _target(keys)
     if target is None:
         return None
     out = np.empty((target[4], 2), dtype=np.uint64)
-    return out if _run(target, seed, _PAIRS, out, _NO_U64, _NO_U32, threads) else None
+    return out if _run(target, seed, _PAIRS, out, _NO_U64, _NO_U32) else None
 
 
-def murmur3_h1(keys: Any, seed: int, threads: int = 1) -> np.ndarray | None:
+def murmur3_h1(keys: Any, seed: int) -> np.ndarray | None:
     """Only ``h1`` (uint64, ``(n,)``) of such a batch, for the shard routers."""
     target = _target(keys)
     if target is None:
         return None
     out = np.empty(target[4], dtype=np.uint64)
-    return out if _run(target, seed, _H1, _NO_U128, out, _NO_U32, threads) else None
+    return out if _run(target, seed, _H1, _NO_U128, out, _NO_U32) else None
 
 
 def murmur3_32(keys: Any, seed: int) -> np.ndarray | None:
@@ -82,27 +82,21 @@ def murmur3_32(keys: Any, seed: int) -> np.ndarray | None:
     if target is None:
         return None
     out = np.empty(target[4], dtype=np.uint32)
-    return out if _run(target, seed, _X86_32, _NO_U128, _NO_U64, out, 1) else None
+    return out if _run(target, seed, _X86_32, _NO_U128, _NO_U64, out) else None
 
 
 _NO_U128 = np.empty((0, 2), dtype=np.uint64)
 _NO_U64 = np.empty(0, dtype=np.uint64)
 _NO_U32 = np.empty(0, dtype=np.uint32)
 
-#: Below this many keys per thread a threaded call runs serially (starting
-#: the workers costs more than it saves).
-MIN_KEYS_PER_THREAD = 16_384
+def _run(target: tuple, seed: int, what: int, out128: np.ndarray, out64: np.ndarray, out32: np.ndarray) -> bool:
+    """One serial pass under the GIL. There is no threaded twin: numba's
+    parallel launch releases the GIL while the workers run (measured: another
+    Python thread runs during such a call), and then nothing would stop that
+    thread from resizing the list or freeing a key under the readers."""
+    from ._kernels.pyobj import pyobj_hash
 
-
-def _run(target: tuple, seed: int, what: int, out128: np.ndarray, out64: np.ndarray,
-         out32: np.ndarray, threads: int) -> bool:
-    from ._kernels.pyobj import pyobj_hash, pyobj_hash_par
-
-    mode, addr, want, is_str, n = target
-    chunks = min(threads, n // MIN_KEYS_PER_THREAD)
-    if chunks > 1:
-        return pyobj_hash_par(mode, addr, want, is_str, _LAYOUT, np.uint64(seed), what,
-                              out128, out64, out32, chunks) == -1
+    mode, addr, want, is_str, _n = target
     return pyobj_hash(mode, addr, want, is_str, _LAYOUT, np.uint64(seed), what, out128, out64, out32) == -1
 
 

@@ -370,10 +370,6 @@ def _ex_hash():
     )
 
 
-def _ex_hash_par():
-    return (*_ex_hash(), np.int64(2))
-
-
 @kernel(_ex_hash, nogil=False)
 def pyobj_hash(mode, addr, want, is_str, layout, seed, what, out128, out64, out32):
     """MurmurHash3 of every item's key bytes, read in place, in one pass:
@@ -387,26 +383,3 @@ def pyobj_hash(mode, addr, want, is_str, layout, seed, what, out128, out64, out3
     if items == 0:
         return n
     return _read_range(items, 0, n, want, is_str, layout, seed, what, out128, out64, out32)
-
-
-@kernel(_ex_hash_par, nogil=False, parallel=True)
-def pyobj_hash_par(mode, addr, want, is_str, layout, seed, what, out128, out64, out32, chunks):
-    """:func:`pyobj_hash` over ``chunks`` contiguous chunks in parallel (prange).
-
-    Still compiled without ``nogil``: the calling thread holds the GIL until
-    every chunk is done, so no Python code runs while the workers read (see
-    docs/keys.md for the safety argument). Returns the smallest index to fall
-    back at, or -1."""
-    n = _n_out(what, out128, out64, out32)
-    items = _items(mode, addr, n, layout)
-    if items == 0:
-        return n
-    status = np.full(chunks, -1, dtype=np.int64)
-    for c in numba.prange(chunks):
-        lo = n * c // chunks
-        hi = n * (c + 1) // chunks
-        status[c] = _read_range(items, lo, hi, want, is_str, layout, seed, what, out128, out64, out32)
-    for c in range(chunks):
-        if status[c] >= 0:
-            return status[c]
-    return -1

@@ -48,13 +48,12 @@ class HashBasedSharding(_HashedStrategy):
     def get_shard(self, key: Any) -> int:
         return self._h1(key) % self.num_shards
 
-    def get_shards(self, keys: Any) -> np.ndarray:
-        from .._kernels.sharding import hash_mod
+    def get_shards(self, keys: Any, threads: int = 1) -> np.ndarray:
+        """Shard of every key (int64); ``threads`` > 1 routes chunks in parallel
+        (the same result; see docs/sharding.md for when it pays)."""
+        from .._kernels.sharding import MOD, hash_mod
 
-        args = self._key_args(keys)
-        out = self._out(args)
-        hash_mod(*args, np.uint64(self.num_shards), out)
-        return out
+        return self._shards(keys, threads, MOD, hash_mod, np.uint64(self.num_shards))
 
     def shard_ids(self) -> list[int]:
         return list(range(self.num_shards))
