@@ -24,8 +24,11 @@ class ShardingStrategy:
     def get_shard(self, key: str) -> int:
         raise NotImplementedError
 
-    def get_shards(self, keys: Any) -> np.ndarray:
-        """Shard of every key as an int64 array (the :meth:`get_shard` loop)."""
+    def get_shards(self, keys: Any, threads: int = 1) -> np.ndarray:
+        """Shard of every key as an int64 array (the :meth:`get_shard` loop;
+        ``threads`` is accepted for a uniform signature and checked, but a
+        Python loop runs serially)."""
+        check_threads(threads)
         values = key_values(keys, type(self).__name__)
         return np.fromiter((self.get_shard(k) for k in values), dtype=np.int64, count=len(values))
 

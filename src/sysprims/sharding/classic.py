@@ -19,7 +19,7 @@ import numpy as np
 from .._html import html_table
 from .._validate import check_int
 from ..errors import InvalidParameterError, KeyTypeError
-from ..hashing import check_seed
+from ..hashing import check_seed, check_threads
 from ._common import NoShardError, ShardingStrategy, _HashedStrategy, key_values
 
 __all__ = ["GeoBasedSharding", "HashBasedSharding", "RangeBasedSharding"]
@@ -122,7 +122,10 @@ class RangeBasedSharding(ShardingStrategy):
             return self.fallback
         raise NoShardError(f"key {key!r} lies outside every range and RangeBasedSharding has no fallback")
 
-    def get_shards(self, keys: Any) -> np.ndarray:
+    def get_shards(self, keys: Any, threads: int = 1) -> np.ndarray:
+        """Shard of every key (int64); ``threads`` is checked but unused (the
+        lookup is one vectorised NumPy search)."""
+        check_threads(threads)
         if isinstance(keys, np.ndarray) and keys.ndim == 1 and keys.dtype.kind in "iu":
             if keys.dtype.kind == "u":
                 valid = keys <= np.uint64(_I64_MAX)
@@ -224,7 +227,10 @@ class GeoBasedSharding(ShardingStrategy):
         what = f"unknown region {region!r}" if region is not None else "no region"
         raise NoShardError(f"key {key!r} has {what} and GeoBasedSharding has no fallback")
 
-    def get_shards(self, keys: Any) -> np.ndarray:
+    def get_shards(self, keys: Any, threads: int = 1) -> np.ndarray:
+        """Shard of every key (int64); ``threads`` is checked but unused (a
+        Python loop over the regions)."""
+        check_threads(threads)
         values = key_values(keys, "GeoBasedSharding")
         out = np.empty(len(values), dtype=np.int64)
         get = self.get_shard
