@@ -457,7 +457,7 @@ def _all_routers():
     threads=st.integers(1, 4),
 )
 def test_threaded_get_shards_equals_serial_and_the_scalar_loop(keys, threads):
-    import pyarrow as pa
+    import pyarrow as pa  # a dev dependency of the main suite, where this file runs
 
     import sysprims.hashing as hashing
 
