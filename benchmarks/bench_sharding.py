@@ -59,6 +59,19 @@ def test_get_shards_int(benchmark, big_int_keys, name):
     benchmark.extra_info["keys_per_s"] = _rate(benchmark, big_int_keys.size)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("name", ["hash_mod", "jump"])
+def test_get_shards_int_threads(benchmark, big_int_keys, name, threads):
+    """``threads=`` (issue #24 item 5): compare the two rows of a group (wall
+    clock; a second thread only helps when a core is free)."""
+    s = _strategies()[name]
+    s.get_shards(big_int_keys[:100_000], threads=threads)  # compile outside the timing
+    benchmark.group = f"get_shards int keys (10M), {name}, threads"
+    out = benchmark.pedantic(s.get_shards, args=(big_int_keys,), kwargs={"threads": threads}, rounds=3, iterations=1)
+    assert np.array_equal(out[:1000], s.get_shards(big_int_keys[:1000]))
+    benchmark.extra_info["keys_per_s"] = _rate(benchmark, big_int_keys.size)
+
+
 def test_jump_consistent_hash_raw_u64(benchmark, big_int_keys):
     u = big_int_keys.view(np.uint64)
     jump_consistent_hash(u[:10], 64)

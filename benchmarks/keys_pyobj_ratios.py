@@ -8,6 +8,11 @@ count) and ratios, not absolute times, are what this reports.
 
 Per-key Python loops (mmh3, md5, rbloom ``in``, datasketches, limits) run on the
 first ``--loop-cap`` keys and are compared per key.
+
+``--threads T`` adds the ``threads=`` speedups (issue #24 item 5): serial and
+threaded calls interleaved, timed in wall-clock time (CPU time would add the
+threads up), with the load average printed beside them: on a shared machine a
+second thread only helps when a core is free.
 """
 
 from __future__ import annotations
@@ -66,11 +71,48 @@ class Bench:
         return self.best
 
 
+def thread_ratios(keys: list[str], threads: int, rounds: int) -> None:
+    """serial / threaded wall time, interleaved round by round (best of each)."""
+    import os
+
+    import pyarrow as pa
+
+    from sysprims.sharding import ConsistentHashRing, JumpHashSharding
+
+    n = len(keys)
+    arr = pa.array(keys)
+    hk = sysprims.hash_keys(keys)
+    sh, jump, ring = HashBasedSharding(64), JumpHashSharding(64), ConsistentHashRing(list(range(16)))
+    pairs = {
+        "murmur3_128(arrow)": lambda t: murmur3_128(arr, threads=t),
+        "murmur3_128(list[str]) (serial by design)": lambda t: murmur3_128(keys, threads=t),
+        "HashBased get_shards(arrow)": lambda t: sh.get_shards(arr, threads=t),
+        "Jump get_shards(arrow)": lambda t: jump.get_shards(arr, threads=t),
+        "Ring get_shards(HashedKeys)": lambda t: ring.get_shards(hk, threads=t),
+        "HashBased get_shards(list[str])": lambda t: sh.get_shards(keys, threads=t),
+    }
+    best: dict[tuple[str, int], float] = {}
+    for f in pairs.values():
+        f(threads)  # compile the threaded kernels outside the timing
+    for _ in range(rounds):
+        for name, f in pairs.items():
+            for t in (1, threads):
+                t0 = time.perf_counter()
+                f(t)
+                dt = time.perf_counter() - t0
+                best[name, t] = min(best.get((name, t), float("inf")), dt)
+    print(f"threads={threads} vs serial, wall clock, n = {n:,}, load average {os.getloadavg()} on {os.cpu_count()} CPUs:")
+    for name in pairs:
+        s1, st = best[name, 1] / n * 1e9, best[name, threads] / n * 1e9
+        print(f"  {name}: {s1 / st:.2f}x  [{st:.1f} vs {s1:.1f} ns/key]")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--loop-cap", type=int, default=1_000_000)
+    ap.add_argument("--threads", type=int, default=0, help="also time threads=T against serial (wall clock)")
     args = ap.parse_args()
     import bounter
     import datasketches as ds
@@ -152,6 +194,8 @@ def main() -> None:
     b.add("limits FixedWindow loop", nrl, make_limits)
 
     r = b.run()
+    if args.threads > 1:
+        thread_ratios(keys, args.threads, args.rounds)
     truth = {k for k, _ in Counter(stream).most_common(100)}
     recall = len(truth & {k for k, _ in topk_out["t"].top()}) / 100
 

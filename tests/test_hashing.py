@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import mmh3
 import numpy as np
 import pytest
@@ -122,3 +124,84 @@ def test_scalar_fmix64_matches_the_reference_finaliser(k):
     from tests.reference.murmur3 import _fmix64
 
     assert fmix64(k) == _fmix64(k)
+
+
+# ------------------------------------------------------------- threads=
+
+
+@contextlib.contextmanager
+def small_chunks():
+    """Let a threaded call split even a small batch (the real floor is
+    MIN_KEYS_PER_THREAD keys per chunk)."""
+    import sysprims.hashing as hashing
+
+    old = hashing.MIN_KEYS_PER_THREAD
+    hashing.MIN_KEYS_PER_THREAD = 1
+    try:
+        yield
+    finally:
+        hashing.MIN_KEYS_PER_THREAD = old
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    keys=st.lists(st.binary(max_size=40), max_size=60),
+    seed=st.integers(0, 2**32 - 1),
+    threads=st.integers(1, 5),
+)
+def test_threaded_hashing_equals_serial_on_every_form(keys, seed, threads):
+    expect = np.array([mmh3.hash64(k, seed, signed=False) for k in keys], dtype=np.uint64).reshape(-1, 2)
+    ints = np.array([int.from_bytes(k[:8].ljust(8, b"\0"), "little") for k in keys], dtype=np.uint64)
+    int_expect = np.array([mmh3.hash64(int(v).to_bytes(8, "little"), seed, signed=False) for v in ints],
+                          dtype=np.uint64).reshape(-1, 2)
+    with small_chunks():
+        for batch in (keys, *_arrow_binary(keys), np.array(keys + [b"x"], dtype=object)[:-1]):
+            assert np.array_equal(murmur3_128(batch, seed, threads=threads), expect)
+            assert np.array_equal(hash_keys(batch, seed, threads=threads).hashes, expect)
+        assert np.array_equal(murmur3_128(ints, seed, threads=threads), int_expect)
+
+
+def _arrow_binary(keys):
+    """The keys as an Arrow binary array, when pyarrow is installed (the
+    other-interpreter CI venvs may lack it)."""
+    try:
+        import pyarrow as pa
+    except ImportError:
+        return ()
+    return (pa.array(keys, type=pa.binary()),)
+
+
+def test_threaded_hashing_really_splits_and_agrees_at_the_real_floor():
+    pa = pytest.importorskip("pyarrow")
+
+    from sysprims.hashing import MIN_KEYS_PER_THREAD, chunks_for
+
+    n = 2 * MIN_KEYS_PER_THREAD + 7
+    assert chunks_for(n, 2) == 2 and chunks_for(n, 8) == 2 and chunks_for(n - 8, 2) == 1
+    keys = [f"key:{i}".encode() for i in range(n)]
+    arr = pa.array(keys, type=pa.binary())
+    assert np.array_equal(murmur3_128(arr, 9, threads=2), murmur3_128(keys, 9))
+    assert np.array_equal(murmur3_128(np.arange(n), 9, threads=2), murmur3_128(np.arange(n), 9))
+
+
+@pytest.mark.parametrize("threads", [0, -1, True, 1.5, "2", None])
+def test_bad_threads_are_rejected(threads):
+    with pytest.raises(InvalidParameterError, match="threads must be an int >= 1"):
+        murmur3_128(["a"], threads=threads)
+    with pytest.raises(InvalidParameterError, match="threads must be an int >= 1"):
+        hash_keys(["a"], threads=threads)
+
+
+def test_h1_only_key_path_gives_h1_and_refuses_pairs():
+    from sysprims import _pyobj
+    from sysprims.hashing import H1, kernel_keys
+
+    keys = ["a", "bc", "caf\xe9", ""]
+    kk = kernel_keys(keys, 5, h1_only=True)
+    assert kk.h1().tolist() == [mmh3.hash64(k.encode(), 5, signed=False)[0] for k in keys]
+    if _pyobj.disabled_reason() is not None:  # the safe path (SYSPRIMS_SAFE_KEYS=1): the bytes form
+        assert kk.kind == "bytes"
+        return
+    assert kk.kind == H1 and kk.mode == 0
+    with pytest.raises(InvalidParameterError, match="h1 only"):
+        kk.all_hashes()

@@ -434,3 +434,59 @@ def test_range_and_geo_numpy_forms():
         r.get_shards(np.array([1.5]))
     with pytest.raises(KeyTypeError):
         r.get_shards("12")
+
+
+# ------------------------------------------------------------- threads=
+
+
+def _all_routers():
+    nodes = [f"node-{i}" for i in range(7)]
+    return [
+        HashBasedSharding(64, seed=3),  # a power of two: routed by a mask
+        HashBasedSharding(10, seed=3),
+        JumpHashSharding(11, seed=3),
+        ConsistentHashRing(nodes, vnodes=20, seed=3),
+        RendezvousSharding(nodes, seed=3),
+        RendezvousSharding(nodes[:3], weights=[1.0, 2.5, 0.5], seed=3),
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    keys=st.lists(st.text(max_size=12), min_size=1, max_size=50),
+    threads=st.integers(1, 4),
+)
+def test_threaded_get_shards_equals_serial_and_the_scalar_loop(keys, threads):
+    import pyarrow as pa  # a dev dependency of the main suite, where this file runs
+
+    import sysprims.hashing as hashing
+
+    ints = np.arange(len(keys), dtype=np.int64) * 7919 - 5
+    old = hashing.MIN_KEYS_PER_THREAD
+    hashing.MIN_KEYS_PER_THREAD = 1  # split even these small batches
+    try:
+        for s in _all_routers():
+            loop = np.array([s.get_shard(k) for k in keys], dtype=np.int64)
+            for batch in (keys, tuple(keys), pa.array(keys), hash_keys(keys, 3)):
+                assert np.array_equal(s.get_shards(batch, threads=threads), loop), (s, type(batch))
+            serial = s.get_shards(ints)
+            assert np.array_equal(s.get_shards(ints, threads=threads), serial)
+            assert serial.tolist() == [s.get_shard(int(v)) for v in ints]
+    finally:
+        hashing.MIN_KEYS_PER_THREAD = old
+
+
+@pytest.mark.parametrize("num_shards", [1, 2, 64, 1 << 40, 3, 1000])
+def test_hash_mod_batch_equals_the_mmh3_reference_for_powers_of_two_and_others(num_shards):
+    keys = [f"user:{i}" for i in range(500)]
+    s = HashBasedSharding(num_shards, seed=11)
+    expect = [mmh3.hash64(k.encode(), 11, signed=False)[0] % num_shards for k in keys]
+    assert s.get_shards(keys).tolist() == expect
+    assert [s.get_shard(k) for k in keys] == expect
+
+
+@pytest.mark.parametrize("threads", [0, True, 2.0, None])
+def test_get_shards_rejects_bad_threads(threads):
+    for s in _all_routers():
+        with pytest.raises(InvalidParameterError, match="threads must be an int >= 1"):
+            s.get_shards(["a", "b"], threads=threads)

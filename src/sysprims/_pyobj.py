@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["disabled_reason", "murmur3_128", "murmur3_32"]
+__all__ = ["disabled_reason", "murmur3_128", "murmur3_32", "murmur3_h1"]
 
 _LOCK = threading.Lock()
 _LAYOUT: np.ndarray | None = None
@@ -48,6 +48,7 @@ _REASON: str | None = "not checked yet"
 _CHECKED = False
 _STR_ID = id(str)
 _BYTES_ID = id(bytes)
+_PAIRS, _H1, _X86_32 = 0, 1, 2  # what the reader writes (sysprims._kernels.pyobj)
 
 
 def disabled_reason() -> str | None:
@@ -63,7 +64,16 @@ def murmur3_128(keys: Any, seed: int) -> np.ndarray | None:
     if target is None:
         return None
     out = np.empty((target[4], 2), dtype=np.uint64)
-    return out if _run(target, seed, out, _NO_U32) else None
+    return out if _run(target, seed, _PAIRS, out, _NO_U64, _NO_U32) else None
+
+
+def murmur3_h1(keys: Any, seed: int) -> np.ndarray | None:
+    """Only ``h1`` (uint64, ``(n,)``) of such a batch, for the shard routers."""
+    target = _target(keys)
+    if target is None:
+        return None
+    out = np.empty(target[4], dtype=np.uint64)
+    return out if _run(target, seed, _H1, _NO_U128, out, _NO_U32) else None
 
 
 def murmur3_32(keys: Any, seed: int) -> np.ndarray | None:
@@ -72,18 +82,22 @@ def murmur3_32(keys: Any, seed: int) -> np.ndarray | None:
     if target is None:
         return None
     out = np.empty(target[4], dtype=np.uint32)
-    return out if _run(target, seed, _NO_U128, out) else None
+    return out if _run(target, seed, _X86_32, _NO_U128, _NO_U64, out) else None
 
 
 _NO_U128 = np.empty((0, 2), dtype=np.uint64)
+_NO_U64 = np.empty(0, dtype=np.uint64)
 _NO_U32 = np.empty(0, dtype=np.uint32)
 
-
-def _run(target: tuple, seed: int, out128: np.ndarray, out32: np.ndarray) -> bool:
-    from ._kernels.pyobj import pyobj_murmur3
+def _run(target: tuple, seed: int, what: int, out128: np.ndarray, out64: np.ndarray, out32: np.ndarray) -> bool:
+    """One serial pass under the GIL. There is no threaded twin: numba's
+    parallel launch releases the GIL while the workers run (measured: another
+    Python thread runs during such a call), and then nothing would stop that
+    thread from resizing the list or freeing a key under the readers."""
+    from ._kernels.pyobj import pyobj_hash
 
     mode, addr, want, is_str, _n = target
-    return pyobj_murmur3(mode, addr, want, is_str, _LAYOUT, np.uint64(seed), out128, out32) == -1
+    return pyobj_hash(mode, addr, want, is_str, _LAYOUT, np.uint64(seed), what, out128, out64, out32) == -1
 
 
 def _target(keys: Any) -> tuple[int, int, int, bool, int] | None:
@@ -233,7 +247,7 @@ def _self_test(lay: np.ndarray) -> str | None:
     and must refuse what they cannot read, at the right index."""
     import mmh3
 
-    from ._kernels.pyobj import pyobj_murmur3
+    from ._kernels.pyobj import pyobj_hash
 
     strs = _probe_strings() + ["x" * 1000 + "\u0101", "\xe9" * 300]
     blobs = [s.encode() for s in strs] + [b"\x00\x00", bytes(range(256))]
@@ -246,13 +260,17 @@ def _self_test(lay: np.ndarray) -> str | None:
         for mode, container in ((0, list(batch)), (1, tuple(batch)), (2, arr)):
             addr = arr.ctypes.data if mode == 2 else id(container)
             out = np.empty((len(batch), 2), dtype=np.uint64)
+            out64 = np.empty(len(batch), dtype=np.uint64)
             out32 = np.empty(len(batch), dtype=np.uint32)
             is_str = want == _STR_ID
-            if pyobj_murmur3(mode, addr, want, is_str, lay, np.uint64(7), out, _NO_U32) != -1:
-                return "the in-place reader refused a probe batch"
-            if pyobj_murmur3(mode, addr, want, is_str, lay, np.uint64(7), _NO_U128, out32) != -1:
-                return "the in-place reader refused a probe batch"
+            seven = np.uint64(7)
+            for what, o128, o64, o32 in ((_PAIRS, out, _NO_U64, _NO_U32), (_H1, _NO_U128, out64, _NO_U32),
+                                         (_X86_32, _NO_U128, _NO_U64, out32)):
+                if pyobj_hash(mode, addr, want, is_str, lay, seven, what, o128, o64, o32) != -1:
+                    return "the in-place reader refused a probe batch"
             if [tuple(r) for r in out.tolist()] != expect128 or out32.tolist() != expect32:
+                return "the in-place reader disagrees with mmh3 on the probes"
+            if out64.tolist() != [h[0] for h in expect128]:
                 return "the in-place reader disagrees with mmh3 on the probes"
 
     class Sub(str):
@@ -260,9 +278,9 @@ def _self_test(lay: np.ndarray) -> str | None:
 
     for bad, at in ((["ok", Sub("x")], 1), (["ok", "fine", "bad\udc80"], 2), (["a", b"b"], 1), (["a", "\ud800\U0001f600"], 1)):
         out = np.empty((len(bad), 2), dtype=np.uint64)
-        if pyobj_murmur3(0, id(bad), _STR_ID, True, lay, np.uint64(0), out, _NO_U32) != at:
+        if pyobj_hash(0, id(bad), _STR_ID, True, lay, np.uint64(0), _PAIRS, out, _NO_U64, _NO_U32) != at:
             return "the in-place reader did not refuse a subclass, a surrogate or another type"
     short = ["a", "b"]
-    if pyobj_murmur3(0, id(short), _STR_ID, True, lay, np.uint64(0), np.empty((3, 2), dtype=np.uint64), _NO_U32) != 3:
+    if pyobj_hash(0, id(short), _STR_ID, True, lay, np.uint64(0), _PAIRS, np.empty((3, 2), dtype=np.uint64), _NO_U64, _NO_U32) != 3:
         return "the in-place reader did not check the list's size"
     return None

@@ -31,6 +31,8 @@ __all__ = [
     "HashedKeys",
     "KernelKeys",
     "check_seed",
+    "check_threads",
+    "chunks_for",
     "fmix64",
     "hash128",
     "hash_keys",
@@ -72,32 +74,60 @@ def hash128(key: Any, seed: int = 0) -> tuple[int, int]:
     return mmh3.hash64(key_to_bytes(key), seed, signed=False)
 
 
-def _hash_batch128(batch: KeyBatch, seed: int) -> np.ndarray:
-    from ._kernels.murmur3 import murmur3_x64_128_u64, murmur3_x64_128_var
+def check_threads(threads: Any) -> int:
+    """Validate a ``threads=`` argument (an int >= 1) and return it."""
+    if isinstance(threads, (bool, np.bool_)) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise InvalidParameterError(f"threads must be an int >= 1, got {threads!r}")
+    return int(threads)
+
+
+#: Below this many keys per thread a threaded call runs serially (starting
+#: the workers costs more than it saves).
+MIN_KEYS_PER_THREAD = 16_384
+
+
+def chunks_for(n: int, threads: int) -> int:
+    """How many chunks a threaded kernel splits ``n`` keys into: ``threads``,
+    fewer when a chunk would hold under ``MIN_KEYS_PER_THREAD`` keys (1: serial)."""
+    return max(1, min(threads, n // MIN_KEYS_PER_THREAD))
+
+
+def _hash_batch128(batch: KeyBatch, seed: int, threads: int = 1) -> np.ndarray:
+    from ._kernels.murmur3 import murmur3_x64_128_par, murmur3_x64_128_u64, murmur3_x64_128_var
 
     out = np.empty((batch.n, 2), dtype=np.uint64)
     if batch.n == 0:
         return out
-    if batch.kind == "int":
+    chunks = chunks_for(batch.n, threads)
+    if chunks > 1:
+        kk = _batch_kernel_keys(batch, seed)
+        murmur3_x64_128_par(kk.mode, kk.ints, kk.data, kk.starts, kk.ends, np.uint64(seed), out, _NO_U64, chunks)
+    elif batch.kind == "int":
         murmur3_x64_128_u64(batch.ints, np.uint64(seed), out)
     else:
         murmur3_x64_128_var(batch.data, batch.starts, batch.ends, np.uint64(seed), out)
     return out
 
 
-def _hash128(keys: Any, seed: int) -> np.ndarray:
+def _hash128(keys: Any, seed: int, threads: int = 1) -> np.ndarray:
     """(n, 2) hashes of any batch form (not HashedKeys): lists, tuples and object
     arrays of str/bytes are read in place (:mod:`sysprims._pyobj`), the rest
     normalised first."""
-    out = _pyobj.murmur3_128(keys, seed)
+    out = _pyobj.murmur3_128(keys, seed)  # serial: it must hold the GIL (docs/keys.md)
     if out is None:
-        out = _hash_batch128(normalize_keys(keys), seed)
+        out = _hash_batch128(normalize_keys(keys), seed, threads)
     return out
 
 
-def murmur3_128(keys: Any, seed: int = 0) -> np.ndarray:
-    """MurmurHash3_x64_128 of every key: an ``(n, 2)`` uint64 array of (h1, h2)."""
-    return _hash128(keys, check_seed(seed))
+def murmur3_128(keys: Any, seed: int = 0, threads: int = 1) -> np.ndarray:
+    """MurmurHash3_x64_128 of every key: an ``(n, 2)`` uint64 array of (h1, h2).
+
+    ``threads`` > 1 splits a large array batch (Arrow, NumPy) into that many
+    chunks hashed in parallel, with the same result; lists, tuples and object
+    arrays of str/bytes are always read serially, under the GIL (see
+    docs/keys.md for why and when threads pay). The default 1 is serial.
+    """
+    return _hash128(keys, check_seed(seed), check_threads(threads))
 
 
 def murmur3_32(keys: Any, seed: int = 0) -> np.ndarray:
@@ -191,16 +221,18 @@ class HashedKeys:
         return f"HashedKeys(n={len(self)}, seed={self._seed})"
 
 
-def hash_keys(keys: Any, seed: int = 0) -> HashedKeys:
-    """Hash a batch once; returns :class:`HashedKeys`.
+def hash_keys(keys: Any, seed: int = 0, threads: int = 1) -> HashedKeys:
+    """Hash a batch once; returns :class:`HashedKeys` (``threads`` as in
+    :func:`murmur3_128`).
 
     Given a :class:`HashedKeys` already, returns it after checking its seed.
     """
     seed = check_seed(seed)
+    threads = check_threads(threads)
     if isinstance(keys, HashedKeys):
         keys.require_seed(seed, "caller")
         return keys
-    return HashedKeys(_hash128(keys, seed), seed)
+    return HashedKeys(_hash128(keys, seed, threads), seed)
 
 
 # ------------------------------------------------------------- the key path
@@ -211,15 +243,17 @@ _NO_I64 = np.zeros(0, dtype=np.int64)
 _NO_U8 = np.zeros(0, dtype=np.uint8)
 
 #: The kernel input forms of :class:`KernelKeys`.
-HASHES, INTS, BYTES = "hashes", "int", "bytes"
+HASHES, INTS, BYTES, H1 = "hashes", "int", "bytes", "h1"
 
 
 class KernelKeys:
-    """A batch in one of the three forms every keyed kernel takes.
+    """A batch in one of the forms every keyed kernel takes.
 
     * ``kind == "hashes"``: ``hashes`` is ``(n, 2)`` uint64 (h1, h2) under the
       structure's seed (from :class:`HashedKeys`, or lists/tuples/object arrays
       of str/bytes hashed in place);
+    * ``kind == "h1"``: only ``h1s``, ``(n,)`` uint64, asked for by kernels that
+      route on ``h1`` alone (the shard routers: half the memory traffic);
     * ``kind == "int"``: ``ints`` (uint64), hashed as 8 little-endian bytes;
     * ``kind == "bytes"``: key ``i`` is ``data[starts[i]:ends[i]]`` (every array
       C-contiguous).
@@ -229,46 +263,62 @@ class KernelKeys:
     :func:`kernel_keys`, which validates everything a kernel will index.
     """
 
-    __slots__ = ("data", "ends", "hashes", "ints", "kind", "n", "seed", "starts")
+    __slots__ = ("data", "ends", "h1s", "hashes", "ints", "kind", "n", "seed", "starts")
 
     def __init__(self, kind: str, n: int, seed: int, hashes: np.ndarray = _NO_HASHES, ints: np.ndarray = _NO_U64,
-                 data: np.ndarray = _NO_U8, starts: np.ndarray = _NO_I64, ends: np.ndarray = _NO_I64):
+                 data: np.ndarray = _NO_U8, starts: np.ndarray = _NO_I64, ends: np.ndarray = _NO_I64,
+                 h1s: np.ndarray = _NO_U64):
         self.kind, self.n, self.seed = kind, n, seed
         self.hashes, self.ints, self.data, self.starts, self.ends = hashes, ints, data, starts, ends
+        self.h1s = h1s
 
     @property
     def mode(self) -> int:
-        """0 (hashes), 1 (int) or 2 (bytes): the routers' ``mode`` argument."""
-        return 0 if self.kind == HASHES else 1 if self.kind == INTS else 2
+        """0 (hashes or h1), 1 (int) or 2 (bytes): the routers' ``mode`` argument."""
+        return 0 if self.kind in (HASHES, H1) else 1 if self.kind == INTS else 2
 
     def h1(self) -> np.ndarray:
         """Contiguous h1 of every key (hashing int/bytes forms under ``seed``)."""
+        if self.kind == H1:
+            return self.h1s
         return np.ascontiguousarray(self.all_hashes()[:, 0])
 
     def all_hashes(self) -> np.ndarray:
         """The ``(n, 2)`` hashes, computing them for the int and bytes forms."""
         if self.kind == HASHES:
             return self.hashes
+        if self.kind == H1:
+            raise InvalidParameterError("these keys were read for h1 only; ask kernel_keys without h1_only")
         return _hash_batch128(KeyBatch(self.kind, self.n, data=self.data, starts=self.starts,
                                        ends=self.ends, ints=self.ints), self.seed)
 
 
-def kernel_keys(keys: Any, seed: int, owner: str = "structure") -> KernelKeys:
+def kernel_keys(keys: Any, seed: int, owner: str = "structure", *, h1_only: bool = False) -> KernelKeys:
     """The one key path: any accepted batch -> :class:`KernelKeys` under ``seed``.
 
     :class:`HashedKeys` (seed checked) and lists, tuples and object arrays of
-    exact ``str``/``bytes`` (hashed in place) become the ``hashes`` form;
-    every other batch form is normalised by :func:`sysprims.keys.normalize_keys`
-    (a hand-built :class:`~sysprims.keys.KeyBatch` is bounds-checked there) into
-    the ``int`` or ``bytes`` form, which fused kernels hash as they go.
+    exact ``str``/``bytes`` (hashed in place, one serial pass under the GIL)
+    become the ``hashes`` form, or the ``h1`` form when ``h1_only`` (for
+    kernels that use ``h1`` alone); every other batch form is normalised by
+    :func:`sysprims.keys.normalize_keys` (a hand-built
+    :class:`~sysprims.keys.KeyBatch` is bounds-checked there) into the ``int``
+    or ``bytes`` form, which fused kernels hash as they go.
     """
     if isinstance(keys, HashedKeys):
         h = keys.require_seed(seed, owner)
         return KernelKeys(HASHES, h.shape[0], seed, hashes=h)
-    read = _pyobj.murmur3_128(keys, seed)
-    if read is not None:
-        return KernelKeys(HASHES, read.shape[0], seed, hashes=read)
-    batch = normalize_keys(keys)
+    if h1_only:
+        h1s = _pyobj.murmur3_h1(keys, seed)
+        if h1s is not None:
+            return KernelKeys(H1, h1s.shape[0], seed, h1s=h1s)
+    else:
+        read = _pyobj.murmur3_128(keys, seed)
+        if read is not None:
+            return KernelKeys(HASHES, read.shape[0], seed, hashes=read)
+    return _batch_kernel_keys(normalize_keys(keys), seed)
+
+
+def _batch_kernel_keys(batch: KeyBatch, seed: int) -> KernelKeys:
     if batch.kind == "int":
         assert batch.ints is not None  # a KeyBatch of kind "int" always has ints (checked when built)
         return KernelKeys(INTS, batch.n, seed, ints=batch.ints)

@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 from llvmlite import ir
-from numba import types
+from numba import prange, types
 from numba.extending import intrinsic
 
 from .._jit import kernel
@@ -126,6 +126,35 @@ def mix_k2(k2):
 
 
 @kernel(inline="always")
+def block128(h1, h2, k1, k2):
+    """One 16-byte block of MurmurHash3_x64_128's body."""
+    h1 ^= mix_k1(k1)
+    h1 = rotl64(h1, 27)
+    h1 += h2
+    h1 = h1 * np.uint64(5) + np.uint64(0x52DCE729)
+    h2 ^= mix_k2(k2)
+    h2 = rotl64(h2, 31)
+    h2 += h1
+    h2 = h2 * np.uint64(5) + np.uint64(0x38495AB5)
+    return h1, h2
+
+
+@kernel(inline="always")
+def finish128(h1, h2, length):
+    """MurmurHash3_x64_128's finalisation of a key of ``length`` bytes."""
+    ulen = np.uint64(length)
+    h1 ^= ulen
+    h2 ^= ulen
+    h1 += h2
+    h2 += h1
+    h1 = fmix64(h1)
+    h2 = fmix64(h2)
+    h1 += h2
+    h2 += h1
+    return h1, h2
+
+
+@kernel(inline="always")
 def murmur3_x64_128_one(data, start, end, seed):
     """Hash ``data[start:end]``; returns (h1, h2)."""
     length = end - start
@@ -134,16 +163,7 @@ def murmur3_x64_128_one(data, start, end, seed):
     nblocks = length // 16
     p = start
     for _ in range(nblocks):
-        k1 = load64(data, p)
-        k2 = load64(data, p + 8)
-        h1 ^= mix_k1(k1)
-        h1 = rotl64(h1, 27)
-        h1 += h2
-        h1 = h1 * np.uint64(5) + np.uint64(0x52DCE729)
-        h2 ^= mix_k2(k2)
-        h2 = rotl64(h2, 31)
-        h2 += h1
-        h2 = h2 * np.uint64(5) + np.uint64(0x38495AB5)
+        h1, h2 = block128(h1, h2, load64(data, p), load64(data, p + 8))
         p += 16
     rem = length & 15
     k1 = np.uint64(0)
@@ -167,33 +187,13 @@ def murmur3_x64_128_one(data, start, end, seed):
             for i in range(rem - 1, -1, -1):
                 k1 |= np.uint64(data[p + i]) << np.uint64(8 * i)
         h1 ^= mix_k1(k1)
-    ulen = np.uint64(length)
-    h1 ^= ulen
-    h2 ^= ulen
-    h1 += h2
-    h2 += h1
-    h1 = fmix64(h1)
-    h2 = fmix64(h2)
-    h1 += h2
-    h2 += h1
-    return h1, h2
+    return finish128(h1, h2, length)
 
 
 @kernel(inline="always")
 def murmur3_x64_128_u64_one(value, seed):
     """Hash the 8 little-endian bytes of ``value`` (a uint64); returns (h1, h2)."""
-    h1 = seed
-    h2 = seed
-    h1 ^= mix_k1(value)
-    h1 ^= _U8
-    h2 ^= _U8
-    h1 += h2
-    h2 += h1
-    h1 = fmix64(h1)
-    h2 = fmix64(h2)
-    h1 += h2
-    h2 += h1
-    return h1, h2
+    return finish128(seed ^ mix_k1(value), seed, 8)
 
 
 @kernel(_examples_var)
@@ -284,3 +284,33 @@ def murmur3_x86_32_u64(values, seed, out):
         h1 = (h1 * np.uint64(5) + np.uint64(0xE6546B64)) & _M32
         h1 ^= _U8
         out[i] = np.uint32(fmix32(h1))
+
+
+def _examples_par():
+    data, starts, ends, seed, out = _examples_var()
+    return [
+        (np.int64(2), np.zeros(0, dtype=np.uint64), data, starts, ends, seed, out, np.empty(0, dtype=np.uint64), np.int64(2)),
+        (np.int64(1), np.arange(3, dtype=np.uint64), data, starts, ends, seed, np.empty((0, 2), dtype=np.uint64),
+         np.empty(3, dtype=np.uint64), np.int64(2)),
+    ]
+
+
+@kernel(_examples_par, parallel=True)
+def murmur3_x64_128_par(mode, values, data, starts, ends, seed, out128, out64, chunks):
+    """The threaded twin of :func:`murmur3_x64_128_var` (``mode`` 2) and
+    :func:`murmur3_x64_128_u64` (``mode`` 1): ``chunks`` contiguous chunks in
+    parallel (prange), writing (h1, h2) into ``out128`` when it has rows, else
+    h1 alone into ``out64``. Each key's result is the serial kernel's."""
+    pairs = out128.shape[0] > 0
+    n = out128.shape[0] if pairs else out64.shape[0]
+    for c in prange(chunks):
+        for i in range(n * c // chunks, n * (c + 1) // chunks):
+            if mode == 1:
+                h1, h2 = murmur3_x64_128_u64_one(values[i], seed)
+            else:
+                h1, h2 = murmur3_x64_128_one(data, starts[i], ends[i], seed)
+            if pairs:
+                out128[i, 0] = h1
+                out128[i, 1] = h2
+            else:
+                out64[i] = h1

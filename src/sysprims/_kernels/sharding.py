@@ -2,13 +2,15 @@
 
 Every router takes its keys as ``(mode, h1, ints, data, starts, ends, seed)``
 (see :func:`key_h1`: hashing is fused into the routing loop) and writes int64 shard ids into a caller-allocated ``out``.
-Read-only over shared tables, so the batch loops are embarrassingly parallel,
-but they stay serial: routing is memory-bound at a few ns per key.
+Read-only over shared tables, so the batch loops are embarrassingly parallel:
+:func:`route_par` runs any router's loop over chunks of the keys in parallel
+(``threads=`` of ``get_shards``); the serial kernels are the default.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import prange
 
 from .._jit import kernel
 from .murmur3 import murmur3_x64_128_one, murmur3_x64_128_u64_one
@@ -90,11 +92,21 @@ def n_keys(mode, h1, ints, starts):
     return starts.shape[0]
 
 
+@kernel(inline="always")
+def _mod_range(lo, hi, mode, h1, ints, data, starts, ends, seed, n, out):
+    if n & (n - _ONE) == 0:  # a power of two: the mask is the remainder, without a division
+        mask = n - _ONE
+        for i in range(lo, hi):
+            out[i] = np.int64(key_h1(mode, i, h1, ints, data, starts, ends, seed) & mask)
+    else:
+        for i in range(lo, hi):
+            out[i] = np.int64(key_h1(mode, i, h1, ints, data, starts, ends, seed) % n)
+
+
 @kernel(_ex_mod)
 def hash_mod(mode, h1, ints, data, starts, ends, seed, n, out):
     """out[i] = h1 % n (uint64 arithmetic, no modulo of a truncated hash)."""
-    for i in range(n_keys(mode, h1, ints, starts)):
-        out[i] = np.int64(key_h1(mode, i, h1, ints, data, starts, ends, seed) % n)
+    _mod_range(0, n_keys(mode, h1, ints, starts), mode, h1, ints, data, starts, ends, seed, n, out)
 
 
 @kernel(inline="always")
@@ -116,12 +128,36 @@ def jump_u64(keys, num_buckets, out):
         out[i] = jump_one(keys[i], num_buckets)
 
 
+@kernel(inline="always")
+def _jump_range(lo, hi, mode, h1, ints, data, starts, ends, seed, table, out):
+    n = np.int64(table.shape[0])
+    for i in range(lo, hi):
+        out[i] = table[jump_one(key_h1(mode, i, h1, ints, data, starts, ends, seed), n)]
+
+
 @kernel(_ex_jump_table)
 def jump_table(mode, h1, ints, data, starts, ends, seed, table, out):
     """out[i] = table[JumpConsistentHash(h1 of key i, len(table))]."""
-    n = np.int64(table.shape[0])
-    for i in range(n_keys(mode, h1, ints, starts)):
-        out[i] = table[jump_one(key_h1(mode, i, h1, ints, data, starts, ends, seed), n)]
+    _jump_range(0, n_keys(mode, h1, ints, starts), mode, h1, ints, data, starts, ends, seed, table, out)
+
+
+@kernel(inline="always")
+def _ring_range(lo, hi, mode, h1, ints, data, starts, ends, seed, points, owners, bucket_start, node_ids, shift, out):
+    m = points.shape[0]
+    for i in range(lo, hi):
+        h = key_h1(mode, i, h1, ints, data, starts, ends, seed)
+        b = np.int64(h >> shift)
+        a = np.int64(bucket_start[b])
+        z = np.int64(bucket_start[b + 1])
+        while a < z:
+            mid = (a + z) >> 1
+            if points[mid] < h:
+                a = mid + 1
+            else:
+                z = mid
+        if a == m:
+            a = 0
+        out[i] = node_ids[owners[a]]
 
 
 @kernel(_ex_ring)
@@ -132,21 +168,8 @@ def ring_lookup(mode, h1, ints, data, starts, ends, seed, points, owners, bucket
     are >= b (``b = h >> shift``), so each search scans a bucket of a few
     points; int32 tables keep the working set small (it is cache-bound).
     """
-    m = points.shape[0]
-    for i in range(n_keys(mode, h1, ints, starts)):
-        h = key_h1(mode, i, h1, ints, data, starts, ends, seed)
-        b = np.int64(h >> shift)
-        lo = np.int64(bucket_start[b])
-        hi = np.int64(bucket_start[b + 1])
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if points[mid] < h:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo == m:
-            lo = 0
-        out[i] = node_ids[owners[lo]]
+    _ring_range(0, n_keys(mode, h1, ints, starts), mode, h1, ints, data, starts, ends, seed,
+                points, owners, bucket_start, node_ids, shift, out)
 
 
 @kernel(inline="always")
@@ -161,11 +184,10 @@ def hrw_score(h, node_hash):
     return k
 
 
-@kernel(_ex_hrw)
-def rendezvous(mode, h1, ints, data, starts, ends, seed, node_hashes, node_ids, out):
-    """Highest random weight: the node with the largest score (first on ties)."""
+@kernel(inline="always")
+def _hrw_range(lo, hi, mode, h1, ints, data, starts, ends, seed, node_hashes, node_ids, out):
     m = node_hashes.shape[0]
-    for i in range(n_keys(mode, h1, ints, starts)):
+    for i in range(lo, hi):
         h = key_h1(mode, i, h1, ints, data, starts, ends, seed)
         best = 0
         best_s = hrw_score(h, node_hashes[0])
@@ -177,11 +199,16 @@ def rendezvous(mode, h1, ints, data, starts, ends, seed, node_hashes, node_ids, 
         out[i] = node_ids[best]
 
 
-@kernel(_ex_hrw_w)
-def rendezvous_weighted(mode, h1, ints, data, starts, ends, seed, node_hashes, weights, node_ids, out):
-    """Weighted HRW (Schindelhauer & Schomaker): maximise ``-w / ln(u)``, u in (0, 1)."""
+@kernel(_ex_hrw)
+def rendezvous(mode, h1, ints, data, starts, ends, seed, node_hashes, node_ids, out):
+    """Highest random weight: the node with the largest score (first on ties)."""
+    _hrw_range(0, n_keys(mode, h1, ints, starts), mode, h1, ints, data, starts, ends, seed, node_hashes, node_ids, out)
+
+
+@kernel(inline="always")
+def _hrw_w_range(lo, hi, mode, h1, ints, data, starts, ends, seed, node_hashes, weights, node_ids, out):
     m = node_hashes.shape[0]
-    for i in range(n_keys(mode, h1, ints, starts)):
+    for i in range(lo, hi):
         h = key_h1(mode, i, h1, ints, data, starts, ends, seed)
         best = 0
         best_s = -np.inf
@@ -193,3 +220,47 @@ def rendezvous_weighted(mode, h1, ints, data, starts, ends, seed, node_hashes, w
                 best_s = score
                 best = j
         out[i] = node_ids[best]
+
+
+@kernel(_ex_hrw_w)
+def rendezvous_weighted(mode, h1, ints, data, starts, ends, seed, node_hashes, weights, node_ids, out):
+    """Weighted HRW (Schindelhauer & Schomaker): maximise ``-w / ln(u)``, u in (0, 1)."""
+    _hrw_w_range(0, n_keys(mode, h1, ints, starts), mode, h1, ints, data, starts, ends, seed,
+                 node_hashes, weights, node_ids, out)
+
+
+# routers of route_par
+MOD, JUMP, RING, HRW, HRW_W = 0, 1, 2, 3, 4
+
+
+def _ex_par():
+    e64 = np.zeros(0, dtype=np.uint64)
+    ei = np.zeros(0, dtype=np.int64)
+    e32 = np.zeros(0, dtype=np.int32)
+    return (np.int64(MOD), *_ex_keys(2), np.uint64(3), ei, e64, e32, e32, ei, np.uint64(0), e64,
+            np.zeros(0), np.empty(4, dtype=np.int64), np.int64(2))
+
+
+@kernel(_ex_par, parallel=True)
+def route_par(router, mode, h1, ints, data, starts, ends, seed, modulus, table, points, owners, bucket_start,
+              node_ids, shift, node_hashes, weights, out, chunks):
+    """The threaded twin of every router: ``chunks`` contiguous chunks of the
+    keys routed in parallel (prange), each by the serial kernel's own loop
+    (``router`` MOD, JUMP, RING, HRW or HRW_W picks which; the tables of the
+    others are empty). Read-only over the tables; each chunk writes its own
+    slice of ``out``, so the result is the serial one."""
+    n = n_keys(mode, h1, ints, starts)
+    for c in prange(chunks):
+        lo = n * c // chunks
+        hi = n * (c + 1) // chunks
+        if router == MOD:
+            _mod_range(lo, hi, mode, h1, ints, data, starts, ends, seed, modulus, out)
+        elif router == JUMP:
+            _jump_range(lo, hi, mode, h1, ints, data, starts, ends, seed, table, out)
+        elif router == RING:
+            _ring_range(lo, hi, mode, h1, ints, data, starts, ends, seed, points, owners, bucket_start,
+                        node_ids, shift, out)
+        elif router == HRW:
+            _hrw_range(lo, hi, mode, h1, ints, data, starts, ends, seed, node_hashes, node_ids, out)
+        else:
+            _hrw_w_range(lo, hi, mode, h1, ints, data, starts, ends, seed, node_hashes, weights, node_ids, out)

@@ -8,6 +8,7 @@ accept :class:`~sysprims.hashing.HashedKeys` in :meth:`get_shards`.
 """
 
 from ._common import NoShardError, ShardingStrategy
+from .classic import GeoBasedSharding, HashBasedSharding, RangeBasedSharding
 from .consistent import (
     ConsistentHashRing,
     JumpHashSharding,
@@ -15,7 +16,6 @@ from .consistent import (
     jump_consistent_hash,
 )
 from .database import MovementReport, ReshardReport, ShardedDatabase, SqliteShard, movement_report
-from .seed import GeoBasedSharding, HashBasedSharding, RangeBasedSharding
 
 __all__ = [
     "ConsistentHashRing",

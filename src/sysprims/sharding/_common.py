@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import KeyTypeError, NoShardError
-from ..hashing import HASHES, HashedKeys, hash128, kernel_keys
+from ..hashing import H1, HASHES, HashedKeys, check_threads, chunks_for, hash128, kernel_keys
 
 __all__ = ["NoShardError", "ShardingStrategy"]
 
@@ -24,8 +24,11 @@ class ShardingStrategy:
     def get_shard(self, key: str) -> int:
         raise NotImplementedError
 
-    def get_shards(self, keys: Any) -> np.ndarray:
-        """Shard of every key as an int64 array (the :meth:`get_shard` loop)."""
+    def get_shards(self, keys: Any, threads: int = 1) -> np.ndarray:
+        """Shard of every key as an int64 array (the :meth:`get_shard` loop;
+        ``threads`` is accepted for a uniform signature and checked, but a
+        Python loop runs serially)."""
+        check_threads(threads)
         values = key_values(keys, type(self).__name__)
         return np.fromiter((self.get_shard(k) for k in values), dtype=np.int64, count=len(values))
 
@@ -43,10 +46,29 @@ class _HashedStrategy(ShardingStrategy):
         return hash128(key, self.seed)[0]
 
     def _key_args(self, keys: Any) -> tuple:
-        """``(mode, h1, ints, data, starts, ends, seed)`` for the fused routing kernels."""
-        kk = kernel_keys(keys, self.seed, type(self).__name__)
-        h1 = np.ascontiguousarray(kk.hashes[:, 0]) if kk.kind == HASHES else _E64
+        """``(mode, h1, ints, data, starts, ends, seed)`` for the fused routing kernels
+        (lists of str/bytes are read in place for ``h1`` alone)."""
+        kk = kernel_keys(keys, self.seed, type(self).__name__, h1_only=True)
+        if kk.kind == H1:
+            h1 = kk.h1s
+        else:
+            h1 = np.ascontiguousarray(kk.hashes[:, 0]) if kk.kind == HASHES else _E64
         return (kk.mode, h1, kk.ints, kk.data, kk.starts, kk.ends, np.uint64(self.seed))
+
+    def _shards(self, keys: Any, threads: Any, router: int, serial: Any, *tables: Any) -> np.ndarray:
+        """Route a batch with ``serial`` (a router kernel taking ``tables``), or with
+        :func:`~sysprims._kernels.sharding.route_par` over ``threads`` chunks."""
+        from .._kernels.sharding import route_par
+
+        threads = check_threads(threads)
+        args = self._key_args(keys)
+        out = self._out(args)
+        chunks = chunks_for(out.shape[0], threads)
+        if chunks > 1:
+            route_par(router, *args, *_par_tables(router, tables), out, chunks)
+        else:
+            serial(*args, *tables, out)
+        return out
 
     def _one_key_args(self, h1: int) -> tuple:
         """The routers' arguments for one key given its ``h1`` (scalar calls)."""
@@ -62,6 +84,29 @@ class _HashedStrategy(ShardingStrategy):
 _E64 = np.zeros(0, dtype=np.uint64)
 _EI = np.zeros(0, dtype=np.int64)
 _EB = np.zeros(0, dtype=np.uint8)
+_E32 = np.zeros(0, dtype=np.int32)
+_EF = np.zeros(0, dtype=np.float64)
+
+
+def _par_tables(router: int, tables: tuple) -> tuple:
+    """route_par's table arguments, ``(modulus, table, points, owners,
+    bucket_start, node_ids, shift, node_hashes, weights)``, from a serial
+    router's ``tables`` (the other routers' tables empty)."""
+    from .._kernels.sharding import HRW, HRW_W, JUMP, MOD, RING
+
+    modulus, table, points, owners, buckets, node_ids, shift, node_hashes, weights = (
+        np.uint64(0), _EI, _E64, _E32, _E32, _EI, np.uint64(0), _E64, _EF)
+    if router == MOD:
+        (modulus,) = tables
+    elif router == JUMP:
+        (table,) = tables
+    elif router == RING:
+        points, owners, buckets, node_ids, shift = tables
+    elif router == HRW:
+        node_hashes, node_ids = tables
+    elif router == HRW_W:
+        node_hashes, weights, node_ids = tables
+    return (modulus, table, points, owners, buckets, node_ids, shift, node_hashes, weights)
 
 
 def key_values(keys: Any, owner: str) -> list:

@@ -250,13 +250,12 @@ class ConsistentHashRing(_NodeStrategy):
             i = 0
         return int(self._owners[i])
 
-    def get_shards(self, keys: Any) -> np.ndarray:
-        from .._kernels.sharding import ring_lookup
+    def get_shards(self, keys: Any, threads: int = 1) -> np.ndarray:
+        """Node id of every key (int64); ``threads`` as in :meth:`HashBasedSharding.get_shards`."""
+        from .._kernels.sharding import RING, ring_lookup
 
-        args = self._key_args(keys)
-        out = self._out(args)
-        ring_lookup(*args, self._points, self._owner_idx, self._buckets, self._node_ids, self._shift, out)
-        return out
+        return self._shards(keys, threads, RING, ring_lookup, self._points, self._owner_idx, self._buckets,
+                            self._node_ids, self._shift)
 
     def ownership(self) -> dict[int, float]:
         """Fraction of the hash space each node id owns (its expected load)."""
@@ -383,13 +382,11 @@ class JumpHashSharding(_NodeStrategy):
     def get_shard(self, key: Any) -> int:
         return int(self._table[_jump_reference(self._h1(key), self.num_shards)])
 
-    def get_shards(self, keys: Any) -> np.ndarray:
-        from .._kernels.sharding import jump_table
+    def get_shards(self, keys: Any, threads: int = 1) -> np.ndarray:
+        """Node id of every key (int64); ``threads`` as in :meth:`HashBasedSharding.get_shards`."""
+        from .._kernels.sharding import JUMP, jump_table
 
-        args = self._key_args(keys)
-        out = self._out(args)
-        jump_table(*args, self._table, out)
-        return out
+        return self._shards(keys, threads, JUMP, jump_table, self._table)
 
     def _to_state(self):
         return ({"nodes": self._nodes.state()}, {"table": self._table}, self.seed)
@@ -456,8 +453,13 @@ class RendezvousSharding(_NodeStrategy):
         # the batch and the scalar path must agree to the last bit.
         return int(self._route(self._one_key_args(self._h1(key)))[0])
 
-    def get_shards(self, keys: Any) -> np.ndarray:
-        return self._route(self._key_args(keys))
+    def get_shards(self, keys: Any, threads: int = 1) -> np.ndarray:
+        """Node id of every key (int64); ``threads`` as in :meth:`HashBasedSharding.get_shards`."""
+        from .._kernels.sharding import HRW, HRW_W, rendezvous, rendezvous_weighted
+
+        if self._weights is None:
+            return self._shards(keys, threads, HRW, rendezvous, self._node_hashes, self._ids)
+        return self._shards(keys, threads, HRW_W, rendezvous_weighted, self._node_hashes, self._weights, self._ids)
 
     def _route(self, args: tuple) -> np.ndarray:
         from .._kernels.sharding import rendezvous, rendezvous_weighted

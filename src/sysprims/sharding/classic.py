@@ -19,7 +19,7 @@ import numpy as np
 from .._html import html_table
 from .._validate import check_int
 from ..errors import InvalidParameterError, KeyTypeError
-from ..hashing import check_seed
+from ..hashing import check_seed, check_threads
 from ._common import NoShardError, ShardingStrategy, _HashedStrategy, key_values
 
 __all__ = ["GeoBasedSharding", "HashBasedSharding", "RangeBasedSharding"]
@@ -48,13 +48,12 @@ class HashBasedSharding(_HashedStrategy):
     def get_shard(self, key: Any) -> int:
         return self._h1(key) % self.num_shards
 
-    def get_shards(self, keys: Any) -> np.ndarray:
-        from .._kernels.sharding import hash_mod
+    def get_shards(self, keys: Any, threads: int = 1) -> np.ndarray:
+        """Shard of every key (int64); ``threads`` > 1 routes chunks in parallel
+        (the same result; see docs/sharding.md for when it pays)."""
+        from .._kernels.sharding import MOD, hash_mod
 
-        args = self._key_args(keys)
-        out = self._out(args)
-        hash_mod(*args, np.uint64(self.num_shards), out)
-        return out
+        return self._shards(keys, threads, MOD, hash_mod, np.uint64(self.num_shards))
 
     def shard_ids(self) -> list[int]:
         return list(range(self.num_shards))
@@ -123,7 +122,10 @@ class RangeBasedSharding(ShardingStrategy):
             return self.fallback
         raise NoShardError(f"key {key!r} lies outside every range and RangeBasedSharding has no fallback")
 
-    def get_shards(self, keys: Any) -> np.ndarray:
+    def get_shards(self, keys: Any, threads: int = 1) -> np.ndarray:
+        """Shard of every key (int64); ``threads`` is checked but unused (the
+        lookup is one vectorised NumPy search)."""
+        check_threads(threads)
         if isinstance(keys, np.ndarray) and keys.ndim == 1 and keys.dtype.kind in "iu":
             if keys.dtype.kind == "u":
                 valid = keys <= np.uint64(_I64_MAX)
@@ -225,7 +227,10 @@ class GeoBasedSharding(ShardingStrategy):
         what = f"unknown region {region!r}" if region is not None else "no region"
         raise NoShardError(f"key {key!r} has {what} and GeoBasedSharding has no fallback")
 
-    def get_shards(self, keys: Any) -> np.ndarray:
+    def get_shards(self, keys: Any, threads: int = 1) -> np.ndarray:
+        """Shard of every key (int64); ``threads`` is checked but unused (a
+        Python loop over the regions)."""
+        check_threads(threads)
         values = key_values(keys, "GeoBasedSharding")
         out = np.empty(len(values), dtype=np.int64)
         get = self.get_shard
