@@ -9,6 +9,7 @@ variant, and the same type as arrays mapped from a file).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,6 +19,7 @@ from .._kernels import autocomplete as _k
 from .._kernels import autocomplete_table as _t
 
 _EMPTY_U8 = np.frombuffer(b"", dtype=np.uint8)
+_SERIALS = itertools.count(1)
 
 
 def _u8(b: bytes) -> np.ndarray:
@@ -40,7 +42,7 @@ class _Arrays:
     suggested (the top words of the prefixes asked), not with the vocabulary.
     """
 
-    __slots__ = ("data", "offsets", "freq", "tree", "slots", "heavy", "blob", "names", "decoded", "args", "entries")
+    __slots__ = ("data", "offsets", "freq", "tree", "slots", "heavy", "blob", "names", "decoded", "args", "entries", "serial")
 
     def __init__(self, data: np.ndarray, offsets: np.ndarray, freq: np.ndarray) -> None:
         self.blob = data.base if isinstance(data.base, bytes) else data.tobytes()
@@ -57,6 +59,7 @@ class _Arrays:
         self.args = (self.data, self.offsets, self.freq, self.tree, self.slots, self.heavy)
         # compiled query kernels for exactly these arrays' types (``fast_entry``), by name
         self.entries: dict[str, Any] = {}
+        self.serial = next(_SERIALS)  # unique to this index: ids stay valid while it is in use
 
     @classmethod
     def empty(cls) -> _Arrays:

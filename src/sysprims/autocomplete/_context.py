@@ -23,6 +23,7 @@ suggested too (base 0).
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -36,26 +37,49 @@ from ._index import Autocomplete
 __all__ = ["ContextualAutocomplete"]
 
 
-class _Profile:
-    """Sparse word -> boost (>= 0); sorted words and their boosts as an array,
-    rebuilt on the first query after a change, for prefix ranges."""
+_VERSIONS = itertools.count(1)
+_SET_CHARS = 8  # prefixes up to this many characters are answered from a set
+_SHORT = 2  # boosted answers of prefixes up to this many characters are kept
+_CACHE_MAX = 4096  # kept answers (cleared when full)
+_FEW = 32  # at most this many profile words under a prefix: each is scored directly
 
-    __slots__ = ("scores", "_words", "_vals")
+
+class _Profile:
+    """Sparse word -> boost (>= 0); sorted words and their boosts as an array, and
+    the set of every short prefix of its words, rebuilt on the first query after a
+    change. ``version`` is unique to each state of each profile."""
+
+    __slots__ = ("scores", "_words", "_vals", "_prefixes", "version", "ids")
 
     def __init__(self) -> None:
         self.scores: dict[str, float] = {}
         self._words: list[str] | None = []
         self._vals = np.zeros(0)
+        self._prefixes: set[str] = set()
+        self.version = next(_VERSIONS)
+        # (index serial, version, ids of the sorted words in that static index or -1)
+        self.ids: tuple[int, int, list[int]] | None = None
 
     def add(self, word: str, by: float) -> None:
         self._words = None
+        self.version = next(_VERSIONS)
         self.scores[word] = self.scores.get(word, 0.0) + by
 
     def arrays(self) -> tuple[list[str], np.ndarray]:
         if self._words is None:
             self._words = sorted(self.scores)
             self._vals = np.array([self.scores[w] for w in self._words], dtype=np.float64)
+            self._prefixes = {w[:j] for w in self._words for j in range(min(len(w), _SET_CHARS) + 1)}
         return self._words, self._vals
+
+    def covers(self, prefix: str) -> bool:
+        """True when a word of the profile starts with ``prefix``."""
+        if len(prefix) <= _SET_CHARS:
+            if self._words is None:
+                self.arrays()
+            return prefix in self._prefixes
+        lo, hi = self.range(prefix)
+        return lo < hi
 
     def range(self, prefix: str) -> tuple[int, int]:
         """Positions ``[lo, hi)`` of the sorted words that start with ``prefix``."""
@@ -109,6 +133,7 @@ class ContextualAutocomplete:
         self._users: dict[Any, _Profile] = {}
         self._regions: dict[Any, _Profile] = {}
         self._trending = _Profile()
+        self._cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], list[tuple[str, float]]]] = {}
 
     # ------------------------------------------------------------ profiles
 
@@ -161,17 +186,49 @@ class ContextualAutocomplete:
 
     # ------------------------------------------------------------ queries
 
-    def _active(
-        self, user: Any, region: Any
-    ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
-        empty: dict[str, float] = {}
-        u = self._users.get(user) if user is not None else None
-        r = self._regions.get(region) if region is not None else None
+    def _active(self, user: Any, region: Any) -> tuple[_Profile | None, _Profile | None, _Profile | None]:
+        """The user's, region's and trending profiles in use (a weight > 0, not empty)."""
+        u = self._users.get(user) if user is not None and self.user_weight else None
+        r = self._regions.get(region) if region is not None and self.region_weight else None
+        t = self._trending if self.trending_weight else None
         return (
-            u.scores if u is not None and self.user_weight else empty,
-            r.scores if r is not None and self.region_weight else empty,
-            self._trending.scores if self.trending_weight else empty,
+            u if u is not None and u.scores else None,
+            r if r is not None and r.scores else None,
+            t if t is not None and t.scores else None,
         )
+
+    def _context_rows(self, prefix: str, k: int, user: Any, region: Any) -> list[tuple[str, float]] | None:
+        """The boosted answer, or None when no profile in use has a word under the
+        prefix (then the index's own answer is the answer)."""
+        if type(k) is not int or k < 0:
+            k = check_int("k", k, min=0)
+        profiles = self._active(user, region)
+        if k == 0 or profiles == (None, None, None):
+            return None
+        index = self.index
+        if type(prefix) is not str:
+            index._clean_prefix(prefix)  # raises the index's error
+        p = index._fold(prefix)  # a lone surrogate: the index raises when asked
+        u, r, t = profiles
+        if not ((u is not None and u.covers(p)) or (r is not None and r.covers(p)) or (t is not None and t.covers(p))):
+            return None
+        if len(p) > _SHORT:
+            return self._boosted(prefix, p, k, profiles)
+        # a short prefix has many profile words under it: its answer is kept until the
+        # index, a profile in use or a weight changes
+        stamp = (
+            id(index), index.version, u.version if u else 0, r.version if r else 0, t.version if t else 0,
+            self.user_weight, self.region_weight, self.trending_weight,
+        )  # fmt: skip
+        key = (p, k, user, region)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        rows = self._boosted(prefix, p, k, profiles)
+        if len(self._cache) >= _CACHE_MAX:
+            self._cache.clear()
+        self._cache[key] = (stamp, rows)
+        return rows
 
     def suggest_with_scores(
         self, prefix: str, k: int = 10, *, user: Any = None, region: Any = None
@@ -179,30 +236,40 @@ class ContextualAutocomplete:
         """The ``k`` best completions of ``prefix`` for ``user`` in ``region`` with
         their combined scores, best first, ties by word: exactly a filter-and-sort
         of every word (index and profiles in use) by the combined score."""
-        if type(k) is not int or k < 0:
-            k = check_int("k", k, min=0)
+        rows = self._context_rows(prefix, k, user, region)
+        return self.index.suggest_with_scores(prefix, k) if rows is None else list(rows)
+
+    def suggest(
+        self, prefix: str, k: int = 10, *, user: Any = None, region: Any = None
+    ) -> list[str]:
+        """Like :meth:`suggest_with_scores`, words only."""
+        rows = self._context_rows(prefix, k, user, region)
+        return self.index.suggest(prefix, k) if rows is None else [w for w, _ in rows]
+
+    def _boosted(
+        self, prefix: str, p: str, k: int, profiles: tuple[_Profile | None, _Profile | None, _Profile | None]
+    ) -> list[tuple[str, float]]:
         index = self.index
         base_rows = index.suggest_with_scores(prefix, k)
-        us, rs, ts = self._active(user, region)
-        if not (us or rs or ts) or k == 0:
-            return base_rows
-        p = index._clean_prefix(prefix).decode("utf-8")
+        empty: dict[str, float] = {}
+        us, rs, ts = (prof.scores if prof is not None else empty for prof in profiles)
         uw, rw, tw = self.user_weight, self.region_weight, self.trending_weight
 
         def score(w: str, b: float) -> float:  # one expression, one evaluation order
             return b + uw * us.get(w, 0.0) + rw * rs.get(w, 0.0) + tw * ts.get(w, 0.0)
 
         ranges = []
-        for prof, scores, wt in ((self._users.get(user), us, uw), (self._regions.get(region), rs, rw),
-                                 (self._trending, ts, tw)):  # fmt: skip
-            if scores and prof is not None:
+        for prof, wt in zip(profiles, (uw, rw, tw), strict=True):
+            if prof is not None:
                 lo, hi = prof.range(p)
                 if lo < hi:
                     words, vals = prof.arrays()
-                    ranges.append((wt, words, vals[lo:hi], lo))
+                    ranges.append((wt, words, vals[lo:hi], lo, prof))
         if not ranges:  # no boosted word under the prefix: the index's own answer
             return base_rows
-        tops = [wt * float(v.max()) for wt, _w, v, _lo in ranges]
+        if sum(v.shape[0] for _wt, _w, v, _lo, _p in ranges) <= _FEW:
+            return self._few(base_rows, k, ranges, score)
+        tops = [wt * float(v.max()) for wt, _w, v, _lo, _p in ranges]
         rows, m = base_rows, k
         while True:
             full = len(rows) == m
@@ -210,7 +277,7 @@ class ContextualAutocomplete:
             scored = sorted(((score(w, b), w) for w, b in rows), key=_rank)
             floor = scored[k - 1][0] - bk if len(scored) >= k else -math.inf
             cand: set[str] = set()
-            for i, (wt, words, vals, lo) in enumerate(ranges):
+            for i, (wt, words, vals, lo, _p) in enumerate(ranges):
                 # a word whose boost here, plus the most the other profiles could add,
                 # cannot lift bk to the k-th score cannot enter (a margin for rounding)
                 others = sum(tops) - tops[i]
@@ -233,35 +300,73 @@ class ContextualAutocomplete:
             scored.sort(key=_rank)
         return [(w, s) for s, w in scored[:k]]
 
+    def _few(
+        self, rows: list[tuple[str, float]], k: int, ranges: list[Any], score: Any
+    ) -> list[tuple[str, float]]:
+        """A few profile words under the prefix: score them and the index's top k.
+        Rows are ``(-score, word)``, so a plain sort ranks them."""
+        under: dict[str, tuple[_Profile, int]] = {}
+        for _wt, words, vals, lo, prof in ranges:
+            for j in range(lo, lo + vals.shape[0]):
+                under.setdefault(words[j], (prof, j))
+        # a word in no profile scores its base exactly (b + 0.0 + 0.0 + 0.0 == b)
+        neg = [(-(score(w, b) if w in under else b), w) for w, b in rows]
+        seen = {w for w, _b in rows}
+        extra = [w for w in under if w not in seen]
+        if extra:
+            if len(rows) < k:  # the index holds no other word under the prefix: their base is 0
+                neg += [(-score(w, 0.0), w) for w in extra]
+            else:  # only words whose bound can still reach the k-th score need their base
+                bk = rows[-1][1]  # bounds the base of every word not in rows
+                neg.sort()
+                kth = neg[k - 1]
+                for w in extra:
+                    if (-score(w, bk), w) <= kth:
+                        prof, j = under[w]
+                        neg.append((-score(w, self._base(w, prof, j)), w))
+        neg.sort()
+        return [(w, -s) for s, w in neg[:k]]
+
+    def _base(self, w: str, prof: _Profile, j: int) -> float:
+        """The index's frequency of ``w``, word ``j`` of ``prof`` (its static id is
+        looked up once per profile state and static index)."""
+        index = self.index
+        if type(index) is not Autocomplete:
+            return float(index.frequency(w))
+        st = index._static
+        ids = prof.ids
+        if ids is None or ids[0] != st.serial or ids[1] != prof.version:
+            words, _ = prof.arrays()
+            ids = prof.ids = (st.serial, prof.version, self._static_ids(words))
+        i = ids[2][j]
+        return float(st.freq[i]) if i >= 0 else float(index._pending.get(w, 0.0))
+
+    def _static_ids(self, words: list[str]) -> list[int]:
+        """Ids of already folded words in the static arrays of the index (-1: not there)."""
+        from .._kernels.context import find_many
+
+        st = self.index._static
+        if not len(st) or not words:
+            return [-1] * len(words)
+        encoded = [w.encode("utf-8") for w in words]
+        ends = np.cumsum([len(e) for e in encoded], dtype=np.int64)
+        starts = ends - np.array([len(e) for e in encoded], dtype=np.int64)
+        out = np.empty(len(words), np.int64)
+        q = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        find_many(st.data, st.offsets, q, starts, ends, out)
+        return out.tolist()
+
     def _bases(self, words: list[str]) -> list[float]:
         """The index's frequencies of already folded words, in one kernel call."""
         index = self.index
         if type(index) is not Autocomplete:
             return [float(index.frequency(w)) for w in words]
-        from .._kernels.context import find_many
-
-        st = index._static
-        if not len(st):
-            return [float(index._pending.get(w, 0.0)) for w in words]
-        encoded = [w.encode("utf-8") for w in words]
-        ends = np.cumsum([len(e) for e in encoded], dtype=np.int64)
-        starts = ends - np.array([len(e) for e in encoded], dtype=np.int64)
-        out = np.empty(len(words), np.int64)
-        find_many(
-            st.data, st.offsets, np.frombuffer(b"".join(encoded), dtype=np.uint8), starts, ends, out
-        )
-        freq = st.freq
+        freq = index._static.freq
         pending = index._pending
         return [
             float(freq[i]) if i >= 0 else float(pending.get(w, 0.0))
-            for w, i in zip(words, out.tolist(), strict=True)
+            for w, i in zip(words, self._static_ids(words), strict=True)
         ]
-
-    def suggest(
-        self, prefix: str, k: int = 10, *, user: Any = None, region: Any = None
-    ) -> list[str]:
-        """Like :meth:`suggest_with_scores`, words only."""
-        return [w for w, _ in self.suggest_with_scores(prefix, k, user=user, region=region)]
 
     def __repr__(self) -> str:
         return (

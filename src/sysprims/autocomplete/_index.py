@@ -70,6 +70,7 @@ class Autocomplete(Persistable):
         self._pending: dict[str, float] = {}  # every word not in the static index -> frequency
         self._dirty = False  # _delta lags behind _pending
         self._out = np.empty(10, dtype=np.int64)  # reused output ids of suggest()
+        self._version = 0  # bumped by every change of a frequency or word
 
     # ------------------------------------------------------------ construction
 
@@ -194,6 +195,7 @@ class Autocomplete(Persistable):
             self._add(w, b)
 
     def _add(self, w: str, by: float) -> float:
+        self._version += 1
         key = _u8(w.encode("utf-8"))
         st = self._static
         if st.freq.shape[0]:
@@ -260,13 +262,11 @@ class Autocomplete(Persistable):
     def suggest_with_scores(self, prefix: str, limit: int = 10) -> list[tuple[str, float]]:
         """Like :meth:`suggest`, with each word's frequency."""
         ids = self._suggest_ids(prefix, limit)
-        s, d = self._static, self._delta
-        ns = len(s)
+        s = self._static
         if not self._pending:
-            scores = s.freq.take(ids).tolist()
-        else:
-            sf, df = s.freq, d.freq
-            scores = [float(sf[i] if i < ns else df[i - ns]) for i in ids.tolist()]
+            return list(zip(s.words(ids), s.freq.take(ids).tolist()))
+        ns, sf, df = len(s), s.freq, self._delta.freq
+        scores = [float(sf[i] if i < ns else df[i - ns]) for i in ids.tolist()]
         return list(zip(self._words_of(ids, False), scores, strict=True))
 
     def _words_of(self, ids: np.ndarray, many: bool) -> list[str]:
@@ -404,6 +404,12 @@ class Autocomplete(Persistable):
     def nbytes(self) -> int:
         """Bytes held by the arrays (static + delta)."""
         return self._static.nbytes() + self._delta.nbytes()
+
+    @property
+    def version(self) -> int:
+        """A counter that every update (``increment``, ``add_search``, ``add_many``) bumps:
+        answers cached at one version are still valid while it is unchanged."""
+        return self._version
 
     @property
     def casefold(self) -> bool:
