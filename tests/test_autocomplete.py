@@ -545,10 +545,10 @@ def test_heavy_prefix_table_matches_twin_through_updates():
     heavy = _heavy_twin(bwords)
     assert len(heavy) > 20  # the test reaches deep heavy prefixes
     queries = sorted({w[:j] for w in bwords for j in range(6)})
-    for step in range(4):
+    for _step in range(4):
         rows = _table_rows(ix)
         assert {p: r[:2] for p, r in rows.items()} == heavy
-        for p, (lo, hi, ans) in rows.items():
+        for _p, (lo, hi, ans) in rows.items():
             assert ans == ref.range_topk(freq, lo, hi, T.TOP)
         for pb in queries:
             key = np.frombuffer(pb, dtype=np.uint8)

@@ -17,6 +17,8 @@ import numpy as np
 
 from .._kernels import autocomplete as _k
 from .._kernels import autocomplete_table as _t
+from .._loadcheck import get_array, non_decreasing, require
+from ..errors import SerializationError
 
 _EMPTY_U8 = np.frombuffer(b"", dtype=np.uint8)
 _SERIALS = itertools.count(1)
@@ -76,6 +78,33 @@ class _Arrays:
             )
         data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
         return cls(data, offsets, np.fromiter(freq, dtype=np.float64, count=len(encoded)))
+
+    @classmethod
+    def from_container(cls, arrays: dict[str, np.ndarray], max_length: int | None) -> _Arrays:
+        """The index saved in a container's arrays, every array checked (a
+        ``SerializationError`` for anything a query or update could trip over)."""
+        data = get_array(arrays, "data", np.uint8, (None,))
+        freq = get_array(arrays, "freq", np.float64, (None,))
+        n = freq.shape[0]
+        offsets = get_array(arrays, "offsets", np.int64, (n + 1,))
+        require(
+            offsets[0] == 0 and offsets[-1] == data.shape[0] and non_decreasing(offsets),
+            "autocomplete container offsets are not valid",
+        )
+        require(bool(np.all(np.isfinite(freq) & (freq >= 0))), "autocomplete container frequencies are not finite and >= 0")
+        require(_k.strictly_sorted(data, offsets), "autocomplete container words are not sorted and unique")
+        try:
+            data.tobytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise SerializationError("autocomplete container words are not valid UTF-8") from None
+        # every word starts on a character boundary (so each word alone is valid UTF-8)
+        starts = offsets[:-1][offsets[:-1] < data.shape[0]]
+        require(not np.any((data[starts] & 0xC0) == 0x80), "an autocomplete word does not start on a character boundary")
+        if max_length is not None and n:
+            chars = np.concatenate([[0], np.cumsum((data & 0xC0) != 0x80, dtype=np.int64)])
+            longest = int(np.max(chars[offsets[1:]] - chars[offsets[:-1]]))
+            require(longest <= max_length, f"an autocomplete word is longer than max_length={max_length}")
+        return cls(data, offsets, np.array(freq, dtype=np.float64))  # freq copied: stays writable
 
     def __len__(self) -> int:
         return self.freq.shape[0]

@@ -26,10 +26,10 @@ from .._html import html_table
 from .._jit import fast_entry
 from .._kernels import autocomplete as _k
 from .._kernels import autocomplete_table as _t
-from .._loadcheck import get_array, get_bool, get_choice, get_int, non_decreasing, refusing, require
+from .._loadcheck import get_bool, get_choice, get_int, refusing
 from .._memory import check_fits
 from .._validate import check_choice, check_int, check_number
-from ..errors import InvalidParameterError, KeyTypeError, SerializationError, WordTooLongError
+from ..errors import InvalidParameterError, KeyTypeError, WordTooLongError
 from ._arrays import _Arrays, _u8
 
 __all__ = ["Autocomplete", "WordTooLongError"]
@@ -264,7 +264,7 @@ class Autocomplete(Persistable):
         ids = self._suggest_ids(prefix, limit)
         s = self._static
         if not self._pending:
-            return list(zip(s.words(ids), s.freq.take(ids).tolist()))
+            return list(zip(s.words(ids), s.freq.take(ids).tolist(), strict=False))
         ns, sf, df = len(s), s.freq, self._delta.freq
         scores = [float(sf[i] if i < ns else df[i - ns]) for i in ids.tolist()]
         return list(zip(self._words_of(ids, False), scores, strict=True))
@@ -343,7 +343,7 @@ class Autocomplete(Persistable):
             words = self._words_of(flat, True)
             b = bounds.tolist()
             return np.fromiter(
-                map(words.__getitem__, itertools.starmap(slice, zip(b, b[1:]))), dtype=object, count=n
+                map(words.__getitem__, itertools.starmap(slice, zip(b, b[1:], strict=False))), dtype=object, count=n
             )
         finally:
             if paused:
@@ -444,30 +444,7 @@ class Autocomplete(Persistable):
                 normalize=get_choice(p, "normalize", (*_NORMS, None)),
                 max_length=get_int(p, "max_length", min=1, optional=True),
             )
-        data = get_array(container.arrays, "data", np.uint8, (None,))
-        freq = get_array(container.arrays, "freq", np.float64, (None,))
-        n = freq.shape[0]
-        offsets = get_array(container.arrays, "offsets", np.int64, (n + 1,))
-        require(
-            offsets[0] == 0 and offsets[-1] == data.shape[0] and non_decreasing(offsets),
-            "autocomplete container offsets are not valid",
-        )
-        require(bool(np.all(np.isfinite(freq) & (freq >= 0))), "autocomplete container frequencies are not finite and >= 0")
-        require(_k.strictly_sorted(data, offsets), "autocomplete container words are not sorted and unique")
-        try:
-            data.tobytes().decode("utf-8")
-        except UnicodeDecodeError:
-            raise SerializationError("autocomplete container words are not valid UTF-8") from None
-        # every word starts on a character boundary (so each word alone is valid UTF-8)
-        starts = offsets[:-1][offsets[:-1] < data.shape[0]]
-        require(not np.any((data[starts] & 0xC0) == 0x80), "an autocomplete word does not start on a character boundary")
-        if self._max_length is not None and n:
-            chars = np.concatenate([[0], np.cumsum((data & 0xC0) != 0x80, dtype=np.int64)])
-            longest = int(np.max(chars[offsets[1:]] - chars[offsets[:-1]]))
-            require(longest <= self._max_length, f"an autocomplete word is longer than max_length={self._max_length}")
-        self._static = _Arrays(
-            data, offsets, np.array(freq, dtype=np.float64)
-        )  # freq copied: stays writable
+        self._static = _Arrays.from_container(container.arrays, self._max_length)
         return self
 
     # ------------------------------------------------------------ display
