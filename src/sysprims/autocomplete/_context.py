@@ -274,31 +274,35 @@ class ContextualAutocomplete:
         while True:
             full = len(rows) == m
             bk = rows[-1][1] if full else 0.0  # bounds the base of every word not in rows
-            scored = sorted(((score(w, b), w) for w, b in rows), key=_rank)
-            floor = scored[k - 1][0] - bk if len(scored) >= k else -math.inf
-            cand: set[str] = set()
-            for i, (wt, words, vals, lo, _p) in enumerate(ranges):
+            # rows are (-score, word): a plain sort ranks them; a word in no profile
+            # scores its base exactly (b + 0.0 + 0.0 + 0.0 == b)
+            neg = [(-(score(w, b) if (w in us or w in rs or w in ts) else b), w) for w, b in rows]
+            neg.sort()
+            floor = -neg[k - 1][0] - bk if len(neg) >= k else -math.inf
+            cand: dict[str, tuple[_Profile, int]] = {}
+            for i, (wt, words, vals, lo, prof) in enumerate(ranges):
                 # a word whose boost here, plus the most the other profiles could add,
                 # cannot lift bk to the k-th score cannot enter (a margin for rounding)
                 others = sum(tops) - tops[i]
                 need = floor - others - 1e-9 * (abs(floor) + others + abs(bk) + 1.0)
-                cand.update(words[lo + j] for j in np.flatnonzero(wt * vals >= need).tolist())
-            cand.difference_update(w for w, _b in rows)
+                for j in np.flatnonzero(wt * vals >= need).tolist():
+                    cand.setdefault(words[lo + j], (prof, lo + j))
+            for w, _b in rows:
+                cand.pop(w, None)
             if not full or len(cand) <= 8 * k or m >= 64 * k:
                 break
             m *= 4  # a deeper base list: exact bases for more words, a lower bound bk
             rows = index.suggest_with_scores(prefix, m)
         if cand:
             if full:  # only words whose bound can still reach the k-th score need their base
-                kth = _rank(scored[k - 1]) if len(scored) >= k else None
-                ws = [w for w in cand if kth is None or _rank((score(w, bk), w)) <= kth]
-                bases = self._bases(ws)
+                kth = neg[k - 1] if len(neg) >= k else None
+                for w, (prof, j) in cand.items():
+                    if kth is None or (-score(w, bk), w) <= kth:
+                        neg.append((-score(w, self._base(w, prof, j)), w))
             else:  # the index holds no other word under the prefix: their base is 0
-                ws = list(cand)
-                bases = [0.0] * len(ws)
-            scored += [(score(w, b), w) for w, b in zip(ws, bases, strict=True)]
-            scored.sort(key=_rank)
-        return [(w, s) for s, w in scored[:k]]
+                neg += [(-score(w, 0.0), w) for w in cand]
+            neg.sort()
+        return [(w, -s) for s, w in neg[:k]]
 
     def _few(
         self, rows: list[tuple[str, float]], k: int, ranges: list[Any], score: Any
@@ -320,10 +324,10 @@ class ContextualAutocomplete:
                 bk = rows[-1][1]  # bounds the base of every word not in rows
                 neg.sort()
                 kth = neg[k - 1]
-                for w in extra:
-                    if (-score(w, bk), w) <= kth:
-                        prof, j = under[w]
-                        neg.append((-score(w, self._base(w, prof, j)), w))
+                base = self._base
+                neg += [
+                    (-score(w, base(w, *under[w])), w) for w in extra if (-score(w, bk), w) <= kth
+                ]
         neg.sort()
         return [(w, -s) for s, w in neg[:k]]
 
@@ -356,28 +360,12 @@ class ContextualAutocomplete:
         find_many(st.data, st.offsets, q, starts, ends, out)
         return out.tolist()
 
-    def _bases(self, words: list[str]) -> list[float]:
-        """The index's frequencies of already folded words, in one kernel call."""
-        index = self.index
-        if type(index) is not Autocomplete:
-            return [float(index.frequency(w)) for w in words]
-        freq = index._static.freq
-        pending = index._pending
-        return [
-            float(freq[i]) if i >= 0 else float(pending.get(w, 0.0))
-            for w, i in zip(words, self._static_ids(words), strict=True)
-        ]
-
     def __repr__(self) -> str:
         return (
             f"ContextualAutocomplete({type(self.index).__name__} of {len(self.index):,} words; "
             f"{len(self._users)} users, {len(self._regions)} regions, {len(self._trending.scores)} trending; "
             f"weights user={self.user_weight:g}, region={self.region_weight:g}, trending={self.trending_weight:g})"
         )
-
-
-def _rank(row: tuple[float, str]) -> tuple[float, str]:
-    return (-row[0], row[1])
 
 
 def _weight(name: str, value: Any) -> float:
