@@ -30,8 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from .._jit import fast_entry
+from .._kernels.context import boosted_top, find_many
 from .._validate import check_int, check_number
 from ..errors import InvalidParameterError
+from ._arrays import _readonly, _u8
 from ._index import Autocomplete
 
 __all__ = ["ContextualAutocomplete"]
@@ -42,6 +45,13 @@ _SET_CHARS = 8  # prefixes up to this many characters are answered from a set
 _SHORT = 2  # boosted answers of prefixes up to this many characters are kept
 _CACHE_MAX = 4096  # kept answers (cleared when full)
 _FEW = 32  # at most this many profile words under a prefix: each is scored directly
+_KERNEL_K = 64  # answers up to this many rows come from one kernel call
+_EMPTY_PACK = (
+    _readonly(np.frombuffer(b"", dtype=np.uint8)),
+    _readonly(np.zeros(1, dtype=np.int64)),
+    np.zeros(0, dtype=np.float64),
+    np.zeros(0, dtype=np.int64),
+)
 
 
 class _Profile:
@@ -49,7 +59,7 @@ class _Profile:
     the set of every short prefix of its words, rebuilt on the first query after a
     change. ``version`` is unique to each state of each profile."""
 
-    __slots__ = ("scores", "_words", "_vals", "_prefixes", "version", "ids")
+    __slots__ = ("scores", "_words", "_vals", "_prefixes", "version", "ids", "packed")
 
     def __init__(self) -> None:
         self.scores: dict[str, float] = {}
@@ -59,6 +69,8 @@ class _Profile:
         self.version = next(_VERSIONS)
         # (index serial, version, ids of the sorted words in that static index or -1)
         self.ids: tuple[int, int, list[int]] | None = None
+        # (index serial, version, (word bytes, offsets, boosts, static ids)) for the kernel
+        self.packed: tuple[int, int, tuple[np.ndarray, ...]] | None = None
 
     def add(self, word: str, by: float) -> None:
         self._words = None
@@ -133,6 +145,7 @@ class ContextualAutocomplete:
         self._users: dict[Any, _Profile] = {}
         self._regions: dict[Any, _Profile] = {}
         self._trending = _Profile()
+        self._outs = (np.empty(0, np.float64), np.empty((0, 4), np.int64))
         self._cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], list[tuple[str, float]]]] = {}
 
     # ------------------------------------------------------------ profiles
@@ -213,7 +226,7 @@ class ContextualAutocomplete:
         if not ((u is not None and u.covers(p)) or (r is not None and r.covers(p)) or (t is not None and t.covers(p))):
             return None
         if len(p) > _SHORT:
-            return self._boosted(prefix, p, k, profiles)
+            return self._solve(prefix, p, k, profiles)
         # a short prefix has many profile words under it: its answer is kept until the
         # index, a profile in use or a weight changes
         stamp = (
@@ -224,7 +237,7 @@ class ContextualAutocomplete:
         hit = self._cache.get(key)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        rows = self._boosted(prefix, p, k, profiles)
+        rows = self._solve(prefix, p, k, profiles)
         if len(self._cache) >= _CACHE_MAX:
             self._cache.clear()
         self._cache[key] = (stamp, rows)
@@ -245,6 +258,49 @@ class ContextualAutocomplete:
         """Like :meth:`suggest_with_scores`, words only."""
         rows = self._context_rows(prefix, k, user, region)
         return self.index.suggest(prefix, k) if rows is None else [w for w, _ in rows]
+
+    def _solve(self, prefix: str, p: str, k: int, profiles: Any) -> list[tuple[str, float]]:
+        """The boosted answer: one kernel call over an :class:`Autocomplete` (every profile
+        word under the prefix scored there), else the pruned search in Python."""
+        index = self.index
+        if type(index) is not Autocomplete or k > _KERNEL_K:
+            return self._boosted(prefix, p, k, profiles)
+        key = _u8(index._clean_prefix(prefix))
+        index._sync_delta()
+        st, d = index._static, index._delta
+        packs = [self._packed(prof, st) if prof is not None else _EMPTY_PACK for prof in profiles]
+        if self._outs[0].shape[0] < k:
+            self._outs = (np.empty(k, np.float64), np.empty((k, 4), np.int64))
+        scores, rows_out = self._outs
+        weights = (float(self.user_weight), float(self.region_weight), float(self.trending_weight))
+        args = (*st.args, *d.args, key, k, *weights, *packs[0], *packs[1], *packs[2], scores, rows_out)
+        fn = st.entries.get("boosted")
+        if fn is None:
+            fn = st.entries["boosted"] = fast_entry(boosted_top, *args)
+        c = fn(*args)
+        rows = []
+        for sc, (code, _a, _b, i) in zip(scores[:c].tolist(), rows_out[:c].tolist(), strict=True):
+            if code == 0:
+                w = st.word(i)
+            elif code == 1:
+                w = d.word(i)
+            else:
+                w = profiles[code - 2].arrays()[0][i]
+            rows.append((w, sc))
+        return rows
+
+    def _packed(self, prof: _Profile, st: Any) -> tuple[np.ndarray, ...]:
+        """``prof`` as the kernel takes it, rebuilt when the profile or the static index changes."""
+        c = prof.packed
+        if c is None or c[0] != st.serial or c[1] != prof.version:
+            words, vals = prof.arrays()
+            encoded = [w.encode("utf-8") for w in words]
+            offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+            np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+            data = _readonly(np.frombuffer(b"".join(encoded), dtype=np.uint8))
+            ids = np.array(self._static_ids(words), dtype=np.int64).reshape(-1)
+            c = prof.packed = (st.serial, prof.version, (data, _readonly(offsets), vals, ids))
+        return c[2]
 
     def _boosted(
         self, prefix: str, p: str, k: int, profiles: tuple[_Profile | None, _Profile | None, _Profile | None]
@@ -347,8 +403,6 @@ class ContextualAutocomplete:
 
     def _static_ids(self, words: list[str]) -> list[int]:
         """Ids of already folded words in the static arrays of the index (-1: not there)."""
-        from .._kernels.context import find_many
-
         st = self.index._static
         if not len(st) or not words:
             return [-1] * len(words)
