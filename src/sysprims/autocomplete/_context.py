@@ -265,8 +265,12 @@ class ContextualAutocomplete:
         index = self.index
         if type(index) is not Autocomplete or k > _KERNEL_K:
             return self._boosted(prefix, p, k, profiles)
-        key = _u8(index._clean_prefix(prefix))
-        index._sync_delta()
+        try:
+            key = _u8(p.encode("utf-8"))
+        except UnicodeEncodeError:
+            key = _u8(index._clean_prefix(prefix))  # raises the index's error
+        if index._dirty:
+            index._sync_delta()
         st, d = index._static, index._delta
         packs = [self._packed(prof, st) if prof is not None else _EMPTY_PACK for prof in profiles]
         if self._outs[0].shape[0] < k:
@@ -279,9 +283,12 @@ class ContextualAutocomplete:
             fn = st.entries["boosted"] = fast_entry(boosted_top, *args)
         c = fn(*args)
         rows = []
+        names = st.names
         for sc, (code, _a, _b, i) in zip(scores[:c].tolist(), rows_out[:c].tolist(), strict=True):
             if code == 0:
-                w = st.word(i)
+                w = names[i]
+                if w is None:
+                    w = st.word(i)
             elif code == 1:
                 w = d.word(i)
             else:
