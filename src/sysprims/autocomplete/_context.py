@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .._jit import fast_entry
-from .._kernels.context import boosted_top, find_many
+from .._kernels.context import boosted_top, boosted_top_static, find_many
 from .._validate import check_int, check_number
 from ..errors import InvalidParameterError
 from ._arrays import _readonly, _u8
@@ -277,10 +277,17 @@ class ContextualAutocomplete:
             self._outs = (np.empty(k, np.float64), np.empty((k, 4), np.int64))
         scores, rows_out = self._outs
         weights = (float(self.user_weight), float(self.region_weight), float(self.trending_weight))
-        args = (*st.args, *d.args, key, k, *weights, *packs[0], *packs[1], *packs[2], scores, rows_out)
-        fn = st.entries.get("boosted")
-        if fn is None:
-            fn = st.entries["boosted"] = fast_entry(boosted_top, *args)
+        tail = (key, k, *weights, *packs[0], *packs[1], *packs[2], scores, rows_out)
+        if index._pending:
+            args = (*st.args, *d.args, *tail)
+            fn = st.entries.get("boosted")
+            if fn is None:
+                fn = st.entries["boosted"] = fast_entry(boosted_top, *args)
+        else:  # nothing pending: the kernel that takes no delta (fewer arguments to convert)
+            args = (*st.args, *tail)
+            fn = st.entries.get("boosted_static")
+            if fn is None:
+                fn = st.entries["boosted_static"] = fast_entry(boosted_top_static, *args)
         c = fn(*args)
         rows = []
         names = st.names
