@@ -11,6 +11,7 @@ latency by prefix length, build and ``add_search``.
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -115,3 +116,88 @@ def test_add_search_sysprims(benchmark, vocab, queries):
     )
     for q in queries[:300] + [w[:5] for w in stream[-300:]]:
         assert ac.suggest(q) == fresh.suggest(q)
+
+
+# ---------------------------------------------------------------- the issue's figures, one run
+
+
+def _cpu(fn, rounds=3):
+    """Median process CPU seconds of ``fn()`` over ``rounds`` (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(rounds):
+        t = time.process_time()
+        fn()
+        times.append(time.process_time() - t)
+    return float(np.median(times))
+
+
+def figures(n_words=FULL_WORDS, n_queries=N_QUERIES):
+    import gc
+    import os
+
+    from sysprims.autocomplete import ContextualAutocomplete
+
+    d = case_autocomplete.data(n_words, n_queries)
+    words, freqs, qs = d["vocab"]["words"], d["vocab"]["freqs"], d["queries"]
+    ac = Autocomplete.from_words(words, freqs, casefold=False, normalize=None)
+    ref = case_autocomplete.bisect_suggester(words, freqs)
+    assert [list(a) for a in ac.suggest_many(qs[:2000])] == [ref(q) for q in qs[:2000]]
+    out = {"words": len(ac), "queries": len(qs), "load_average": os.getloadavg()[0]}
+    loop = _cpu(lambda: [ac.suggest(q) for q in qs]) / len(qs)
+    many = _cpu(lambda: ac.suggest_many(qs)) / len(qs)
+    lat = []
+    pc = time.perf_counter_ns
+    sg = ac.suggest
+    gc.disable()
+    for q in qs[:20_000]:
+        t = pc()
+        sg(q)
+        lat.append(pc() - t)
+    gc.enable()
+    out["suggest_median_us"] = float(np.median(lat)) / 1e3
+    out["suggest_loop_mean_us"] = loop * 1e6
+    out["suggest_many_us_per_query"] = many * 1e6
+    out["many_over_loop"] = many / loop
+    try:
+        import marisa_trie
+    except ImportError:
+        marisa_trie = None
+    peers = {"sorted list + bisect": (ref, 3000)}
+    if marisa_trie is not None:
+        peers["marisa-trie keys() + heap"] = (case_autocomplete._marisa(marisa_trie, words, freqs), 1000)
+    for name, (fn, m) in peers.items():
+        sub = qs[:m]
+        theirs = _cpu(lambda fn=fn, sub=sub: [fn(q) for q in sub], rounds=1) / len(sub)
+        ours = _cpu(lambda sub=sub: [ac.suggest(q) for q in sub], rounds=1) / len(sub)
+        out[f"peer {name}: us_per_query"] = theirs * 1e6
+        out[f"peer {name}: speedup of suggest"] = theirs / ours
+    # boosted against plain, by prefix length (user history of 200, region of 5,000 words)
+    rng = np.random.default_rng(5)
+    p = freqs / freqs.sum()
+    ctx = ContextualAutocomplete(ac, user_weight=5.0, region_weight=0.5)
+    ctx.add_history("ann", [words[i] for i in rng.choice(len(words), 200, p=p).tolist()])
+    region = rng.choice(len(words), 5000, replace=False).tolist()
+    ctx.set_region("eu", {words[i]: float(v) for i, v in zip(region, rng.uniform(0, 50, 5000).tolist(), strict=True)})
+    for length in (1, 2, 3, 4):
+        ps = [w[:length] for w in (words[i] for i in rng.choice(len(words), 5000, p=p).tolist()) if len(w) >= length]
+        plain = _cpu(lambda ps=ps: [ac.suggest(q) for q in ps])
+        boosted = _cpu(lambda ps=ps: [ctx.suggest(q, 10, user="ann", region="eu") for q in ps])
+        distinct = sorted(set(ps))
+
+        def first(distinct=distinct):
+            for q in distinct:
+                ctx._cache.clear()
+                ctx.suggest(q, 10, user="ann", region="eu")
+
+        cold = _cpu(first, rounds=1) / len(distinct)
+        cold_plain = _cpu(lambda d=distinct: [ac.suggest(q) for q in d], rounds=1) / len(distinct)
+        out[f"boosted/plain, prefix length {length}"] = boosted / plain
+        out[f"boosted/plain, prefix length {length}, first query of each prefix"] = cold / cold_plain
+    return out
+
+
+if __name__ == "__main__":
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else FULL_WORDS
+    for key, value in figures(n).items():
+        print(f"{key:>66}: {value:,.3f}" if isinstance(value, float) else f"{key:>66}: {value}")

@@ -545,10 +545,10 @@ def test_heavy_prefix_table_matches_twin_through_updates():
     heavy = _heavy_twin(bwords)
     assert len(heavy) > 20  # the test reaches deep heavy prefixes
     queries = sorted({w[:j] for w in bwords for j in range(6)})
-    for step in range(4):
+    for _step in range(4):
         rows = _table_rows(ix)
         assert {p: r[:2] for p, r in rows.items()} == heavy
-        for p, (lo, hi, ans) in rows.items():
+        for _p, (lo, hi, ans) in rows.items():
             assert ans == ref.range_topk(freq, lo, hi, T.TOP)
         for pb in queries:
             key = np.frombuffer(pb, dtype=np.uint8)
@@ -635,3 +635,21 @@ def test_node_view_of_a_long_word_needs_no_deep_recursion():
     res: list = []
     t._dfs_words(t.root, "", res)
     assert res == [("x" * 1024, 3)]
+
+
+def test_suggest_many_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+
+    ac = Autocomplete.from_words(["ab", "ac", "b"], [1, 2, 3])
+    assert gc.isenabled()
+    assert [list(x) for x in ac.suggest_many(["a", "b", "z"], 2)] == [["ac", "ab"], ["b"], []]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        ac.suggest_many(["a"] * 3)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(KeyTypeError):
+        ac.suggest_many(["a", 5])
+    assert gc.isenabled()

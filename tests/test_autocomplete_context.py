@@ -164,10 +164,20 @@ def test_large_profiles_take_the_deeper_path_and_stay_exact():
     region = dict(zip(rng.choice(vocab, 1500).tolist(), rng.uniform(0, 30, 1500).tolist(), strict=False))
     ctx.add_history("u", hist)
     ctx.set_region("r", region)
-    for prefix in ["", "a", "b", "ab", "cd", "eee", "zz"]:
-        for k in (1, 10, 40):
-            expect = brute(index.items(), [hist, region, {}], (2.0, 0.5, 0.0), prefix, k)
-            assert ctx.suggest_with_scores(prefix, k, user="u", region="r") == expect
+    prefixes = ["", "a", "b", "ab", "cd", "eee", "zz", "abc", "abcd", "dea", "abx"]
+    for step in range(3):
+        if step == 2:
+            index.compact()  # new static ids: the profiles' cached ids must follow
+        for prefix in prefixes:
+            for k in (1, 10, 40, 100):  # 100: past the kernel's limit, the search in Python
+                expect = brute(index.items(), [hist, region, {}], (2.0, 0.5, 0.0), prefix, k)
+                assert ctx.suggest_with_scores(prefix, k, user="u", region="r") == expect
+        # words new to the index (its delta) and to the history, frequencies changed
+        for w in ["abx", "abxa", "abx"] + vocab[:20]:
+            index.add_search(w)
+        ctx.add_history("u", {"abx": 1.0, "abcd": 2.0})
+        for w, b in (("abx", 1.0), ("abcd", 2.0)):
+            hist[w] = hist.get(w, 0.0) + b
 
 
 def test_batch_lookup_kernel_compiles_from_its_warmup_arguments_and_finds_words():
@@ -178,3 +188,51 @@ def test_batch_lookup_kernel_compiles_from_its_warmup_arguments_and_finds_words(
     for args in factory():
         dispatcher(*args)
         assert args[-1].tolist() == [1, -1]  # "abd" is word 1, "zz" is absent
+
+
+@pytest.mark.parametrize("sharded", [False, True])
+def test_kept_short_prefix_answers_follow_every_change(sharded):
+    """Answers of one- and two-letter prefixes are kept per context; every change of
+    the index, of a profile in use or of a weight gives a fresh, exact answer."""
+    words, freqs = ["pa", "pb", "pc", "qa", "pab"], [5.0, 4.0, 3.0, 1.0, 2.0]
+    if sharded:
+        index = ShardedAutocomplete.from_words(words, freqs, shards=3, prefix_chars=1)
+    else:
+        index = Autocomplete.from_words(words, freqs)
+    ctx = ContextualAutocomplete(index)
+    user, region, trend = {"pc": 3.0}, {"pb": 0.5}, {}
+    ctx.add_history("ann", user)
+    ctx.set_region("eu", region)
+
+    def check():
+        weights = (ctx.user_weight, ctx.region_weight, ctx.trending_weight)
+        for p in ("p", "pa", ""):
+            expect = brute(index.items(), [user, region, trend], weights, p, 3)
+            got = ctx.suggest_with_scores(p, 3, user="ann", region="eu")
+            assert got == expect
+            got.clear()  # the caller owns the list: the kept answer is not changed
+            assert ctx.suggest_with_scores(p, 3, user="ann", region="eu") == expect
+            assert ctx.suggest(p, 3, user="ann", region="eu") == [w for w, _ in expect]
+
+    check()
+    index.increment("pa", -4)
+    check()
+    index.add_search("pz")
+    index.add_search("pz")
+    check()
+    ctx.add_history("ann", ["pb", "pz"])
+    user["pb"] = user.get("pb", 0.0) + 1.0
+    user["pz"] = user.get("pz", 0.0) + 1.0
+    check()
+    region = {"pa": 9.0}
+    ctx.set_region("eu", region)
+    check()
+    ctx.user_weight = 0.0
+    check()
+    trend = {"pd": 2.0}
+    ctx.set_trending(trend)
+    check()
+    ctx.forget_user("ann")
+    user = {}
+    ctx.user_weight = 1.0
+    check()

@@ -25,7 +25,16 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import kernel
-from .autocomplete import _better, _cmp_full, _ex_index, _ro, _topk, find_exact, prefix_range_in, tree_build
+from .autocomplete import (
+    _better,
+    _cmp_full,
+    _ex_index,
+    _ro,
+    _topk,
+    find_exact,
+    prefix_range_in,
+    tree_build,
+)
 from .autocomplete import tree_update as _tree_update
 
 LIGHT = 32  # a prefix with more words than this is heavy (LIGHT >= TOP: heavy answers are full)

@@ -13,9 +13,9 @@
 
 from __future__ import annotations
 
+from ._classic import AutocompleteSystem, Trie, TrieNode
 from ._context import ContextualAutocomplete
 from ._index import Autocomplete, WordTooLongError
-from ._classic import AutocompleteSystem, Trie, TrieNode
 from ._sharded import ShardedAutocomplete, merge_ranked
 
 __all__ = [

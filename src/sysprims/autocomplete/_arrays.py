@@ -9,6 +9,7 @@ variant, and the same type as arrays mapped from a file).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,8 +17,11 @@ import numpy as np
 
 from .._kernels import autocomplete as _k
 from .._kernels import autocomplete_table as _t
+from .._loadcheck import get_array, non_decreasing, require
+from ..errors import SerializationError
 
 _EMPTY_U8 = np.frombuffer(b"", dtype=np.uint8)
+_SERIALS = itertools.count(1)
 
 
 def _u8(b: bytes) -> np.ndarray:
@@ -40,7 +44,7 @@ class _Arrays:
     suggested (the top words of the prefixes asked), not with the vocabulary.
     """
 
-    __slots__ = ("data", "offsets", "freq", "tree", "slots", "heavy", "blob", "names", "decoded", "args", "entries")
+    __slots__ = ("data", "offsets", "freq", "tree", "slots", "heavy", "blob", "names", "decoded", "args", "entries", "serial")
 
     def __init__(self, data: np.ndarray, offsets: np.ndarray, freq: np.ndarray) -> None:
         self.blob = data.base if isinstance(data.base, bytes) else data.tobytes()
@@ -57,6 +61,7 @@ class _Arrays:
         self.args = (self.data, self.offsets, self.freq, self.tree, self.slots, self.heavy)
         # compiled query kernels for exactly these arrays' types (``fast_entry``), by name
         self.entries: dict[str, Any] = {}
+        self.serial = next(_SERIALS)  # unique to this index: ids stay valid while it is in use
 
     @classmethod
     def empty(cls) -> _Arrays:
@@ -73,6 +78,33 @@ class _Arrays:
             )
         data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
         return cls(data, offsets, np.fromiter(freq, dtype=np.float64, count=len(encoded)))
+
+    @classmethod
+    def from_container(cls, arrays: dict[str, np.ndarray], max_length: int | None) -> _Arrays:
+        """The index saved in a container's arrays, every array checked (a
+        ``SerializationError`` for anything a query or update could trip over)."""
+        data = get_array(arrays, "data", np.uint8, (None,))
+        freq = get_array(arrays, "freq", np.float64, (None,))
+        n = freq.shape[0]
+        offsets = get_array(arrays, "offsets", np.int64, (n + 1,))
+        require(
+            offsets[0] == 0 and offsets[-1] == data.shape[0] and non_decreasing(offsets),
+            "autocomplete container offsets are not valid",
+        )
+        require(bool(np.all(np.isfinite(freq) & (freq >= 0))), "autocomplete container frequencies are not finite and >= 0")
+        require(_k.strictly_sorted(data, offsets), "autocomplete container words are not sorted and unique")
+        try:
+            data.tobytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise SerializationError("autocomplete container words are not valid UTF-8") from None
+        # every word starts on a character boundary (so each word alone is valid UTF-8)
+        starts = offsets[:-1][offsets[:-1] < data.shape[0]]
+        require(not np.any((data[starts] & 0xC0) == 0x80), "an autocomplete word does not start on a character boundary")
+        if max_length is not None and n:
+            chars = np.concatenate([[0], np.cumsum((data & 0xC0) != 0x80, dtype=np.int64)])
+            longest = int(np.max(chars[offsets[1:]] - chars[offsets[:-1]]))
+            require(longest <= max_length, f"an autocomplete word is longer than max_length={max_length}")
+        return cls(data, offsets, np.array(freq, dtype=np.float64))  # freq copied: stays writable
 
     def __len__(self) -> int:
         return self.freq.shape[0]

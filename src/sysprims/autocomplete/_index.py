@@ -26,10 +26,10 @@ from .._html import html_table
 from .._jit import fast_entry
 from .._kernels import autocomplete as _k
 from .._kernels import autocomplete_table as _t
-from .._loadcheck import get_array, get_bool, get_choice, get_int, non_decreasing, refusing, require
+from .._loadcheck import get_bool, get_choice, get_int, refusing
 from .._memory import check_fits
 from .._validate import check_choice, check_int, check_number
-from ..errors import InvalidParameterError, KeyTypeError, SerializationError, WordTooLongError
+from ..errors import InvalidParameterError, KeyTypeError, WordTooLongError
 from ._arrays import _Arrays, _u8
 
 __all__ = ["Autocomplete", "WordTooLongError"]
@@ -70,6 +70,7 @@ class Autocomplete(Persistable):
         self._pending: dict[str, float] = {}  # every word not in the static index -> frequency
         self._dirty = False  # _delta lags behind _pending
         self._out = np.empty(10, dtype=np.int64)  # reused output ids of suggest()
+        self._version = 0  # bumped by every change of a frequency or word
 
     # ------------------------------------------------------------ construction
 
@@ -194,6 +195,7 @@ class Autocomplete(Persistable):
             self._add(w, b)
 
     def _add(self, w: str, by: float) -> float:
+        self._version += 1
         key = _u8(w.encode("utf-8"))
         st = self._static
         if st.freq.shape[0]:
@@ -260,13 +262,11 @@ class Autocomplete(Persistable):
     def suggest_with_scores(self, prefix: str, limit: int = 10) -> list[tuple[str, float]]:
         """Like :meth:`suggest`, with each word's frequency."""
         ids = self._suggest_ids(prefix, limit)
-        s, d = self._static, self._delta
-        ns = len(s)
+        s = self._static
         if not self._pending:
-            scores = s.freq.take(ids).tolist()
-        else:
-            sf, df = s.freq, d.freq
-            scores = [float(sf[i] if i < ns else df[i - ns]) for i in ids.tolist()]
+            return list(zip(s.words(ids), s.freq.take(ids).tolist(), strict=False))
+        ns, sf, df = len(s), s.freq, self._delta.freq
+        scores = [float(sf[i] if i < ns else df[i - ns]) for i in ids.tolist()]
         return list(zip(self._words_of(ids, False), scores, strict=True))
 
     def _words_of(self, ids: np.ndarray, many: bool) -> list[str]:
@@ -343,7 +343,7 @@ class Autocomplete(Persistable):
             words = self._words_of(flat, True)
             b = bounds.tolist()
             return np.fromiter(
-                map(words.__getitem__, itertools.starmap(slice, zip(b, b[1:]))), dtype=object, count=n
+                map(words.__getitem__, itertools.starmap(slice, zip(b, b[1:], strict=False))), dtype=object, count=n
             )
         finally:
             if paused:
@@ -406,6 +406,12 @@ class Autocomplete(Persistable):
         return self._static.nbytes() + self._delta.nbytes()
 
     @property
+    def version(self) -> int:
+        """A counter that every update (``increment``, ``add_search``, ``add_many``) bumps:
+        answers cached at one version are still valid while it is unchanged."""
+        return self._version
+
+    @property
     def casefold(self) -> bool:
         return self._casefold
 
@@ -438,30 +444,7 @@ class Autocomplete(Persistable):
                 normalize=get_choice(p, "normalize", (*_NORMS, None)),
                 max_length=get_int(p, "max_length", min=1, optional=True),
             )
-        data = get_array(container.arrays, "data", np.uint8, (None,))
-        freq = get_array(container.arrays, "freq", np.float64, (None,))
-        n = freq.shape[0]
-        offsets = get_array(container.arrays, "offsets", np.int64, (n + 1,))
-        require(
-            offsets[0] == 0 and offsets[-1] == data.shape[0] and non_decreasing(offsets),
-            "autocomplete container offsets are not valid",
-        )
-        require(bool(np.all(np.isfinite(freq) & (freq >= 0))), "autocomplete container frequencies are not finite and >= 0")
-        require(_k.strictly_sorted(data, offsets), "autocomplete container words are not sorted and unique")
-        try:
-            data.tobytes().decode("utf-8")
-        except UnicodeDecodeError:
-            raise SerializationError("autocomplete container words are not valid UTF-8") from None
-        # every word starts on a character boundary (so each word alone is valid UTF-8)
-        starts = offsets[:-1][offsets[:-1] < data.shape[0]]
-        require(not np.any((data[starts] & 0xC0) == 0x80), "an autocomplete word does not start on a character boundary")
-        if self._max_length is not None and n:
-            chars = np.concatenate([[0], np.cumsum((data & 0xC0) != 0x80, dtype=np.int64)])
-            longest = int(np.max(chars[offsets[1:]] - chars[offsets[:-1]]))
-            require(longest <= self._max_length, f"an autocomplete word is longer than max_length={self._max_length}")
-        self._static = _Arrays(
-            data, offsets, np.array(freq, dtype=np.float64)
-        )  # freq copied: stays writable
+        self._static = _Arrays.from_container(container.arrays, self._max_length)
         return self
 
     # ------------------------------------------------------------ display

@@ -89,6 +89,9 @@ class ShardedAutocomplete:
     def _clean_prefix(self, prefix: Any) -> bytes:
         return self.shards[0]._clean_prefix(prefix)
 
+    def _fold(self, s: str) -> str:
+        return self.shards[0]._fold(s)
+
     # ------------------------------------------------------------ updates
 
     def increment(self, word: str, by: float = 1) -> float:
@@ -122,6 +125,11 @@ class ShardedAutocomplete:
 
     def frequency(self, word: str) -> float:
         return self.shards[self.shard_of(word)].frequency(word)
+
+    @property
+    def version(self) -> int:
+        """Bumped by every update of any shard (the sum of the shards' versions)."""
+        return sum(s.version for s in self.shards)
 
     def __contains__(self, word: object) -> bool:
         return isinstance(word, str) and word in self.shards[self.shard_of(word)]
