@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from sysprims.backends.redis_ratelimit import RedisRateLimitBackend
-from sysprims.backends.shortener_store import RedisLinkStore
+from sysprims.backends.shortener_redis import RedisLinkStore
 from sysprims.clock import ManualClock
 from sysprims.errors import IdempotencyKeyMismatch, RequestInProgress
 from sysprims.idempotency import IdempotencyManager, RedisStore

@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("redis")
 
 from sysprims.backends.redis_ratelimit import RedisRateLimitBackend  # noqa: E402
-from sysprims.backends.shortener_store import RedisLinkStore  # noqa: E402
+from sysprims.backends.shortener_redis import RedisLinkStore  # noqa: E402
 from sysprims.idempotency import RedisStore  # noqa: E402
 from sysprims.ratelimit import algorithms as A  # noqa: E402
 

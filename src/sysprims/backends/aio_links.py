@@ -1,7 +1,7 @@
 """The redirect's store call on ``redis.asyncio``: no worker thread per click.
 
 :class:`AsyncLinkResolver` runs the very script of
-:class:`~sysprims.backends.shortener_store.RedisLinkStore` (``shortener_resolve.lua``,
+:class:`~sysprims.backends.shortener_redis.RedisLinkStore` (``shortener_resolve.lua``,
 the same keys and arguments), so an async redirect counts its click exactly where a
 blocking one does, and both may share one Redis. A thread hop costs a redirect about
 as much CPU as the Redis call itself; awaiting the call on the event loop saves it,

@@ -19,6 +19,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from ..backends.registry import engine
 from ..bloom import ScalableBloomFilter
 from ..clock import resolve_clock
 from ..countmin import TrendingTopK
@@ -148,17 +149,13 @@ class ShortenerService:
             if not isinstance(store, str):
                 raise InvalidParameterError("the service needs Redis as a redis:// URL (its rate limiter opens its own client)")
             self.redis = connect(store)
-            from ..backends.shortener_store import RedisLinkStore
-
-            link_store: Any = RedisLinkStore(self.redis, name=s.service_name, namespace=s.namespace)
+            link_store: Any = engine("shortener", "redis")(self.redis, name=s.service_name, namespace=s.namespace)
             if self.strategy == "snowflake" and machine_id is None:
                 self.lease = MachineLease(self.redis, s.namespace, s.service_name, s.machine_lease_seconds)
                 machine_id = self.lease.machine_id
             idem_store: Any = _idem_redis(self.redis, s)
         elif self.kind == "sqlite":
-            from ..backends.shortener_store import SQLiteLinkStore
-
-            link_store = SQLiteLinkStore(os.fspath(store), table=s.service_name.replace("-", "_"))
+            link_store = engine("shortener", "sqlite")(os.fspath(store), table=s.service_name.replace("-", "_"))
             path = link_store.path
             idem_store = None if path == ":memory:" else _idem_sqlite(path, s)
         else:
@@ -462,12 +459,8 @@ class ShortenerService:
 
 
 def _idem_sqlite(path: str, s: ServiceSettings) -> Any:
-    from ..idempotency import SQLiteStore
-
-    return SQLiteStore(path, table=f"{s.service_name.replace('-', '_')}_idempotency")
+    return engine("idempotency", "sqlite")(path, table=f"{s.service_name.replace('-', '_')}_idempotency")
 
 
 def _idem_redis(client: Any, s: ServiceSettings) -> Any:
-    from ..idempotency import RedisStore
-
-    return RedisStore(client, namespace=s.namespace, scope=s.service_name)
+    return engine("idempotency", "redis")(client, namespace=s.namespace, scope=s.service_name)
