@@ -70,7 +70,7 @@ def parse_key_header(value: str) -> str:
 def fingerprint_request(method: str, path: str, query: bytes, body: bytes) -> str:
     """SHA-256 over the method, the path with its query and the body (length-prefixed)."""
     parts = (method.encode(), path.encode("utf-8", "surrogateescape"), query, body)
-    framed = []
+    framed: list[bytes] = []
     for part in parts:  # one update of the joined bytes: the same digest as one per part
         framed += (len(part).to_bytes(8, "little"), part)
     return hashlib.sha256(b"".join(framed)).hexdigest()

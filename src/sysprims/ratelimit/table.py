@@ -219,6 +219,7 @@ class RateLimiter(Persistable):
     def _hot_row_of(self, key: Any, now: float) -> list[float]:
         """The memory backend's hot row of ``key`` (lock held), remembered by ``str`` key."""
         hk = hash128(key, self._seed)  # validates: a lone surrogate raises KeyTypeError
+        assert self._hot is not None  # only the memory backend's scalar path comes here
         row = self._hot.get(hk)
         if row is None:
             row = self._backend._hot_row(hk, now)  # may flush, clearing _by_key
