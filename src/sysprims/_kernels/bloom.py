@@ -158,43 +158,57 @@ def _scratch(k):
 
 
 @kernel(inline="always")
-def _stage(mode, lo, cnt, hashes, ints, data, starts, ends, seed, k, m, layout, bits, hs, pos):
-    """Hash keys ``lo..lo+cnt`` into ``hs`` and prefetch the words they will
-    touch: every probe word (standard layout, positions kept in ``pos``) or the
-    key's block (blocked layouts)."""
-    for j in range(cnt):
-        h1, h2 = key_hash(mode, lo + j, hashes, ints, data, starts, ends, seed)
-        hs[j, 0] = h1
-        hs[j, 1] = h2
-        if layout == 0:
-            h = h1
+def _hash_block(mode, lo, cnt, ints, data, starts, ends, seed, hs):
+    """Hash keys ``lo..lo+cnt`` of the int (mode 1) or bytes (mode 2) form into ``hs``."""
+    if mode == 1:
+        for j in range(cnt):
+            hs[j, 0], hs[j, 1] = murmur3_x64_128_u64_one(ints[lo + j], seed)
+    else:
+        for j in range(cnt):
+            hs[j, 0], hs[j, 1] = murmur3_x64_128_one(data, starts[lo + j], ends[lo + j], seed)
+
+
+@kernel(inline="always")
+def _locate(src, off, cnt, k, m, layout, bits, pos):
+    """Prefetch the words that keys ``src[off..off+cnt]`` will touch: every
+    probe word (standard layout, positions kept in ``pos``) or the key's block."""
+    if layout == 0:
+        for j in range(cnt):
+            h = src[off + j, 0]
+            h2 = src[off + j, 1]
             for t in range(k):
                 p = mulhi64(h, m)
                 pos[j * k + t] = p
                 prefetch(bits, p >> _U6)
                 h = h + h2
-        else:
-            prefetch(bits, mulhi64(h1, m) << _U3)
+    else:
+        for j in range(cnt):
+            prefetch(bits, mulhi64(src[off + j, 0], m) << _U3)
 
 
 @kernel(_ex_add)
 def bloom_add(mode, hashes, ints, data, starts, ends, seed, k, m, layout, bits):
     """Set the probes of every key of a batch (any form), BLOCK keys at a time:
-    hash and prefetch a block, then set its bits. ``m``: bits (standard) or
-    512-bit blocks; ``layout`` 0 standard, 1 blocked, 2 split-block. Bits are
-    only OR-ed, so the result is exactly the loop of scalar adds."""
+    hash a block (unless given hashes), prefetch its words, then set its bits.
+    ``m``: bits (standard) or 512-bit blocks; ``layout`` 0 standard, 1 blocked,
+    2 split-block. Bits are only OR-ed, so the result is exactly the loop of
+    scalar adds."""
     n = starts.shape[0] if mode == 2 else ints.shape[0] if mode == 1 else hashes.shape[0]
     hs, pos = _scratch(k)
     for lo in range(0, n, BLOCK):
         cnt = min(BLOCK, n - lo)
-        _stage(mode, lo, cnt, hashes, ints, data, starts, ends, seed, k, m, layout, bits, hs, pos)
+        src, off = hashes, lo
+        if mode != 0:
+            _hash_block(mode, lo, cnt, ints, data, starts, ends, seed, hs)
+            src, off = hs, 0
+        _locate(src, off, cnt, k, m, layout, bits, pos)
         if layout == 0:
             for q in range(cnt * k):
                 p = pos[q]
                 bits[p >> _U6] |= _ONE << (p & _U63)
         else:
             for j in range(cnt):
-                _set_probes(hs[j, 0], hs[j, 1], k, m, layout, bits)
+                _set_probes(src[off + j, 0], src[off + j, 1], k, m, layout, bits)
 
 
 @kernel(_ex_contains)
@@ -205,7 +219,11 @@ def bloom_contains(mode, hashes, ints, data, starts, ends, seed, k, m, layout, b
     hs, pos = _scratch(k)
     for lo in range(0, n, BLOCK):
         cnt = min(BLOCK, n - lo)
-        _stage(mode, lo, cnt, hashes, ints, data, starts, ends, seed, k, m, layout, bits, hs, pos)
+        src, off = hashes, lo
+        if mode != 0:
+            _hash_block(mode, lo, cnt, ints, data, starts, ends, seed, hs)
+            src, off = hs, 0
+        _locate(src, off, cnt, k, m, layout, bits, pos)
         if layout == 0:
             for j in range(cnt):
                 hit = True
@@ -217,7 +235,7 @@ def bloom_contains(mode, hashes, ints, data, starts, ends, seed, k, m, layout, b
                 out[lo + j] = hit
         else:
             for j in range(cnt):
-                out[lo + j] = _test_probes(hs[j, 0], hs[j, 1], k, m, layout, bits)
+                out[lo + j] = _test_probes(src[off + j, 0], src[off + j, 1], k, m, layout, bits)
 
 
 def _ex_add_new():
