@@ -32,8 +32,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import kernel
-from .murmur3 import fmix64, mulhi64, murmur3_x64_128_one, murmur3_x64_128_u64_one
-from .prefetch import prefetch
+from .machine import mulhi, prefetch
+from .murmur3 import fmix64, murmur3_x64_128_one, murmur3_x64_128_u64_one
 
 _U55 = np.uint64(55)
 _U6 = np.uint64(6)
@@ -103,12 +103,12 @@ def key_hash(mode, i, hashes, ints, data, starts, ends, seed):
 @kernel(inline="always")
 def _set_probes(h1, h2, k, m, layout, bits):
     if layout == 2:
-        base = mulhi64(h1, m) << _U3
+        base = mulhi(h1, m) << _U3
         x = fmix64(h2)
         for i in range(8):
             bits[base + np.uint64(i)] |= _ONE << ((x * SALT[i]) >> _U58)
     elif layout == 1:
-        base = mulhi64(h1, m) << _U3
+        base = mulhi(h1, m) << _U3
         x = fmix64(h2)
         for _ in range(k):
             b = x >> _U55
@@ -118,7 +118,7 @@ def _set_probes(h1, h2, k, m, layout, bits):
     else:
         h = h1
         for _ in range(k):
-            p = mulhi64(h, m)
+            p = mulhi(h, m)
             bits[p >> _U6] |= _ONE << (p & _U63)
             h = h + h2
 
@@ -126,14 +126,14 @@ def _set_probes(h1, h2, k, m, layout, bits):
 @kernel(inline="always")
 def _test_probes(h1, h2, k, m, layout, bits):
     if layout == 2:
-        base = mulhi64(h1, m) << _U3
+        base = mulhi(h1, m) << _U3
         x = fmix64(h2)
         acc = _ONE
         for i in range(8):
             acc &= bits[base + np.uint64(i)] >> ((x * SALT[i]) >> _U58)
         return acc != np.uint64(0)
     if layout == 1:
-        base = mulhi64(h1, m) << _U3
+        base = mulhi(h1, m) << _U3
         x = fmix64(h2)
         for _ in range(k):
             b = x >> _U55
@@ -144,11 +144,17 @@ def _test_probes(h1, h2, k, m, layout, bits):
         return True
     h = h1
     for _ in range(k):
-        p = mulhi64(h, m)
+        p = mulhi(h, m)
         if (bits[p >> _U6] >> (p & _U63)) & _ONE == 0:
             return False
         h = h + h2
     return True
+
+
+@kernel(inline="always")
+def batch_len(mode, hashes, ints, starts):
+    """The number of keys of a batch in kernel form ``mode``."""
+    return starts.shape[0] if mode == 2 else ints.shape[0] if mode == 1 else hashes.shape[0]
 
 
 @kernel(inline="always")
@@ -177,13 +183,13 @@ def _locate(src, off, cnt, k, m, layout, bits, pos):
             h = src[off + j, 0]
             h2 = src[off + j, 1]
             for t in range(k):
-                p = mulhi64(h, m)
+                p = mulhi(h, m)
                 pos[j * k + t] = p
                 prefetch(bits, p >> _U6)
                 h = h + h2
     else:
         for j in range(cnt):
-            prefetch(bits, mulhi64(src[off + j, 0], m) << _U3)
+            prefetch(bits, mulhi(src[off + j, 0], m) << _U3)
 
 
 @kernel(_ex_add)
@@ -193,7 +199,7 @@ def bloom_add(mode, hashes, ints, data, starts, ends, seed, k, m, layout, bits):
     ``m``: bits (standard) or 512-bit blocks; ``layout`` 0 standard, 1 blocked,
     2 split-block. Bits are only OR-ed, so the result is exactly the loop of
     scalar adds."""
-    n = starts.shape[0] if mode == 2 else ints.shape[0] if mode == 1 else hashes.shape[0]
+    n = batch_len(mode, hashes, ints, starts)
     hs, pos = _scratch(k)
     for lo in range(0, n, BLOCK):
         cnt = min(BLOCK, n - lo)
@@ -297,7 +303,7 @@ def popcount_words(bits):
 def _count_positions(h1, h2, k, m, pos):
     h = h1
     for j in range(k):
-        pos[j] = mulhi64(h, m)
+        pos[j] = mulhi(h, m)
         h = h + h2
 
 
@@ -365,12 +371,12 @@ def bloom_positions(hashes, k, m, blocked, out):
         h1 = hashes[i, 0]
         h2 = hashes[i, 1]
         if blocked == 2:
-            base = mulhi64(h1, m) << np.uint64(9)
+            base = mulhi(h1, m) << np.uint64(9)
             x = fmix64(h2)
             for j in range(8):
                 out[i, j] = base + np.uint64(64 * j) + ((x * SALT[j]) >> _U58)
         elif blocked:
-            base = mulhi64(h1, m) << np.uint64(9)
+            base = mulhi(h1, m) << np.uint64(9)
             x = fmix64(h2)
             for j in range(k):
                 out[i, j] = base + (x >> _U55)
@@ -378,7 +384,7 @@ def bloom_positions(hashes, k, m, blocked, out):
         else:
             h = h1
             for j in range(k):
-                out[i, j] = mulhi64(h, m)
+                out[i, j] = mulhi(h, m)
                 h = h + h2
 
 

@@ -16,7 +16,7 @@ from .._loadcheck import get_array, get_bool, get_float, get_int, require
 from .._memory import check_fits, count, zeros
 from .._validate import check_int, check_probability
 from ..errors import IncompatibleError, InvalidParameterError
-from ..hashing import HASHES, INTS, check_seed, kernel_keys
+from ..hashing import check_seed, kernel_keys
 from ..keys import key_to_bytes
 from . import _sizing
 from ._common import (

@@ -12,7 +12,7 @@ from .._loadcheck import get_array, get_int, non_decreasing, refusing, require, 
 from .._memory import check_fits
 from .._validate import check_int
 from ..errors import IncompatibleError, InvalidParameterError, KeyTypeError, SerializationError
-from ..hashing import HASHES, HashedKeys, hash128, kernel_keys, murmur3_128
+from ..hashing import HASHES, HashedKeys, KernelKeys, hash128, kernel_keys, murmur3_128
 from ..keys import key_to_bytes
 from .sketch import CountMinSketch, prepare_counts
 
@@ -131,7 +131,7 @@ class TopK(Persistable):
         count = check_int("count", count, min=0)
         h1, h2 = hash128(key, self.seed)
         c = np.array([min(count, (1 << 64) - 1)], dtype=np.uint64)
-        self._run("hashes", np.array([[h1, h2]], dtype=np.uint64), c, [key])
+        self._run(KernelKeys(HASHES, 1, self.seed, hashes=np.array([[h1, h2]], dtype=np.uint64)), c, [key])
         self.sketch.total += count
 
     def update_many(self, keys: Any, counts: Any = None, *, hashed: HashedKeys | None = None) -> None:
@@ -158,22 +158,18 @@ class TopK(Persistable):
         c, total = prepare_counts(counts, kk.n)
         if kk.n == 0:
             return
-        self._run(kk.kind, kk.hashes if kk.kind == HASHES else kk, c, keys)
+        self._run(kk, c, keys)
         self.sketch.total += total
 
-    def _run(self, kind: str, batch: Any, counts: np.ndarray, keys: Any) -> None:
-        from .._kernels.countmin import topk_update_hashes, topk_update_u64, topk_update_var
+    def _run(self, kk: Any, counts: np.ndarray, keys: Any) -> None:
+        from .._kernels.countmin import topk_update
 
         sk = self.sketch
         sk._writable()
-        cap = np.uint64(sk._cap)
-        seed = np.uint64(sk.seed)
-        if kind == "hashes":
-            topk_update_hashes(sk.table, batch, counts, cap, *self._state_args())
-        elif kind == "int":
-            topk_update_u64(sk.table, batch.ints, seed, counts, cap, *self._state_args())
-        else:
-            topk_update_var(sk.table, batch.data, batch.starts, batch.ends, seed, counts, cap, *self._state_args())
+        topk_update(
+            np.int64(kk.mode), kk.hashes, kk.ints, kk.data, kk.starts, kk.ends, np.uint64(sk.seed),
+            sk.table, counts, np.uint64(sk._cap), *self._state_args(),
+        )
         entered = np.flatnonzero(self._src >= 0)
         if entered.size:
             for s, i in zip(entered.tolist(), self._src[entered].tolist(), strict=True):

@@ -1,4 +1,6 @@
-"""``prefetch(array, index)``: a software prefetch of ``array[index]``'s cache line.
+"""Two machine operations numba does not spell: ``prefetch(array, index)``, a
+software prefetch of ``array[index]``'s cache line, and ``mulhi(a, b)``, the
+high 64 bits of a 128-bit product in one multiply.
 
 Batch kernels over tables far beyond the caches (Bloom bit arrays, Count-Min
 rows) compute the addresses of a small block of keys first, prefetch them, and
@@ -15,7 +17,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["prefetch"]
+__all__ = ["mulhi", "prefetch"]
 
 
 @intrinsic
@@ -35,5 +37,23 @@ def prefetch(typingctx, arr, idx):
         fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
         builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 1), ir.Constant(i32, 3), ir.Constant(i32, 1)])
         return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def mulhi(typingctx, a, b):
+    """``(a * b) >> 64`` for uint64 ``a``, ``b`` as one 64x64->128 multiply
+    (LLVM's i128, one ``mul`` on x86-64): equal to
+    :func:`sysprims._kernels.murmur3.mulhi64`, which builds it from four 32-bit
+    products (tests check the two agree)."""
+    if not (a == types.uint64 and b == types.uint64):
+        return None
+    sig = types.uint64(a, b)
+
+    def codegen(context, builder, signature, args):
+        i128 = ir.IntType(128)
+        prod = builder.mul(builder.zext(args[0], i128), builder.zext(args[1], i128))
+        return builder.trunc(builder.lshr(prod, ir.Constant(i128, 64)), ir.IntType(64))
 
     return sig, codegen
