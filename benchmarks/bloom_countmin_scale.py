@@ -157,8 +157,8 @@ def bloom_chunked(n: int) -> dict[str, float]:
 
 def countmin_cases(b: Bench, n: int, peers: bool, recall: dict) -> None:
     stream = zipf_arrow(n)
-    b.add("CountMin update_many (Arrow Zipf)", n, lambda: (lambda c: lambda: c.update_many(stream))(CountMinSketch(2719, 5)))
-    cms = CountMinSketch(2719, 5)
+    b.add("CountMin update_many (Arrow Zipf)", n, lambda: (lambda c: lambda: c.update_many(stream))(CountMinSketch(4096, 5)))
+    cms = CountMinSketch(4096, 5)
     cms.update_many(stream)
     b.add("CountMin query_many (Arrow Zipf)", n, lambda: lambda: cms.query_many(stream), wall=True)
     b.add("CountMin query_many threads=2 (Arrow Zipf)", n, lambda: lambda: cms.query_many(stream, threads=2), wall=True)
@@ -175,8 +175,8 @@ def countmin_cases(b: Bench, n: int, peers: bool, recall: dict) -> None:
 
         slist = stream.to_pylist()
         b.add("TopK update_many (list[str] Zipf)", n, lambda: (lambda t: lambda: t.update_many(slist))(TopK(100, 2719, 5)))
-        b.add("bounter update (list)", n, lambda: (lambda c: lambda: c.update(slist))(bounter.CountMinSketch(width=2719, depth=5)))
-        bt = bounter.CountMinSketch(width=2719, depth=5)
+        b.add("bounter update (list)", n, lambda: (lambda c: lambda: c.update(slist))(bounter.CountMinSketch(width=4096, depth=5)))
+        bt = bounter.CountMinSketch(width=4096, depth=5)
         bt.update(slist)
         b.add("bounter query loop (list)", n, lambda: lambda: [bt[k] for k in slist])
 
