@@ -159,8 +159,9 @@ def batch_len(mode, hashes, ints, starts):
 
 @kernel(inline="always")
 def _scratch(k):
-    """The per-call buffers of a pipelined block: its hashes and probe positions."""
-    return np.empty((BLOCK, 2), dtype=np.uint64), np.empty(BLOCK * k, dtype=np.uint64)
+    """The per-call buffers of two pipelined blocks: hashes and probe positions
+    (``k`` per key; the Count-Min kernels use the first half for one block)."""
+    return np.empty((2 * BLOCK, 2), dtype=np.uint64), np.empty(2 * BLOCK * k, dtype=np.uint64)
 
 
 @kernel(inline="always")
@@ -192,25 +193,52 @@ def _locate(src, off, cnt, k, m, layout, bits, pos):
             prefetch(bits, mulhi(src[off + j, 0], m) << _U3)
 
 
+@kernel(inline="always")
+def _stage(b, mode, n, hashes, ints, data, starts, ends, seed, k, m, layout, bits, hs, pos):
+    """Hash block ``b`` into its half of ``hs`` (unless given hashes) and
+    prefetch its words, keeping standard positions in its half of ``pos``."""
+    lo = b * BLOCK
+    cnt = min(BLOCK, n - lo)
+    half = b & 1
+    src, off = hashes, lo
+    if mode != 0:
+        _hash_block(mode, lo, cnt, ints, data, starts, ends, seed, hs[half * BLOCK :])
+        src, off = hs, half * BLOCK
+    _locate(src, off, cnt, k, m, layout, bits, pos[half * BLOCK * k :])
+
+
+@kernel(inline="always")
+def _advance(b, nblk, mode, n, hashes, ints, data, starts, ends, seed, k, m, layout, bits, hs, pos):
+    """Stage block ``b + 1`` (and block 0 first), then return (lo, cnt, src,
+    off) of block ``b``, staged one step earlier."""
+    if b == 0:
+        _stage(0, mode, n, hashes, ints, data, starts, ends, seed, k, m, layout, bits, hs, pos)
+    if b + 1 < nblk:
+        _stage(b + 1, mode, n, hashes, ints, data, starts, ends, seed, k, m, layout, bits, hs, pos)
+    lo = b * BLOCK
+    src, off = hashes, lo
+    if mode != 0:
+        src, off = hs, (b & 1) * BLOCK
+    return lo, min(BLOCK, n - lo), src, off
+
+
 @kernel(_ex_add)
 def bloom_add(mode, hashes, ints, data, starts, ends, seed, k, m, layout, bits):
     """Set the probes of every key of a batch (any form), BLOCK keys at a time:
-    hash a block (unless given hashes), prefetch its words, then set its bits.
-    ``m``: bits (standard) or 512-bit blocks; ``layout`` 0 standard, 1 blocked,
-    2 split-block. Bits are only OR-ed, so the result is exactly the loop of
+    block b+1 is hashed and its words prefetched before block b's bits are set,
+    so a block's misses resolve while the next is hashed. ``m``: bits
+    (standard) or 512-bit blocks; ``layout`` 0 standard, 1 blocked, 2
+    split-block. Bits are only OR-ed, so the result is exactly the loop of
     scalar adds."""
     n = batch_len(mode, hashes, ints, starts)
     hs, pos = _scratch(k)
-    for lo in range(0, n, BLOCK):
-        cnt = min(BLOCK, n - lo)
-        src, off = hashes, lo
-        if mode != 0:
-            _hash_block(mode, lo, cnt, ints, data, starts, ends, seed, hs)
-            src, off = hs, 0
-        _locate(src, off, cnt, k, m, layout, bits, pos)
+    nblk = (n + BLOCK - 1) // BLOCK
+    for b in range(nblk):
+        lo, cnt, src, off = _advance(b, nblk, mode, n, hashes, ints, data, starts, ends, seed, k, m, layout, bits, hs, pos)
         if layout == 0:
+            base = (b & 1) * BLOCK * k
             for q in range(cnt * k):
-                p = pos[q]
+                p = pos[base + q]
                 bits[p >> _U6] |= _ONE << (p & _U63)
         else:
             for j in range(cnt):
@@ -223,18 +251,15 @@ def bloom_contains(mode, hashes, ints, data, starts, ends, seed, k, m, layout, b
     Read-only, so disjoint slices of a batch may run on several threads."""
     n = out.shape[0]
     hs, pos = _scratch(k)
-    for lo in range(0, n, BLOCK):
-        cnt = min(BLOCK, n - lo)
-        src, off = hashes, lo
-        if mode != 0:
-            _hash_block(mode, lo, cnt, ints, data, starts, ends, seed, hs)
-            src, off = hs, 0
-        _locate(src, off, cnt, k, m, layout, bits, pos)
+    nblk = (n + BLOCK - 1) // BLOCK
+    for b in range(nblk):
+        lo, cnt, src, off = _advance(b, nblk, mode, n, hashes, ints, data, starts, ends, seed, k, m, layout, bits, hs, pos)
         if layout == 0:
+            base = (b & 1) * BLOCK * k
             for j in range(cnt):
                 hit = True
                 for t in range(k):
-                    p = pos[j * k + t]
+                    p = pos[base + j * k + t]
                     if (bits[p >> _U6] >> (p & _U63)) & _ONE == 0:
                         hit = False
                         break
