@@ -4,7 +4,7 @@ pyprobables and a Python set, on the same keys in the same run.
 The contenders (adapters, call shapes, checks) come from the one registry,
 ``sysprims.bench.cases.case_bloom``, that ``sysprims bench`` and the tour use.
 This file adds sysprims-only groups: other key forms (pyarrow strings,
-``HashedKeys``, uint64) and blocked vs standard layout on a filter larger than
+``HashedKeys``, uint64) and blocked, split-block and standard layouts on a filter larger than
 the L3 cache.
 """
 
@@ -72,27 +72,30 @@ def test_query_forms_sysprims(benchmark, forms, form):
 def big_filters(n_keys, int_keys):
     # a filter for 50M keys (~60 MB, beyond the L3 cache) queried at random
     cap = 50_000_000 if n_keys >= 200_000 else 1_000_000
-    std = BloomFilter.for_capacity(cap, P)
-    blk = BloomFilter.for_capacity(cap, P, blocked=True)
     keys = int_keys.astype(np.uint64)
-    std.add_many(keys)
-    blk.add_many(keys)
-    return std, blk, hash_keys(keys)
+    filters = {}
+    for layout in LAYOUTS:
+        filters[layout] = BloomFilter.for_capacity(cap, P, layout=layout)
+        filters[layout].add_many(keys)
+    return filters, hash_keys(keys)
 
 
-@pytest.mark.parametrize("layout", ["standard", "blocked"])
+LAYOUTS = ["standard", "blocked", "split_block"]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.benchmark(group="bloom large filter: query HashedKeys")
 def test_large_filter_query(benchmark, big_filters, layout):
-    std, blk, hashed = big_filters
-    bf = std if layout == "standard" else blk
+    filters, hashed = big_filters
+    bf = filters[layout]
     benchmark.extra_info["filter_mb"] = round(bf.nbytes / 2**20, 1)
     out = _run(benchmark, len(hashed), lambda: None, lambda _: bf.contains_many(hashed))
     assert out.all()
 
 
-@pytest.mark.parametrize("layout", ["standard", "blocked"])
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.benchmark(group="bloom large filter: add HashedKeys")
 def test_large_filter_add(benchmark, big_filters, layout):
-    std, blk, hashed = big_filters
-    bf = std if layout == "standard" else blk
+    filters, hashed = big_filters
+    bf = filters[layout]
     _run(benchmark, len(hashed), lambda: None, lambda _: bf.add_many(hashed))

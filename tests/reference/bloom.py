@@ -5,7 +5,9 @@ with Python big integers (no uint64 arithmetic to get wrong):
 
 * standard: ``p_i = (((h1 + i*h2) mod 2**64) * m) // 2**64``;
 * blocked: block ``(h1 * nblocks) // 2**64``, bit ``block*512 + (x_i // 2**55)``
-  with ``x_i = fmix64(h2) * 0x9E3779B97F4A7C15**i mod 2**64``.
+  with ``x_i = fmix64(h2) * 0x9E3779B97F4A7C15**i mod 2**64``;
+* split-block (Parquet's SBBF on 64-bit words): the same block, and in its word
+  ``i`` (0..7) bit ``(fmix64(h2) * SALT[i] mod 2**64) // 2**58``.
 """
 
 from __future__ import annotations
@@ -38,7 +40,15 @@ def fmix64(k: int) -> int:
     return k
 
 
-def positions(h1: int, h2: int, k: int, m: int, blocked: bool) -> list[int]:
+#: Parquet's split-block Bloom filter salts (parquet-format BloomFilter.md).
+SALT = [0x47B6137B, 0x44974D91, 0x8824AD5B, 0xA2B7289D, 0x705495C7, 0x2DF1424B, 0x9EFC4947, 0x5C6BFB31]
+
+
+def positions(h1: int, h2: int, k: int, m: int, blocked) -> list[int]:
+    if blocked == "split_block":
+        block = (h1 * (m // 512)) // 2**64
+        x = fmix64(h2)
+        return [block * 512 + 64 * i + ((x * s) % 2**64) // 2**58 for i, s in enumerate(SALT)]
     if blocked:
         nblocks = m // 512
         block = (h1 * nblocks) // 2**64
@@ -50,7 +60,8 @@ def positions(h1: int, h2: int, k: int, m: int, blocked: bool) -> list[int]:
 class ReferenceBloom:
     """A Bloom filter over a Python set of bit positions."""
 
-    def __init__(self, m: int, k: int, seed: int = 0, blocked: bool = False):
+    def __init__(self, m: int, k: int, seed: int = 0, blocked: bool | str = False):
+        """``blocked``: False (standard), True (blocked) or ``"split_block"``."""
         self.m, self.k, self.seed, self.blocked = m, k, seed, blocked
         self.set_bits: set[int] = set()
 

@@ -6,18 +6,25 @@ wrapping mod 2**64, never truncated to 32 bits):
 * standard layout over ``m`` bits: ``h = h1 + i*h2`` for ``i = 0..k-1`` and
   position ``mulhi(h, m) = (h * m) >> 64`` (Lemire's multiply-shift range
   reduction: no division, no modulo bias beyond ``m / 2**64``);
-* blocked layout over ``nblocks`` blocks of 512 bits (8 words): block
+* blocked layout (1) over ``nblocks`` blocks of 512 bits (8 words): block
   ``mulhi(h1, nblocks)``; inside it, bit ``x_i >> 55`` for
   ``x_i = fmix64(h2) * C**i`` (``C = 0x9E3779B97F4A7C15``, ``fmix64`` MurmurHash3's
   finaliser), so all k probes share one cache line. (The finaliser matters: for
   keys under 8 bytes MurmurHash3's h2 is tied to h1, and the raw top bits of h2
   set ~10% fewer distinct bits per block than uniform probes would.)
+* split-block layout (2), as Parquet's SBBF but on 64-bit words: the same block
+  choice; word ``i`` (0..7) of the block gets exactly one bit,
+  ``(fmix64(h2) * SALT[i] mod 2**64) >> 58``. k is always 8; a query is eight
+  independent loads of one cache line and an AND, without branches.
 
 Bit ``p`` lives in word ``p >> 6`` at bit ``p & 63``. The scalar Python path in
-:mod:`sysprims.bloom` computes the same positions. ``blocked`` is passed as an
-int64 flag (0/1) so each kernel compiles once. Writers are serial (a batch is
-exactly the loop of scalar calls); read-only queries are serial too (the memory
-system, not the core count, bounds them on this machine).
+:mod:`sysprims.bloom` computes the same positions. The layout is passed as an
+int64 (0/1/2) so each kernel compiles once. Batch kernels take every key form
+(:class:`sysprims.hashing.KernelKeys`: mode, hashes, ints, data, starts, ends,
+seed) and are pipelined: a block of ``BLOCK`` keys is hashed and its words
+prefetched before any is touched, so their cache misses overlap. Writers are
+serial (a batch sets exactly the bits of the loop of scalar calls); queries are
+read-only, so the wrapper may split a batch over threads.
 """
 
 from __future__ import annotations
@@ -25,13 +32,29 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import kernel
-from .murmur3 import fmix64, mulhi64, murmur3_x64_128_one, murmur3_x64_128_u64_one
+from .machine import mulhi, prefetch
+from .murmur3 import fmix64, murmur3_x64_128_one, murmur3_x64_128_u64_one
 
 _U55 = np.uint64(55)
 _U6 = np.uint64(6)
 _U63 = np.uint64(63)
 _ONE = np.uint64(1)
 _GOLD = np.uint64(0x9E3779B97F4A7C15)
+
+
+#: Keys per pipelined block: hash (and locate) this many keys, prefetch their
+#: words, then set or test them, so up to BLOCK * k cache misses overlap.
+BLOCK = 16
+
+#: Split-block layout: word ``i`` of a key's 512-bit block gets bit
+#: ``(x * SALT[i] mod 2**64) >> 58``, x = fmix64(h2); odd constants (the first
+#: eight are Parquet's SBBF salts, used here on 64-bit words).
+SALT = np.array(
+    [0x47B6137B, 0x44974D91, 0x8824AD5B, 0xA2B7289D, 0x705495C7, 0x2DF1424B, 0x9EFC4947, 0x5C6BFB31],
+    dtype=np.uint64,
+)
+_U58 = np.uint64(58)
+_U3 = np.uint64(3)
 
 
 def _ex_bits():
@@ -42,38 +65,208 @@ def _ex_hashes():
     return np.array([[1, 2], [3, 4], [1, 2]], dtype=np.uint64)
 
 
-def _ex_var():
+def _ex_keys(mode):
+    """(mode, hashes, ints, data, starts, ends, seed) for each key form (see
+    :class:`sysprims.hashing.KernelKeys`)."""
+    e64 = np.zeros(0, dtype=np.uint64)
+    ei = np.zeros(0, dtype=np.int64)
+    eh = np.zeros((0, 2), dtype=np.uint64)
+    eb = np.zeros(0, dtype=np.uint8)
+    if mode == 0:
+        return (np.int64(0), _ex_hashes(), e64, eb, ei, ei, np.uint64(0))
+    if mode == 1:
+        return (np.int64(1), eh, np.arange(3, dtype=np.uint64), eb, ei, ei, np.uint64(0))
     data = np.frombuffer(b"abcab", dtype=np.uint8).copy()
-    return data, np.array([0, 3], dtype=np.int64), np.array([3, 5], dtype=np.int64)
+    return (np.int64(2), eh, e64, data, np.array([0, 3, 3], np.int64), np.array([3, 5, 3], np.int64), np.uint64(0))
 
 
-def _ex_add_hashes():
-    return [(_ex_hashes(), np.int64(3), np.uint64(1024), np.int64(b), _ex_bits()) for b in (0, 1)]
+def _ex_add():
+    return [(*_ex_keys(md), np.int64(3), np.uint64(1024 if lay == 0 else 2), np.int64(lay), _ex_bits())
+            for md in (0, 1, 2) for lay in (0, 1, 2)]
 
 
-def _ex_add_var():
-    d, s, e = _ex_var()
-    return (d, s, e, np.uint64(0), np.int64(3), np.uint64(1024), np.int64(0), _ex_bits())
+def _ex_contains():
+    return [(*_ex_keys(md), np.int64(3), np.uint64(2), np.int64(lay), _ex_bits(), np.zeros(3, np.bool_))
+            for md in (0, 1, 2) for lay in (0, 1, 2)]
 
 
-def _ex_add_u64():
-    return (np.arange(3, dtype=np.uint64), np.uint64(0), np.int64(3), np.uint64(1024), np.int64(0), _ex_bits())
+@kernel(inline="always")
+def key_hash(mode, i, hashes, ints, data, starts, ends, seed):
+    """(h1, h2) of key ``i`` of a batch in any kernel form (mode 0 hashes, 1 ints, 2 bytes)."""
+    if mode == 0:
+        return hashes[i, 0], hashes[i, 1]
+    if mode == 1:
+        return murmur3_x64_128_u64_one(ints[i], seed)
+    return murmur3_x64_128_one(data, starts[i], ends[i], seed)
 
 
-def _ex_contains_hashes():
-    return (_ex_hashes(), np.int64(3), np.uint64(1024), np.int64(0), _ex_bits(), np.zeros(3, np.bool_))
+@kernel(inline="always")
+def _set_probes(h1, h2, k, m, layout, bits):
+    if layout == 2:
+        base = mulhi(h1, m) << _U3
+        x = fmix64(h2)
+        for i in range(8):
+            bits[base + np.uint64(i)] |= _ONE << ((x * SALT[i]) >> _U58)
+    elif layout == 1:
+        base = mulhi(h1, m) << _U3
+        x = fmix64(h2)
+        for _ in range(k):
+            b = x >> _U55
+            w = base + (b >> _U6)
+            bits[w] |= _ONE << (b & _U63)
+            x = x * _GOLD
+    else:
+        h = h1
+        for _ in range(k):
+            p = mulhi(h, m)
+            bits[p >> _U6] |= _ONE << (p & _U63)
+            h = h + h2
 
 
-def _ex_contains_var():
-    d, s, e = _ex_var()
-    return (d, s, e, np.uint64(0), np.int64(3), np.uint64(1024), np.int64(0), _ex_bits(), np.zeros(2, np.bool_))
+@kernel(inline="always")
+def _test_probes(h1, h2, k, m, layout, bits):
+    if layout == 2:
+        base = mulhi(h1, m) << _U3
+        x = fmix64(h2)
+        acc = _ONE
+        for i in range(8):
+            acc &= bits[base + np.uint64(i)] >> ((x * SALT[i]) >> _U58)
+        return acc != np.uint64(0)
+    if layout == 1:
+        base = mulhi(h1, m) << _U3
+        x = fmix64(h2)
+        for _ in range(k):
+            b = x >> _U55
+            w = base + (b >> _U6)
+            if (bits[w] >> (b & _U63)) & _ONE == 0:
+                return False
+            x = x * _GOLD
+        return True
+    h = h1
+    for _ in range(k):
+        p = mulhi(h, m)
+        if (bits[p >> _U6] >> (p & _U63)) & _ONE == 0:
+            return False
+        h = h + h2
+    return True
 
 
-def _ex_contains_u64():
-    return (
-        np.arange(3, dtype=np.uint64), np.uint64(0), np.int64(3), np.uint64(1024), np.int64(0),
-        _ex_bits(), np.zeros(3, np.bool_),
-    )
+@kernel(inline="always")
+def batch_len(mode, hashes, ints, starts):
+    """The number of keys of a batch in kernel form ``mode``."""
+    return starts.shape[0] if mode == 2 else ints.shape[0] if mode == 1 else hashes.shape[0]
+
+
+@kernel(inline="always")
+def _scratch(k):
+    """The per-call buffers of two pipelined blocks: hashes and probe positions
+    (``k`` per key; the Count-Min kernels use the first half for one block)."""
+    return np.empty((2 * BLOCK, 2), dtype=np.uint64), np.empty(2 * BLOCK * k, dtype=np.uint64)
+
+
+@kernel(inline="always")
+def _hash_block(mode, lo, cnt, ints, data, starts, ends, seed, hs):
+    """Hash keys ``lo..lo+cnt`` of the int (mode 1) or bytes (mode 2) form into ``hs``."""
+    if mode == 1:
+        for j in range(cnt):
+            hs[j, 0], hs[j, 1] = murmur3_x64_128_u64_one(ints[lo + j], seed)
+    else:
+        for j in range(cnt):
+            hs[j, 0], hs[j, 1] = murmur3_x64_128_one(data, starts[lo + j], ends[lo + j], seed)
+
+
+@kernel(inline="always")
+def _locate(src, off, cnt, k, m, layout, bits, pos):
+    """Prefetch the words that keys ``src[off..off+cnt]`` will touch: every
+    probe word (standard layout, positions kept in ``pos``) or the key's block."""
+    if layout == 0:
+        for j in range(cnt):
+            h = src[off + j, 0]
+            h2 = src[off + j, 1]
+            for t in range(k):
+                p = mulhi(h, m)
+                pos[j * k + t] = p
+                prefetch(bits, p >> _U6)
+                h = h + h2
+    else:
+        for j in range(cnt):
+            prefetch(bits, mulhi(src[off + j, 0], m) << _U3)
+
+
+@kernel(inline="always")
+def _stage(b, mode, n, hashes, ints, data, starts, ends, seed, k, m, layout, bits, hs, pos):
+    """Hash block ``b`` into its half of ``hs`` (unless given hashes) and
+    prefetch its words, keeping standard positions in its half of ``pos``."""
+    lo = b * BLOCK
+    cnt = min(BLOCK, n - lo)
+    half = b & 1
+    src, off = hashes, lo
+    if mode != 0:
+        _hash_block(mode, lo, cnt, ints, data, starts, ends, seed, hs[half * BLOCK :])
+        src, off = hs, half * BLOCK
+    _locate(src, off, cnt, k, m, layout, bits, pos[half * BLOCK * k :])
+
+
+@kernel(inline="always")
+def _advance(b, nblk, mode, n, hashes, ints, data, starts, ends, seed, k, m, layout, bits, hs, pos):
+    """Stage block ``b + 1`` (and block 0 first), then return (lo, cnt, src,
+    off) of block ``b``, staged one step earlier."""
+    if b == 0:
+        _stage(0, mode, n, hashes, ints, data, starts, ends, seed, k, m, layout, bits, hs, pos)
+    if b + 1 < nblk:
+        _stage(b + 1, mode, n, hashes, ints, data, starts, ends, seed, k, m, layout, bits, hs, pos)
+    lo = b * BLOCK
+    src, off = hashes, lo
+    if mode != 0:
+        src, off = hs, (b & 1) * BLOCK
+    return lo, min(BLOCK, n - lo), src, off
+
+
+@kernel(_ex_add)
+def bloom_add(mode, hashes, ints, data, starts, ends, seed, k, m, layout, bits):
+    """Set the probes of every key of a batch (any form), BLOCK keys at a time:
+    block b+1 is hashed and its words prefetched before block b's bits are set,
+    so a block's misses resolve while the next is hashed. ``m``: bits
+    (standard) or 512-bit blocks; ``layout`` 0 standard, 1 blocked, 2
+    split-block. Bits are only OR-ed, so the result is exactly the loop of
+    scalar adds."""
+    n = batch_len(mode, hashes, ints, starts)
+    hs, pos = _scratch(k)
+    nblk = (n + BLOCK - 1) // BLOCK
+    for b in range(nblk):
+        lo, cnt, src, off = _advance(b, nblk, mode, n, hashes, ints, data, starts, ends, seed, k, m, layout, bits, hs, pos)
+        if layout == 0:
+            base = (b & 1) * BLOCK * k
+            for q in range(cnt * k):
+                p = pos[base + q]
+                bits[p >> _U6] |= _ONE << (p & _U63)
+        else:
+            for j in range(cnt):
+                _set_probes(src[off + j, 0], src[off + j, 1], k, m, layout, bits)
+
+
+@kernel(_ex_contains)
+def bloom_contains(mode, hashes, ints, data, starts, ends, seed, k, m, layout, bits, out):
+    """``out[i]`` = every probe of key ``i`` is set; pipelined as :func:`bloom_add`.
+    Read-only, so disjoint slices of a batch may run on several threads."""
+    n = out.shape[0]
+    hs, pos = _scratch(k)
+    nblk = (n + BLOCK - 1) // BLOCK
+    for b in range(nblk):
+        lo, cnt, src, off = _advance(b, nblk, mode, n, hashes, ints, data, starts, ends, seed, k, m, layout, bits, hs, pos)
+        if layout == 0:
+            base = (b & 1) * BLOCK * k
+            for j in range(cnt):
+                hit = True
+                for t in range(k):
+                    p = pos[base + j * k + t]
+                    if (bits[p >> _U6] >> (p & _U63)) & _ONE == 0:
+                        hit = False
+                        break
+                out[lo + j] = hit
+        else:
+            for j in range(cnt):
+                out[lo + j] = _test_probes(src[off + j, 0], src[off + j, 1], k, m, layout, bits)
 
 
 def _ex_add_new():
@@ -94,88 +287,6 @@ def _ex_count_remove():
 
 def _ex_count_contains():
     return (_ex_hashes(), np.int64(3), np.uint64(64), _ex_counters(), np.zeros(3, np.bool_))
-
-
-@kernel(inline="always")
-def _set_probes(h1, h2, k, m, blocked, bits):
-    if blocked:
-        base = mulhi64(h1, m) << np.uint64(3)
-        x = fmix64(h2)
-        for _ in range(k):
-            b = x >> _U55
-            w = base + (b >> _U6)
-            bits[w] |= _ONE << (b & _U63)
-            x = x * _GOLD
-    else:
-        h = h1
-        for _ in range(k):
-            p = mulhi64(h, m)
-            bits[p >> _U6] |= _ONE << (p & _U63)
-            h = h + h2
-
-
-@kernel(inline="always")
-def _test_probes(h1, h2, k, m, blocked, bits):
-    if blocked:
-        base = mulhi64(h1, m) << np.uint64(3)
-        x = fmix64(h2)
-        for _ in range(k):
-            b = x >> _U55
-            w = base + (b >> _U6)
-            if (bits[w] >> (b & _U63)) & _ONE == 0:
-                return False
-            x = x * _GOLD
-        return True
-    h = h1
-    for _ in range(k):
-        p = mulhi64(h, m)
-        if (bits[p >> _U6] >> (p & _U63)) & _ONE == 0:
-            return False
-        h = h + h2
-    return True
-
-
-@kernel(_ex_add_hashes)
-def bloom_add_hashes(hashes, k, m, blocked, bits):
-    """Set the probes of every (h1, h2) row. ``m``: bits, or blocks if ``blocked``."""
-    for i in range(hashes.shape[0]):
-        _set_probes(hashes[i, 0], hashes[i, 1], k, m, blocked, bits)
-
-
-@kernel(_ex_add_var)
-def bloom_add_var(data, starts, ends, seed, k, m, blocked, bits):
-    """Hash ``data[starts[i]:ends[i]]`` and set its probes (fused, no hash array)."""
-    for i in range(starts.shape[0]):
-        h1, h2 = murmur3_x64_128_one(data, starts[i], ends[i], seed)
-        _set_probes(h1, h2, k, m, blocked, bits)
-
-
-@kernel(_ex_add_u64)
-def bloom_add_u64(values, seed, k, m, blocked, bits):
-    """Hash the 8 little-endian bytes of ``values[i]`` and set its probes."""
-    for i in range(values.shape[0]):
-        h1, h2 = murmur3_x64_128_u64_one(values[i], seed)
-        _set_probes(h1, h2, k, m, blocked, bits)
-
-
-@kernel(_ex_contains_hashes)
-def bloom_contains_hashes(hashes, k, m, blocked, bits, out):
-    for i in range(hashes.shape[0]):
-        out[i] = _test_probes(hashes[i, 0], hashes[i, 1], k, m, blocked, bits)
-
-
-@kernel(_ex_contains_var)
-def bloom_contains_var(data, starts, ends, seed, k, m, blocked, bits, out):
-    for i in range(starts.shape[0]):
-        h1, h2 = murmur3_x64_128_one(data, starts[i], ends[i], seed)
-        out[i] = _test_probes(h1, h2, k, m, blocked, bits)
-
-
-@kernel(_ex_contains_u64)
-def bloom_contains_u64(values, seed, k, m, blocked, bits, out):
-    for i in range(values.shape[0]):
-        h1, h2 = murmur3_x64_128_u64_one(values[i], seed)
-        out[i] = _test_probes(h1, h2, k, m, blocked, bits)
 
 
 @kernel(_ex_add_new)
@@ -217,7 +328,7 @@ def popcount_words(bits):
 def _count_positions(h1, h2, k, m, pos):
     h = h1
     for j in range(k):
-        pos[j] = mulhi64(h, m)
+        pos[j] = mulhi(h, m)
         h = h + h2
 
 
@@ -274,7 +385,8 @@ def counting_contains_hashes(hashes, k, m, counters, out):
 
 
 def _ex_positions():
-    return [(_ex_hashes(), np.int64(3), np.uint64(1024), np.int64(b), np.zeros((3, 3), np.uint64)) for b in (0, 1)]
+    return [(_ex_hashes(), np.int64(3 if b < 2 else 8), np.uint64(2), np.int64(b), np.zeros((3, 8), np.uint64))
+            for b in (0, 1, 2)]
 
 
 @kernel(_ex_positions)
@@ -283,8 +395,13 @@ def bloom_positions(hashes, k, m, blocked, out):
     for i in range(hashes.shape[0]):
         h1 = hashes[i, 0]
         h2 = hashes[i, 1]
-        if blocked:
-            base = mulhi64(h1, m) << np.uint64(9)
+        if blocked == 2:
+            base = mulhi(h1, m) << np.uint64(9)
+            x = fmix64(h2)
+            for j in range(8):
+                out[i, j] = base + np.uint64(64 * j) + ((x * SALT[j]) >> _U58)
+        elif blocked:
+            base = mulhi(h1, m) << np.uint64(9)
             x = fmix64(h2)
             for j in range(k):
                 out[i, j] = base + (x >> _U55)
@@ -292,14 +409,14 @@ def bloom_positions(hashes, k, m, blocked, out):
         else:
             h = h1
             for j in range(k):
-                out[i, j] = mulhi64(h, m)
+                out[i, j] = mulhi(h, m)
                 h = h + h2
 
 
 def _ex_one():
     return [
-        (np.int64(1), np.int64(-2), np.int64(3), np.uint64(16), np.int64(b), _ex_bits())
-        for b in (0, 1)
+        (np.int64(1), np.int64(-2), np.int64(3), np.uint64(2), np.int64(b), _ex_bits())
+        for b in (0, 1, 2)
     ]
 
 

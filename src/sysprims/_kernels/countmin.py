@@ -20,7 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import kernel
-from .murmur3 import fmix64, mulhi64, murmur3_x64_128_one, murmur3_x64_128_u64_one
+from .bloom import BLOCK, _hash_block, _scratch, batch_len
+from .machine import mulhi, prefetch
+from .murmur3 import fmix64, mulhi64
 
 _ONE = np.uint64(1)
 
@@ -33,54 +35,10 @@ def _caps():
     return [(np.uint32, np.uint64(0xFFFFFFFF)), (np.uint64, np.uint64(0xFFFFFFFFFFFFFFFF))]
 
 
-def _ex_update_hashes():
-    h = np.array([[1, 2], [3, 4], [1, 2]], dtype=np.uint64)
-    return [
-        (_table(dt), h, np.zeros(0, np.uint64), cap, cons)
-        for dt, cap in _caps()
-        for cons in (False, True)
-    ]
-
-
-def _ex_update_var():
-    data = np.frombuffer(b"abcab", dtype=np.uint8).copy()
-    starts = np.array([0, 3], dtype=np.int64)
-    ends = np.array([3, 5], dtype=np.int64)
-    return [
-        (_table(dt), data, starts, ends, np.uint64(0), np.ones(2, np.uint64), cap, False)
-        for dt, cap in _caps()
-    ]
-
-
-def _ex_update_u64():
-    return [
-        (_table(dt), np.arange(3, dtype=np.uint64), np.uint64(0), np.zeros(0, np.uint64), cap, False)
-        for dt, cap in _caps()
-    ]
-
-
 def _ex_query_hashes():
     h = np.array([[1, 2], [3, 4]], dtype=np.uint64)
     return [(_table(dt), h, np.empty(2, np.int64)) for dt in (np.uint32,)] + [
         (_table(np.uint64), h, np.empty(2, np.uint64))
-    ]
-
-
-def _ex_query_var():
-    data = np.frombuffer(b"abcab", dtype=np.uint8).copy()
-    starts = np.array([0, 3], dtype=np.int64)
-    ends = np.array([3, 5], dtype=np.int64)
-    return [
-        (_table(np.uint32), data, starts, ends, np.uint64(0), np.empty(2, np.int64)),
-        (_table(np.uint64), data, starts, ends, np.uint64(0), np.empty(2, np.uint64)),
-    ]
-
-
-def _ex_query_u64():
-    v = np.arange(3, dtype=np.uint64)
-    return [
-        (_table(np.uint32), v, np.uint64(0), np.empty(3, np.int64)),
-        (_table(np.uint64), v, np.uint64(0), np.empty(3, np.uint64)),
     ]
 
 
@@ -89,8 +47,6 @@ def _ex_add():
         (_table(np.uint32), _table(np.uint32), np.uint64(0xFFFFFFFF)),
         (_table(np.uint64), _table(np.uint64), np.uint64(0xFFFFFFFFFFFFFFFF)),
     ]
-
-
 
 
 @kernel()
@@ -146,53 +102,138 @@ def query_one(table, h1, h2):
     return est
 
 
-@kernel(_ex_update_hashes)
-def cms_update_hashes(table, hashes, counts, cap, conservative):
-    """Serial update of pre-hashed keys (``hashes``: (n, 2) uint64)."""
-    unit = counts.shape[0] == 0
-    for i in range(hashes.shape[0]):
-        c = _ONE if unit else counts[i]
-        update_one(table, hashes[i, 0], hashes[i, 1], c, cap, conservative)
-
-
-@kernel(_ex_update_var)
-def cms_update_var(table, data, starts, ends, seed, counts, cap, conservative):
-    """Hash ``data[starts[i]:ends[i]]`` and update, fused (no hash array)."""
-    unit = counts.shape[0] == 0
-    for i in range(starts.shape[0]):
-        h1, h2 = murmur3_x64_128_one(data, starts[i], ends[i], seed)
-        c = _ONE if unit else counts[i]
-        update_one(table, h1, h2, c, cap, conservative)
-
-
-@kernel(_ex_update_u64)
-def cms_update_u64(table, values, seed, counts, cap, conservative):
-    """Hash integer keys (8 little-endian bytes) and update, fused."""
-    unit = counts.shape[0] == 0
-    for i in range(values.shape[0]):
-        h1, h2 = murmur3_x64_128_u64_one(values[i], seed)
-        c = _ONE if unit else counts[i]
-        update_one(table, h1, h2, c, cap, conservative)
-
-
 @kernel(_ex_query_hashes)
 def cms_query_hashes(table, hashes, out):
     for i in range(hashes.shape[0]):
         out[i] = query_one(table, hashes[i, 0], hashes[i, 1])
 
 
-@kernel(_ex_query_var)
-def cms_query_var(table, data, starts, ends, seed, out):
-    for i in range(starts.shape[0]):
-        h1, h2 = murmur3_x64_128_one(data, starts[i], ends[i], seed)
-        out[i] = query_one(table, h1, h2)
+# ------------------------------------------------------------ pipelined batches
+#
+# Batch kernels take every key form ((mode, hashes, ints, data, starts, ends,
+# seed) as in sysprims._kernels.bloom) and run BLOCK keys at a time: hash the
+# block (unless given hashes), compute all its columns (and prefetch them when
+# the table is beyond the caches), then apply the keys in order. Columns are a
+# pure function of the hash, so computing them ahead changes nothing: updates
+# are applied serially in batch order, exactly the loop of scalar updates.
+
+#: Tables with more counters than this are prefetched (smaller ones stay cached).
+PREFETCH_MIN = 1 << 18
 
 
-@kernel(_ex_query_u64)
-def cms_query_u64(table, values, seed, out):
-    for i in range(values.shape[0]):
-        h1, h2 = murmur3_x64_128_u64_one(values[i], seed)
-        out[i] = query_one(table, h1, h2)
+@kernel(inline="always")
+def _cms_columns(src, off, cnt, table, cols):
+    """Columns of keys ``src[off..off+cnt]`` into ``cols[j*depth + r]``."""
+    depth = table.shape[0]
+    width = np.uint64(table.shape[1])
+    far = table.size > PREFETCH_MIN
+    flat = table.reshape(table.size)
+    for j in range(cnt):
+        h1 = src[off + j, 0]
+        h2 = src[off + j, 1]
+        for r in range(depth):
+            col = mulhi(fmix64(h1 + np.uint64(r) * h2), width)
+            cols[j * depth + r] = col
+            if far:
+                prefetch(flat, np.uint64(r) * width + col)
+
+
+@kernel(inline="always")
+def _cms_apply(table, cols, base, c, cap, conservative):
+    """:func:`update_one` with the key's columns ``cols[base:base+depth]``."""
+    depth = table.shape[0]
+    if conservative:
+        est = cap
+        for r in range(depth):
+            v = np.uint64(table[r, cols[base + r]])
+            if v < est:
+                est = v
+        target = sat_add(est, c, cap)
+        for r in range(depth):
+            j = cols[base + r]
+            if np.uint64(table[r, j]) < target:
+                table[r, j] = target
+        return target
+    est = cap
+    for r in range(depth):
+        j = cols[base + r]
+        v = sat_add(np.uint64(table[r, j]), c, cap)
+        table[r, j] = v
+        if v < est:
+            est = v
+    return est
+
+
+@kernel(inline="always")
+def _block_src(mode, lo, cnt, hashes, ints, data, starts, ends, seed, hs):
+    """The hashes of block ``lo..lo+cnt`` as ``(array, offset)``."""
+    if mode == 0:
+        return hashes, lo
+    _hash_block(mode, lo, cnt, ints, data, starts, ends, seed, hs)
+    return hs, 0
+
+
+@kernel(inline="always")
+def _cms_block(mode, lo, n, hashes, ints, data, starts, ends, seed, table, hs, cols):
+    """Stage the block of keys from ``lo``: its hashes (``(src, off)``) and columns."""
+    cnt = min(BLOCK, n - lo)
+    src, off = _block_src(mode, lo, cnt, hashes, ints, data, starts, ends, seed, hs)
+    _cms_columns(src, off, cnt, table, cols)
+    return cnt, src, off
+
+
+def _ex_batch(dt):
+    from .bloom import _ex_keys
+
+    return [_ex_keys(md) for md in (0, 1, 2)], _table(dt)
+
+
+def _ex_update():
+    out = []
+    for dt, cap in _caps():
+        keys, table = _ex_batch(dt)
+        for kk in keys:
+            for counts in (np.zeros(0, np.uint64), np.ones(3, np.uint64)):
+                out += [(*kk, table, counts, cap, cons) for cons in (False, True)]
+    return out
+
+
+def _ex_query():
+    out = []
+    for dt, odt in ((np.uint32, np.int64), (np.uint64, np.uint64)):
+        keys, table = _ex_batch(dt)
+        out += [(*kk, table, np.empty(3, odt)) for kk in keys]
+    return out
+
+
+@kernel(_ex_update)
+def cms_update(mode, hashes, ints, data, starts, ends, seed, table, counts, cap, conservative):
+    """Serial update of every key of a batch (``counts`` empty: once each)."""
+    n, unit = batch_len(mode, hashes, ints, starts), counts.shape[0] == 0
+    depth = table.shape[0]
+    hs, cols = _scratch(depth)
+    for lo in range(0, n, BLOCK):
+        cnt, src, off = _cms_block(mode, lo, n, hashes, ints, data, starts, ends, seed, table, hs, cols)
+        for j in range(cnt):
+            _cms_apply(table, cols, j * depth, _ONE if unit else counts[lo + j], cap, conservative)
+
+
+@kernel(_ex_query)
+def cms_query(mode, hashes, ints, data, starts, ends, seed, table, out):
+    """``out[i]``: the estimate of key ``i``. Read-only, so disjoint slices of a
+    batch may run on several threads."""
+    n = out.shape[0]
+    depth = table.shape[0]
+    hs, cols = _scratch(depth)
+    for lo in range(0, n, BLOCK):
+        cnt, src, off = _cms_block(mode, lo, n, hashes, ints, data, starts, ends, seed, table, hs, cols)
+        for j in range(cnt):
+            est = table[0, cols[j * depth]]
+            for r in range(1, depth):
+                v = table[r, cols[j * depth + r]]
+                if v < est:
+                    est = v
+            out[lo + j] = est
 
 
 @kernel(_ex_add)
@@ -359,84 +400,36 @@ def _ex_topk():
     return state
 
 
-def _ex_topk_hashes():
-    h = np.array([[1, 2], [3, 4], [1, 2]], dtype=np.uint64)
-    return [
-        (_table(dt), h, np.zeros(0, np.uint64), cap, *_ex_topk()) for dt, cap in _caps()
-    ]
+def _ex_topk_update():
+    out = []
+    for dt, cap in _caps():
+        keys, table = _ex_batch(dt)
+        out += [(*kk, table, np.zeros(0, np.uint64), cap, *_ex_topk()) for kk in keys]
+    return out
 
 
-def _ex_topk_var():
-    data = np.frombuffer(b"abcab", dtype=np.uint8).copy()
-    starts = np.array([0, 3], dtype=np.int64)
-    ends = np.array([3, 5], dtype=np.int64)
-    return [
-        (_table(dt), data, starts, ends, np.uint64(0), np.zeros(0, np.uint64), cap, *_ex_topk())
-        for dt, cap in _caps()
-    ]
-
-
-def _ex_topk_u64():
-    v = np.arange(3, dtype=np.uint64)
-    return [
-        (_table(dt), v, np.uint64(0), np.zeros(0, np.uint64), cap, *_ex_topk())
-        for dt, cap in _caps()
-    ]
-
-
-@kernel(_ex_topk_hashes)
-def topk_update_hashes(table, hashes, counts, cap, slot_h1, slot_h2, slot_est, slot_src, heap, pos, index, meta):
-    unit = counts.shape[0] == 0
+@kernel(_ex_topk_update)
+def topk_update(mode, hashes, ints, data, starts, ends, seed, table, counts, cap,
+                slot_h1, slot_h2, slot_est, slot_src, heap, pos, index, meta):
+    """Count every key of a batch in the sketch and offer it to the candidates,
+    serially in batch order (pipelined as :func:`cms_update`)."""
+    n, unit = batch_len(mode, hashes, ints, starts), counts.shape[0] == 0
     full = heap.shape[0]
-    for i in range(hashes.shape[0]):
-        h1 = hashes[i, 0]
-        h2 = hashes[i, 1]
-        c = _ONE if unit else counts[i]
-        est = update_one(table, h1, h2, c, cap, False)
-        if meta[0] == full and est <= slot_est[heap[0]]:
-            continue  # the common case, kept out of topk_offer for speed
-        p = _index_find(index, slot_h1, slot_h2, h1, h2)
-        if p >= 0:  # a candidate: inline here (3-4x faster than inside topk_offer)
-            s = index[p] - 1
-            slot_est[s] = sat_add(slot_est[s], c, cap)
-            _sift_down(heap, pos, slot_est, pos[s], meta[0])
-        else:
-            topk_offer(slot_h1, slot_h2, slot_est, slot_src, heap, pos, index, meta, h1, h2, est, c, cap, i)
-
-
-@kernel(_ex_topk_var)
-def topk_update_var(table, data, starts, ends, seed, counts, cap, slot_h1, slot_h2, slot_est, slot_src, heap, pos, index, meta):
-    unit = counts.shape[0] == 0
-    full = heap.shape[0]
-    for i in range(starts.shape[0]):
-        h1, h2 = murmur3_x64_128_one(data, starts[i], ends[i], seed)
-        c = _ONE if unit else counts[i]
-        est = update_one(table, h1, h2, c, cap, False)
-        if meta[0] == full and est <= slot_est[heap[0]]:
-            continue  # the common case, kept out of topk_offer for speed
-        p = _index_find(index, slot_h1, slot_h2, h1, h2)
-        if p >= 0:  # a candidate: inline here (3-4x faster than inside topk_offer)
-            s = index[p] - 1
-            slot_est[s] = sat_add(slot_est[s], c, cap)
-            _sift_down(heap, pos, slot_est, pos[s], meta[0])
-        else:
-            topk_offer(slot_h1, slot_h2, slot_est, slot_src, heap, pos, index, meta, h1, h2, est, c, cap, i)
-
-
-@kernel(_ex_topk_u64)
-def topk_update_u64(table, values, seed, counts, cap, slot_h1, slot_h2, slot_est, slot_src, heap, pos, index, meta):
-    unit = counts.shape[0] == 0
-    full = heap.shape[0]
-    for i in range(values.shape[0]):
-        h1, h2 = murmur3_x64_128_u64_one(values[i], seed)
-        c = _ONE if unit else counts[i]
-        est = update_one(table, h1, h2, c, cap, False)
-        if meta[0] == full and est <= slot_est[heap[0]]:
-            continue  # the common case, kept out of topk_offer for speed
-        p = _index_find(index, slot_h1, slot_h2, h1, h2)
-        if p >= 0:  # a candidate: inline here (3-4x faster than inside topk_offer)
-            s = index[p] - 1
-            slot_est[s] = sat_add(slot_est[s], c, cap)
-            _sift_down(heap, pos, slot_est, pos[s], meta[0])
-        else:
-            topk_offer(slot_h1, slot_h2, slot_est, slot_src, heap, pos, index, meta, h1, h2, est, c, cap, i)
+    depth = table.shape[0]
+    hs, cols = _scratch(depth)
+    for lo in range(0, n, BLOCK):
+        cnt, src, off = _cms_block(mode, lo, n, hashes, ints, data, starts, ends, seed, table, hs, cols)
+        for j in range(cnt):
+            c = _ONE if unit else counts[lo + j]
+            est = _cms_apply(table, cols, j * depth, c, cap, False)
+            if meta[0] == full and est <= slot_est[heap[0]]:
+                continue  # the common case: cannot enter, is no candidate
+            h1 = src[off + j, 0]
+            h2 = src[off + j, 1]
+            p = _index_find(index, slot_h1, slot_h2, h1, h2)
+            if p >= 0:  # a candidate: inline here (3-4x faster than inside topk_offer)
+                s = index[p] - 1
+                slot_est[s] = sat_add(slot_est[s], c, cap)
+                _sift_down(heap, pos, slot_est, pos[s], meta[0])
+            else:
+                topk_offer(slot_h1, slot_h2, slot_est, slot_src, heap, pos, index, meta, h1, h2, est, c, cap, lo + j)

@@ -94,6 +94,42 @@ def blocked_size(capacity: int, p: float) -> tuple[int, int]:
     return left, best(left)[1]
 
 
+#: A split-block filter sets exactly one bit in each of the 8 words of a block.
+SPLIT_K = 8
+
+
+def split_fpr(n: int, nblocks: int) -> float:
+    """Expected false-positive rate of a split-block filter: Poisson block
+    loads ``j``, and given ``j`` keys each 64-bit word has each bit set with
+    probability ``1 - (63/64)**j`` independently of the other words, so a
+    query (one bit per word) hits with ``(1 - (63/64)**j)**8``."""
+    lam = n / nblocks
+    if lam <= 0:
+        return 0.0
+    jmax = int(math.ceil(lam + 12 * math.sqrt(lam) + 20))
+    j = np.arange(jmax + 1, dtype=np.float64)
+    logpmf = j * math.log(lam) - lam - np.array([math.lgamma(v + 1) for v in j])
+    return float(np.exp(logpmf) @ (1.0 - (63.0 / 64.0) ** j) ** SPLIT_K)
+
+
+def split_size(capacity: int, p: float) -> int:
+    """The fewest 512-bit blocks whose split-block rate at ``capacity`` keys is
+    at most ``BLOCKED_MARGIN * p``."""
+    target = BLOCKED_MARGIN * p
+    lo = hi = max(1, optimal_bits(capacity, target) // BLOCK_BITS)
+    while split_fpr(capacity, hi) > target:
+        lo, hi = hi, max(hi + 1, int(hi * 1.1))
+    while split_fpr(capacity, lo) <= target and lo > 1:
+        lo = max(1, lo // 2)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if split_fpr(capacity, mid) <= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 def capacity_call_hint(cls: str, size: object, num_hash_functions: object) -> None:
     """Refuse the rbloom / pybloom-live call shape ``cls(capacity, error_rate)``
     with a pointer to ``for_capacity`` (the constructor takes bits and probes)."""

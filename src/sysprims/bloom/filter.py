@@ -16,17 +16,34 @@ from .._loadcheck import get_array, get_bool, get_float, get_int, require
 from .._memory import check_fits, count, zeros
 from .._validate import check_int, check_probability
 from ..errors import IncompatibleError, InvalidParameterError
-from ..hashing import HASHES, INTS, check_seed, kernel_keys
+from ..hashing import check_seed, kernel_keys
 from ..keys import key_to_bytes
 from . import _sizing
 from ._common import (
     ReadOnlyFilterError,
     popcount,
+    run_read_kernel,
 )
 
 __all__ = ["BloomFilter"]
 
 _K: Any = None
+_NO_U64 = np.zeros(0, dtype=np.uint64)
+_NO_I64 = np.zeros(0, dtype=np.int64)
+_NO_U8 = np.zeros(0, dtype=np.uint8)
+_LAYOUT_IDS = {"standard": 0, "blocked": 1, "split_block": 2}
+_LAYOUT_LABELS = {"standard": "standard", "blocked": "blocked (512-bit)", "split_block": "split-block (8 x 64-bit words)"}
+
+
+def _layout_of(blocked: Any, layout: Any) -> str:
+    """The layout name from the ``blocked`` flag and the ``layout`` argument."""
+    if layout is None:
+        return "blocked" if blocked else "standard"
+    if layout not in _LAYOUT_IDS:
+        raise InvalidParameterError(f"layout must be one of {sorted(_LAYOUT_IDS)}, got {layout!r}")
+    if blocked and layout == "standard":
+        raise InvalidParameterError("blocked=True contradicts layout='standard'")
+    return str(layout)
 
 
 def _kernels() -> Any:
@@ -50,29 +67,41 @@ class BloomFilter(Persistable):
     little-endian bytes); probes are double hashing of MurmurHash3_x64_128's
     halves in 64-bit arithmetic (see :mod:`sysprims._kernels.bloom`). With
     ``blocked=True`` all probes of a key fall in one 512-bit block (one cache
-    line); ``size`` must then be a multiple of 512.
+    line); ``size`` must then be a multiple of 512. ``layout="split_block"``
+    is a split-block filter (as Parquet's SBBF): one 512-bit block per key and
+    exactly one bit in each of its eight 64-bit words (``num_hash_functions``
+    must be 8); the fastest layout for large filters.
     """
 
     _KIND = "bloom"
 
-    def __init__(self, size: int, num_hash_functions: int, *, seed: int = 0, blocked: bool = False):
+    def __init__(
+        self, size: int, num_hash_functions: int, *, seed: int = 0, blocked: bool = False, layout: str | None = None
+    ):
         _sizing.capacity_call_hint("BloomFilter", size, num_hash_functions)
         size = check_int("size", size, min=1)
         k = check_int("num_hash_functions", num_hash_functions, min=1, max=1024)
         seed = check_seed(seed)
-        blocked = bool(blocked)
-        if blocked and size % _sizing.BLOCK_BITS:
+        layout = _layout_of(blocked, layout)
+        if layout != "standard" and size % _sizing.BLOCK_BITS:
             raise InvalidParameterError(
-                f"size must be a multiple of {_sizing.BLOCK_BITS} with blocked=True, got {size}"
+                f"size must be a multiple of {_sizing.BLOCK_BITS} with layout={layout!r}, got {size}"
+            )
+        if layout == "split_block" and k != _sizing.SPLIT_K:
+            raise InvalidParameterError(
+                f"a split-block filter sets one bit in each of {_sizing.SPLIT_K} words: "
+                f"num_hash_functions must be {_sizing.SPLIT_K}, got {k}"
             )
         bits = zeros(f"a BloomFilter of size={size} bits", -(-size // 64), np.uint64)
-        self._init(size, k, seed, blocked, bits)
+        self._init(size, k, seed, layout, bits)
 
-    def _init(self, size: int, k: int, seed: int, blocked: bool, bits: np.ndarray) -> None:
+    def _init(self, size: int, k: int, seed: int, layout: str, bits: np.ndarray) -> None:
         self.size = size
         self.num_hash_functions = k
         self.seed = seed
-        self.blocked = blocked
+        #: "standard", "blocked" or "split_block"; ``blocked`` is True for both one-block layouts.
+        self.layout = layout
+        blocked = self.blocked = layout != "standard"
         self.capacity: int | None = None
         self.target_false_positive_rate: float | None = None
         self._bits = bits
@@ -82,30 +111,37 @@ class BloomFilter(Persistable):
         self._writable = bool(bits.flags.writeable)
         self._k = np.int64(k)
         self._mu = np.uint64(self._marg)
-        self._b = np.int64(blocked)
+        self._b = np.int64(_LAYOUT_IDS[layout])
 
     @classmethod
-    def _empty(cls, size: int, k: int, seed: int, blocked: bool, bits: np.ndarray) -> BloomFilter:
+    def _empty(cls, size: int, k: int, seed: int, layout: str, bits: np.ndarray) -> BloomFilter:
         obj = cls.__new__(cls)
-        obj._init(size, k, seed, blocked, bits)
+        obj._init(size, k, seed, layout, bits)
         return obj
 
     # ------------------------------------------------------------ construction
 
     @classmethod
     def for_capacity(
-        cls, capacity: int, false_positive_rate: float, *, seed: int = 0, blocked: bool = False
+        cls, capacity: int, false_positive_rate: float, *, seed: int = 0, blocked: bool = False,
+        layout: str | None = None,
     ) -> BloomFilter:
         """A filter for ``capacity`` keys at ``false_positive_rate``.
 
         Standard layout: m = -n ln p / (ln 2)^2 bits (rounded up to whole
         64-bit words) and k = round(m/n ln 2). Blocked layout: the fewest
         512-bit blocks (and the best k) whose exact expected rate at capacity is
-        at most 95% of the target.
+        at most 95% of the target. Split-block layout: the fewest 512-bit
+        blocks whose exact expected rate (Poisson block loads, one bit per
+        64-bit word) is at most 95% of the target.
         """
         capacity = check_int("capacity", capacity, min=1)
         p = check_probability("false_positive_rate", false_positive_rate)
-        if blocked:
+        layout = _layout_of(blocked, layout)
+        if layout == "split_block":
+            nblocks = _sizing.split_size(capacity, p)
+            bf = cls(nblocks * _sizing.BLOCK_BITS, _sizing.SPLIT_K, seed=seed, layout=layout)
+        elif layout == "blocked":
             nblocks, k = _sizing.blocked_size(capacity, p)
             bf = cls(nblocks * _sizing.BLOCK_BITS, k, seed=seed, blocked=True)
         else:
@@ -167,6 +203,8 @@ class BloomFilter(Persistable):
         rate of Poisson-loaded 512-bit blocks.
         """
         n = check_int("n", n, min=0)
+        if self.layout == "split_block":
+            return _sizing.split_fpr(n, self._marg) if n else 0.0
         if self.blocked:
             return _sizing.blocked_fpr(n, self._marg, self.num_hash_functions) if n else 0.0
         return _sizing.standard_fpr(self.size, self.num_hash_functions, n)
@@ -176,43 +214,39 @@ class BloomFilter(Persistable):
     def add_many(self, keys: Any) -> None:
         """Add every key of a batch (any key form, or :class:`~sysprims.hashing.HashedKeys`).
 
-        Identical to calling :meth:`add` on each key in order.
+        Identical to calling :meth:`add` on each key in order (serial: parallel
+        bit writes could lose bits).
         """
-        from .._kernels import bloom as K
-
         self._check_writable()
         kk = kernel_keys(keys, self.seed, "BloomFilter")
-        k, m, b, bits, seed = self._k, self._mu, self._b, self._bits, np.uint64(self.seed)
-        if kk.kind == HASHES:
-            K.bloom_add_hashes(kk.hashes, k, m, b, bits)
-        elif kk.kind == INTS:
-            K.bloom_add_u64(kk.ints, seed, k, m, b, bits)
-        else:
-            K.bloom_add_var(kk.data, kk.starts, kk.ends, seed, k, m, b, bits)
+        _kernels().bloom_add(
+            np.int64(kk.mode), kk.hashes, kk.ints, kk.data, kk.starts, kk.ends, np.uint64(self.seed),
+            self._k, self._mu, self._b, self._bits,
+        )
 
-    def contains_many(self, keys: Any) -> np.ndarray:
-        """``contains`` of every key of a batch, as a bool array."""
-        from .._kernels import bloom as K
+    def contains_many(self, keys: Any, *, threads: int = 1) -> np.ndarray:
+        """``contains`` of every key of a batch, as a bool array.
 
+        ``threads > 1`` splits the batch into that many contiguous slices
+        queried at once (the kernel releases the GIL); the answer is identical
+        to the serial one. It pays from about 100k keys on a filter beyond the
+        caches; below that thread start-up dominates.
+        """
+        threads = check_int("threads", threads, min=1, max=256)
         kk = kernel_keys(keys, self.seed, "BloomFilter")
         out = np.zeros(kk.n, dtype=np.bool_)
-        k, m, b, bits, seed = self._k, self._mu, self._b, self._bits, np.uint64(self.seed)
-        if kk.kind == HASHES:
-            K.bloom_contains_hashes(kk.hashes, k, m, b, bits, out)
-        elif kk.kind == INTS:
-            K.bloom_contains_u64(kk.ints, seed, k, m, b, bits, out)
-        else:
-            K.bloom_contains_var(kk.data, kk.starts, kk.ends, seed, k, m, b, bits, out)
+        run_read_kernel(
+            _kernels().bloom_contains, kk, out, threads,
+            (self._k, self._mu, self._b, self._bits),
+        )
         return out
 
     def _contains_hashes(self, hashes: np.ndarray) -> np.ndarray:
-        from .._kernels import bloom as K
-
         out = np.zeros(hashes.shape[0], dtype=np.bool_)
         if hashes.shape[0]:
-            K.bloom_contains_hashes(
-                hashes, np.int64(self.num_hash_functions), np.uint64(self._marg),
-                np.int64(self.blocked), self._bits, out,
+            _kernels().bloom_contains(
+                np.int64(0), hashes, _NO_U64, _NO_U8, _NO_I64, _NO_I64, np.uint64(self.seed),
+                self._k, self._mu, self._b, self._bits, out,
             )
         return out
 
@@ -250,6 +284,9 @@ class BloomFilter(Persistable):
         """The false-positive rate of the filter as it is now, from its bits:
         ``fill^k`` (standard) or the mean of ``fill_block^k`` over blocks (blocked)."""
         k = self.num_hash_functions
+        if self.layout == "split_block":  # a query hits one bit in each of 8 words
+            fill = np.bitwise_count(self._bits.reshape(-1, 8)) / 64.0
+            return float(np.mean(np.prod(fill, axis=1)))
         if self.blocked:
             words = self._bits.reshape(-1, 8)
             per_block = np.bitwise_count(words).sum(axis=1, dtype=np.int64) / _sizing.BLOCK_BITS
@@ -261,18 +298,18 @@ class BloomFilter(Persistable):
     def _check_compatible(self, other: Any) -> BloomFilter:
         if not isinstance(other, BloomFilter):
             raise IncompatibleError(f"cannot combine a BloomFilter with {type(other).__name__}")
-        mine = (self.size, self.num_hash_functions, self.seed, self.blocked)
-        theirs = (other.size, other.num_hash_functions, other.seed, other.blocked)
+        mine = (self.size, self.num_hash_functions, self.seed, self.layout)
+        theirs = (other.size, other.num_hash_functions, other.seed, other.layout)
         if mine != theirs:
             raise IncompatibleError(
-                "Bloom filters combine only with equal (size, num_hash_functions, seed, blocked): "
+                "Bloom filters combine only with equal (size, num_hash_functions, seed, layout): "
                 f"{mine} vs {theirs}"
             )
         return other
 
     def copy(self) -> BloomFilter:
         """An independent (writable) copy."""
-        bf = self._empty(self.size, self.num_hash_functions, self.seed, self.blocked, self._bits.copy())
+        bf = self._empty(self.size, self.num_hash_functions, self.seed, self.layout, self._bits.copy())
         bf.capacity = self.capacity
         bf.target_false_positive_rate = self.target_false_positive_rate
         return bf
@@ -296,7 +333,7 @@ class BloomFilter(Persistable):
                 out.append(self._check_compatible(other))
             else:
                 tmp = self._empty(
-                    self.size, self.num_hash_functions, self.seed, self.blocked, np.zeros_like(self._bits)
+                    self.size, self.num_hash_functions, self.seed, self.layout, np.zeros_like(self._bits)
                 )
                 tmp.add_many(other)
                 out.append(tmp)
@@ -394,8 +431,8 @@ class BloomFilter(Persistable):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BloomFilter):
             return NotImplemented
-        return (self.size, self.num_hash_functions, self.seed, self.blocked) == (
-            other.size, other.num_hash_functions, other.seed, other.blocked,
+        return (self.size, self.num_hash_functions, self.seed, self.layout) == (
+            other.size, other.num_hash_functions, other.seed, other.layout,
         ) and bool(np.array_equal(self._bits, other._bits))
 
     __hash__ = None  # type: ignore[assignment]
@@ -407,7 +444,7 @@ class BloomFilter(Persistable):
         rows: list[tuple[str, Any]] = [
             ("size (bits)", f"{self.size:,}"),
             ("num_hash_functions", self.num_hash_functions),
-            ("layout", "blocked (512-bit)" if self.blocked else "standard"),
+            ("layout", _LAYOUT_LABELS[self.layout]),
             ("seed", self.seed),
             ("memory", f"{self.nbytes:,} bytes"),
             ("fill ratio", f"{fill:.4f}"),
@@ -422,7 +459,7 @@ class BloomFilter(Persistable):
         extra = "" if self.capacity is None else f", capacity={self.capacity}"
         return (
             f"BloomFilter(size={self.size}, num_hash_functions={self.num_hash_functions}, "
-            f"seed={self.seed}, blocked={self.blocked}{extra}, fill_ratio={self.fill_ratio:.4f}, "
+            f"seed={self.seed}, layout={self.layout!r}{extra}, fill_ratio={self.fill_ratio:.4f}, "
             f"approx_count={self.approx_count():.0f})"
         )
 
@@ -439,6 +476,11 @@ class BloomFilter(Persistable):
             "capacity": self.capacity,
             "target_false_positive_rate": self.target_false_positive_rate,
         }
+        if self.layout == "split_block":
+            # A new layout id, and its bits under a new array name, so a reader
+            # that predates it refuses the file instead of probing it as "blocked".
+            params["layout"] = "split_block"
+            return params, {"split_block_bits": self._bits}, self.seed
         return params, {"bits": self._bits}, self.seed
 
     @classmethod
@@ -455,9 +497,15 @@ class BloomFilter(Persistable):
             params, "target_false_positive_rate", min=0.0, max=1.0, min_inclusive=False, max_inclusive=False,
             optional=True,
         )
+        layout = params.get("layout", "blocked" if blocked else "standard")
+        require(layout in _LAYOUT_IDS, f"unknown Bloom filter layout {layout!r}")
+        require(layout != "split_block" or (blocked and k == _sizing.SPLIT_K),
+                "a split-block filter is blocked with num_hash_functions == 8")
         require(not blocked or size % _sizing.BLOCK_BITS == 0, f"a blocked filter's size must be a multiple of 512, got {size}")
+        if layout == "split_block":
+            name = "split_block_bits" if name == "bits" else f"split_block_{name}"
         bits = get_array(arrays, name, np.uint64, (-(-size // 64),))
-        bf = cls._empty(size, k, seed, blocked, bits)
+        bf = cls._empty(size, k, seed, layout, bits)
         bf.capacity = capacity
         bf.target_false_positive_rate = target
         return bf

@@ -13,7 +13,7 @@ from .._loadcheck import get_bool, get_choice, get_int, require
 from .._memory import check_fits
 from .._validate import check_int, check_probability
 from ..errors import IncompatibleError, InvalidParameterError
-from ..hashing import HASHES, INTS, check_seed, fmix64, hash128, kernel_keys
+from ..hashing import check_seed, fmix64, hash128, kernel_keys
 from ..keys import key_to_bytes
 
 __all__ = ["CountMinSketch"]
@@ -205,38 +205,34 @@ class CountMinSketch(Persistable):
     def update_many(self, keys: Any, counts: Any = None) -> None:
         """Add every key (``counts[i]`` times, or once): exactly the loop of
         :meth:`update`, duplicates included. Accepts every key-batch form and
-        :class:`~sysprims.HashedKeys`."""
-        from .._kernels.countmin import cms_update_hashes, cms_update_u64, cms_update_var
+        :class:`~sysprims.HashedKeys`. Serial (parallel counter writes would
+        lose updates)."""
+        from .._kernels.countmin import cms_update
 
         kk = kernel_keys(keys, self.seed, "sketch")
         c, total = prepare_counts(counts, kk.n)
         if kk.n == 0:
             return
         self._writable()
-        cap = np.uint64(self._cap)
-        cons = self.conservative
-        if kk.kind == HASHES:
-            cms_update_hashes(self.table, kk.hashes, c, cap, cons)
-        elif kk.kind == INTS:
-            cms_update_u64(self.table, kk.ints, np.uint64(self.seed), c, cap, cons)
-        else:
-            cms_update_var(self.table, kk.data, kk.starts, kk.ends, np.uint64(self.seed), c, cap, cons)
+        cms_update(
+            np.int64(kk.mode), kk.hashes, kk.ints, kk.data, kk.starts, kk.ends, np.uint64(self.seed),
+            self.table, c, np.uint64(self._cap), self.conservative,
+        )
         self.total += total
 
-    def query_many(self, keys: Any) -> np.ndarray:
-        """Estimates of every key: int64 (uint64 for ``dtype="uint64"``)."""
-        from .._kernels.countmin import cms_query_hashes, cms_query_u64, cms_query_var
+    def query_many(self, keys: Any, *, threads: int = 1) -> np.ndarray:
+        """Estimates of every key: int64 (uint64 for ``dtype="uint64"``).
 
+        ``threads > 1`` queries that many contiguous slices at once (the kernel
+        releases the GIL); the answer is identical to the serial one. It pays
+        from about 100k keys."""
+        from .._kernels.countmin import cms_query
+        from ..bloom._common import run_read_kernel
+
+        threads = check_int("threads", threads, min=1, max=256)
         kk = kernel_keys(keys, self.seed, "sketch")
         out = np.empty(kk.n, dtype=np.int64 if self.dtype == "uint32" else np.uint64)
-        if kk.n == 0:
-            return out
-        if kk.kind == HASHES:
-            cms_query_hashes(self.table, kk.hashes, out)
-        elif kk.kind == INTS:
-            cms_query_u64(self.table, kk.ints, np.uint64(self.seed), out)
-        else:
-            cms_query_var(self.table, kk.data, kk.starts, kk.ends, np.uint64(self.seed), out)
+        run_read_kernel(cms_query, kk, out, threads, (self.table,))
         return out
 
     # ---------------------------------------------------------------- guarantees

@@ -8,17 +8,17 @@ import numpy as np
 
 from .._format import Container, Persistable
 from .._html import html_table
-from .._loadcheck import get_array, get_int, non_decreasing, refusing, require, require_budget
+from .._loadcheck import get_array, get_int, refusing, require, require_budget
 from .._memory import check_fits
 from .._validate import check_int
-from ..errors import IncompatibleError, InvalidParameterError, KeyTypeError, SerializationError
-from ..hashing import HASHES, HashedKeys, hash128, kernel_keys, murmur3_128
+from ..errors import IncompatibleError, InvalidParameterError, KeyTypeError
+from ..hashing import HASHES, HashedKeys, KernelKeys, hash128, kernel_keys, murmur3_128
 from ..keys import key_to_bytes
+from ._keycodec import decode_keys, encode_keys
 from .sketch import CountMinSketch, prepare_counts
 
 __all__ = ["HeavyHitters", "TopK"]
 
-_KEY_STR, _KEY_BYTES, _KEY_INT = 0, 1, 2
 
 
 def _index_capacity(k: int) -> int:
@@ -131,7 +131,7 @@ class TopK(Persistable):
         count = check_int("count", count, min=0)
         h1, h2 = hash128(key, self.seed)
         c = np.array([min(count, (1 << 64) - 1)], dtype=np.uint64)
-        self._run("hashes", np.array([[h1, h2]], dtype=np.uint64), c, [key])
+        self._run(KernelKeys(HASHES, 1, self.seed, hashes=np.array([[h1, h2]], dtype=np.uint64)), c, [key])
         self.sketch.total += count
 
     def update_many(self, keys: Any, counts: Any = None, *, hashed: HashedKeys | None = None) -> None:
@@ -158,22 +158,18 @@ class TopK(Persistable):
         c, total = prepare_counts(counts, kk.n)
         if kk.n == 0:
             return
-        self._run(kk.kind, kk.hashes if kk.kind == HASHES else kk, c, keys)
+        self._run(kk, c, keys)
         self.sketch.total += total
 
-    def _run(self, kind: str, batch: Any, counts: np.ndarray, keys: Any) -> None:
-        from .._kernels.countmin import topk_update_hashes, topk_update_u64, topk_update_var
+    def _run(self, kk: Any, counts: np.ndarray, keys: Any) -> None:
+        from .._kernels.countmin import topk_update
 
         sk = self.sketch
         sk._writable()
-        cap = np.uint64(sk._cap)
-        seed = np.uint64(sk.seed)
-        if kind == "hashes":
-            topk_update_hashes(sk.table, batch, counts, cap, *self._state_args())
-        elif kind == "int":
-            topk_update_u64(sk.table, batch.ints, seed, counts, cap, *self._state_args())
-        else:
-            topk_update_var(sk.table, batch.data, batch.starts, batch.ends, seed, counts, cap, *self._state_args())
+        topk_update(
+            np.int64(kk.mode), kk.hashes, kk.ints, kk.data, kk.starts, kk.ends, np.uint64(sk.seed),
+            sk.table, counts, np.uint64(sk._cap), *self._state_args(),
+        )
         entered = np.flatnonzero(self._src >= 0)
         if entered.size:
             for s, i in zip(entered.tolist(), self._src[entered].tolist(), strict=True):
@@ -265,19 +261,6 @@ class TopK(Persistable):
 
     def _to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray], int]:
         m = len(self)
-        types = np.zeros(m, np.uint8)
-        blobs = []
-        for i, key in enumerate(self._keys[:m]):
-            if isinstance(key, str):
-                blobs.append(key.encode("utf-8", "surrogatepass"))
-            elif isinstance(key, (int, np.integer)):
-                types[i] = _KEY_INT
-                blobs.append(str(int(key)).encode())
-            else:
-                types[i] = _KEY_BYTES
-                blobs.append(key_to_bytes(key))
-        offsets = np.zeros(m + 1, np.int64)
-        np.cumsum([len(b) for b in blobs], out=offsets[1:])
         params = dict(self.sketch._params())
         params["k"] = self.k
         params["candidates"] = self.capacity
@@ -286,9 +269,7 @@ class TopK(Persistable):
             "h1": self._h1[:m],
             "h2": self._h2[:m],
             "est": self._est[:m],
-            "key_types": types,
-            "key_offsets": offsets,
-            "key_data": np.frombuffer(b"".join(blobs), dtype=np.uint8),
+            **encode_keys(self._keys[:m]),
         }
         return params, arrays, self.seed
 
@@ -304,27 +285,9 @@ class TopK(Persistable):
             m = h1.shape[0]
             h2 = get_array(arrays, "h2", np.uint64, (m,))
             est = get_array(arrays, "est", np.uint64, (m,))
-            types = get_array(arrays, "key_types", np.uint8, (m,))
-            offsets = get_array(arrays, "key_offsets", np.int64, (m + 1,))
-            data = get_array(arrays, "key_data", np.uint8, (None,))
             require(m <= capacity, f"the topk holds {m} candidates, more than its capacity {capacity}")
-            require(
-                offsets[0] == 0 and non_decreasing(offsets) and offsets[-1] == data.shape[0],
-                "the topk key offsets are not valid",
-            )
             require(len(set(zip(h1.tolist(), h2.tolist(), strict=True))) == m, "the topk candidates are not unique")
-            raw = data.tobytes()
-            keys: list[Any] = []
-            for i, t in enumerate(types.tolist()):
-                b = raw[offsets[i] : offsets[i + 1]]
-                if t == _KEY_STR:
-                    keys.append(b.decode("utf-8", "surrogatepass"))
-                elif t == _KEY_BYTES:
-                    keys.append(b)
-                elif t == _KEY_INT:
-                    keys.append(int(b.decode("ascii")))
-                else:
-                    raise SerializationError(f"unknown topk key type {t}")
+            keys = decode_keys(arrays, m, "topk")
             if m:
                 hashed = murmur3_128([key_to_bytes(key) for key in keys], sketch.seed)
                 require(
