@@ -96,3 +96,25 @@ def test_a_bad_second_file_stops_the_build_with_its_name(parts, capsys):
     assert code != 0
     assert "part-9.parquet" in err and "missing value at row 2" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("layout", ["standard", "blocked", "split_block"])
+def test_build_takes_every_layout_and_info_names_it(parts, capsys, layout):
+    folder, _, keys = parts
+    out = folder / "f.bloom"
+    code, _, err = run(["bloom", "build", folder / "part-*.parquet", "-c", "user", "--layout", layout,
+                        "-o", out], capsys)  # fmt: skip
+    assert code == 0, err
+    bf = BloomFilter.load(out)
+    assert bf.layout == layout and bf == _expected_filter(keys, len(keys), layout=layout)
+    code, stdout, _ = run(["bloom", "info", out], capsys)
+    assert code == 0
+    label = {"standard": "standard", "blocked": "blocked (512-bit)", "split_block": "split-block"}[layout]
+    assert label in stdout
+
+
+def test_blocked_flag_and_another_layout_is_a_usage_error(parts, capsys):
+    folder, _, _ = parts
+    code, _, err = run(["bloom", "build", folder / "part-0.parquet", "-c", "user", "--blocked",
+                        "--layout", "split_block", "-o", folder / "x.bloom"], capsys)  # fmt: skip
+    assert code == 2 and "--blocked" in err

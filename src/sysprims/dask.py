@@ -155,9 +155,12 @@ def build_bloom(
     blocked: bool = False,
     split_every: int = 8,
     scheduler: Any = None,
+    layout: str | None = None,
 ) -> Any:
-    """A :class:`~sysprims.bloom.BloomFilter` of every key in the collection."""
-    factory = _Factory("bloom", "BloomFilter", "for_capacity", capacity, false_positive_rate, seed=seed, blocked=blocked)
+    """A :class:`~sysprims.bloom.BloomFilter` of every key in the collection
+    (``layout`` as in :meth:`~sysprims.bloom.BloomFilter.for_capacity`)."""
+    factory = _Factory("bloom", "BloomFilter", "for_capacity", capacity, false_positive_rate, seed=seed,
+                       blocked=blocked, layout=layout)
     factory()  # validate the parameters before any task runs
     return build(
         collection,

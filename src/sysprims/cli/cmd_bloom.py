@@ -37,7 +37,10 @@ def COMMAND() -> None:
 @input_options
 @_sizing_options("expected number of keys (default: the input's row count, read first)", 0.01,
                  "target false-positive rate")
-@click.option("--blocked", is_flag=True, help="cache-line blocked layout (one cache miss per key)")
+@click.option("--blocked", is_flag=True, help="cache-line blocked layout (one cache miss per key); same as --layout blocked")
+@click.option("--layout", type=click.Choice(["standard", "blocked", "split_block"]), default=None,
+              help="bit layout: standard (the smallest), blocked, or split_block (the fastest on large filters) "
+                   "[default: standard]")
 @click.option("--seed", type=int, default=0, show_default=True, help="hash seed (filters combine only with an equal seed)")
 @click.option("--scheduler", default=None, help="build on Dask: a scheduler address, or 'processes' for a local cluster")
 @click.option("-o", "--output", required=True, help="output filter file")
@@ -49,11 +52,15 @@ def build(
     capacity,
     false_positive_rate,
     blocked,
+    layout,
     seed,
     scheduler,
     output,
 ):
     """Build a Bloom filter from the keys of INPUT ('-' for standard input)."""
+    if blocked and layout not in (None, "blocked"):
+        raise click.UsageError(f"--blocked and --layout {layout} name two layouts: give one")
+    layout = "blocked" if blocked else (layout or "standard")
     check_output(output)
     from ..bloom import BloomFilter
 
@@ -71,14 +78,14 @@ def build(
                 capacity=capacity,
                 false_positive_rate=false_positive_rate,
                 seed=seed,
-                blocked=blocked,
+                layout=layout,
                 scheduler=sched,
             )
         rows = None
     else:
         from ..hashing import hash_keys
 
-        bf = BloomFilter.for_capacity(capacity, false_positive_rate, seed=seed, blocked=blocked)
+        bf = BloomFilter.for_capacity(capacity, false_positive_rate, seed=seed, layout=layout)
         rows = 0
         # hashing runs with the reading, in the read-ahead thread; this thread sets bits
         # (hashes first and then bits is also cheaper than the fused hash-and-set loop)
@@ -181,12 +188,12 @@ def dedup(input_path, column, fmt, batch_rows, capacity, false_positive_rate, se
         from .._kernels.dedup import bloom_test_and_add
 
         k, m = np.int64(bf.num_hash_functions), np.uint64(bf._marg)
-        blocked, bits = np.int64(bf.blocked), bf._bits
+        layout_id, bits = bf._b, bf._bits
         fp_now = bf.estimated_false_positive_rate()
         for table in _stream_rows(input_path, column, fmt, batch_rows, every_column=bool(output)):
             keys = table.column(column or "key")
             seen = np.zeros(len(keys), dtype=np.bool_)
-            bloom_test_and_add(hashes_for(keys, seed, "bloom dedup"), k, m, blocked, bits, seen)
+            bloom_test_and_add(hashes_for(keys, seed, "bloom dedup"), k, m, layout_id, bits, seen)
             keep = ~seen
             kept = int(keep.sum())
             fp_before, fp_now = fp_now, bf.estimated_false_positive_rate()
@@ -264,10 +271,11 @@ def _all_columns(path, kind, column):
 def info(filter_path):
     """Describe a Bloom filter file."""
     from ..bloom import BloomFilter
+    from ..bloom.filter import _LAYOUT_LABELS
 
     bf = load_structure(BloomFilter, filter_path, "Bloom filter", mmap=True)
     rows = [
-        ("layout", "blocked (512-bit blocks)" if bf.blocked else "standard"),
+        ("layout", _LAYOUT_LABELS[bf.layout]),
         ("bits", f"{bf.size:,} ({bf.nbytes:,} bytes)"),
         ("hash functions", bf.num_hash_functions),
         ("seed", bf.seed),
