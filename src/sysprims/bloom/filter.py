@@ -469,7 +469,7 @@ class BloomFilter(Persistable):
     # ------------------------------------------------------------ persistence
 
     def _to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray], int]:
-        params = {
+        params: dict[str, Any] = {
             "size": self.size,
             "num_hash_functions": self.num_hash_functions,
             "blocked": self.blocked,
