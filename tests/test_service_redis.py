@@ -23,6 +23,20 @@ pytestmark = pytest.mark.redis
 T0 = 1_700_000_000.0
 
 
+def _lease_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("sysprims-lease-") and t.is_alive()}
+
+
+@pytest.fixture(autouse=True)
+def no_lease_left_running():
+    """Every test closes the services it starts: a lease thread left renewing outlives
+    the session's redis-server and logs "lease renewal failed" after pytest's summary."""
+    before = _lease_threads()
+    yield
+    left = _lease_threads() - before
+    assert not left, f"machine-id lease threads still renewing after the test: {sorted(t.name for t in left)}"
+
+
 def instance(redis_url, clock, **kw):
     kw.setdefault("rate_capacity", 10_000)
     app = create_app(redis_url, clock=clock, **kw)
@@ -176,15 +190,46 @@ def test_async_redirects_count_where_blocking_ones_do(redis_url):
     (blocking) app on the same Redis counts into the same totals, buckets and expiry."""
     clock = ManualClock(T0)
     app_async, c_async = instance(redis_url, clock)
-    _, c_sync = instance(redis_url, clock, threadpool=False)
-    code = c_async.post("/api/links", json={"url": "https://example.com/both", "ttl_seconds": 10}).json()["code"]
-    for c in (c_async, c_sync, c_async):
-        r = c.get(f"/{code}")
-        assert r.status_code == 302 and r.headers["location"] == "https://example.com/both"
-    assert c_sync.get(f"/api/links/{code}").json()["clicks"] == 3
-    assert sum(c_async.get(f"/api/links/{code}/clicks").json()["per_minute"]) == 2  # written by this instance (the other still buffers its one)
-    assert app_async.state.service._stats_snapshot()["redirects"] == 2
-    assert c_async.get("/nosuchcode").status_code == 404
-    clock.advance(10.5)
-    assert c_async.get(f"/{code}").status_code == 404  # expired: the script's check, as the blocking path
-    assert c_sync.get(f"/{code}").status_code == 404
+    app_sync, c_sync = instance(redis_url, clock, threadpool=False)
+    try:
+        code = c_async.post("/api/links", json={"url": "https://example.com/both", "ttl_seconds": 10}).json()["code"]
+        for c in (c_async, c_sync, c_async):
+            r = c.get(f"/{code}")
+            assert r.status_code == 302 and r.headers["location"] == "https://example.com/both"
+        assert c_sync.get(f"/api/links/{code}").json()["clicks"] == 3
+        # written by this instance (the other still buffers its one)
+        assert sum(c_async.get(f"/api/links/{code}/clicks").json()["per_minute"]) == 2
+        assert app_async.state.service._stats_snapshot()["redirects"] == 2
+        assert c_async.get("/nosuchcode").status_code == 404
+        clock.advance(10.5)
+        assert c_async.get(f"/{code}").status_code == 404  # expired: the script's check, as the blocking path
+        assert c_sync.get(f"/{code}").status_code == 404
+    finally:
+        app_async.state.service.close()
+        app_sync.state.service.close()
+
+
+def test_the_apps_shutdown_stops_its_lease_thread_and_frees_the_id(redis_url, redis_client):
+    """The lifespan's end closes the service: the renewal thread has stopped (joined,
+    not just told to stop) and the machine id's key is gone, so another instance may
+    lease it at once."""
+    app = create_app(redis_url, clock=ManualClock(T0), rate_capacity=0)
+    svc = app.state.service
+    lease = svc.lease
+    key = lease._key(lease.machine_id)
+    assert lease._thread.is_alive() and redis_client.get(key).decode() == lease.token
+    with TestClient(app):
+        pass
+    assert not lease._thread.is_alive()
+    assert redis_client.get(key) is None
+    svc.close()  # idempotent
+
+
+def test_closing_a_lease_stops_its_thread_before_the_release(redis_client):
+    """A renewal after the release would find the key gone and take the id back for a
+    whole ttl; close() joins the renewal thread first."""
+    lease = MachineLease(redis_client, "t", "svc-close", ttl=5, ids=4)
+    key = lease._key(lease.machine_id)
+    lease.close()
+    assert not lease._thread.is_alive()
+    assert redis_client.get(key) is None
