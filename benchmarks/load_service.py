@@ -191,6 +191,8 @@ def run_load(store: str, *, requests: int = 20_000, clients: int = 4, links: int
         conn.request("GET", f"/api/top?k={min(links, 1000)}")
         top = json.loads(conn.getresponse().read())["links"]
         counted = sum(x["clicks"] for x in top)
+        conn.request("GET", "/api/stats")
+        path = json.loads(conn.getresponse().read()).get("redirect_store")  # how redirects reached the store
         conn.close()
     return {
         "store": store.split(":", 1)[0],
@@ -207,6 +209,7 @@ def run_load(store: str, *, requests: int = 20_000, clients: int = 4, links: int
         # the server process's own CPU per redirect: steadier than redirects/s on a shared machine
         "server_cpu_us": None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) / requests * 1e6,
         "clicks_counted": counted,
+        "redirect_store": path,
         "clicks_expected": requests + warm if links <= 1000 else None,
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import warnings
 
@@ -233,3 +234,69 @@ def test_closing_a_lease_stops_its_thread_before_the_release(redis_client):
     lease.close()
     assert not lease._thread.is_alive()
     assert redis_client.get(key) is None
+
+
+def _resolver(redis_url, redis_client):
+    from sysprims.backends.aio_links import AsyncLinkResolver
+    from sysprims.backends.registry import engine
+
+    store = engine("shortener", "redis")(redis_client, name="batch", namespace="t")
+    for i in range(6):
+        store.create(f"c{i}", f"https://e.com/{i}", "alias", 0, None, 0)
+    return store, AsyncLinkResolver(store, redis_url)
+
+
+def test_redirects_started_together_go_as_one_pipeline_and_count_once(redis_url, redis_client):
+    store, resolver = _resolver(redis_url, redis_client)
+
+    async def main():
+        codes = ["c0", "c1", "c2", "c0", "nope", "c5"]
+        got = await asyncio.gather(*(resolver.resolve(c, 1, True) for c in codes))
+        lone = await resolver.resolve("c3", 1, True)
+        redis_client.script_flush()  # Redis forgot the script: the pipeline loads it and runs those again
+        again = await asyncio.gather(*(resolver.resolve(c, 1, True) for c in ("c4", "c4", "c1")))
+        await resolver.aclose()
+        return got, lone, again
+
+    got, lone, again = asyncio.run(main())
+    assert got == ["https://e.com/0", "https://e.com/1", "https://e.com/2", "https://e.com/0", None, "https://e.com/5"]
+    assert lone == "https://e.com/3" and again == ["https://e.com/4", "https://e.com/4", "https://e.com/1"]
+    assert (resolver.batches, resolver.batched) == (3, 10)  # 6 in one pipeline, 1 alone, 3 in one
+    assert [store.info(f"c{i}", 1).clicks for i in range(6)] == [2, 2, 1, 1, 2, 1]
+
+
+def test_a_batch_whose_gatherer_is_cancelled_still_answers_the_others(redis_url, redis_client):
+    store, resolver = _resolver(redis_url, redis_client)
+
+    async def main():
+        lead = asyncio.ensure_future(resolver.resolve("c0", 1, True))
+        await asyncio.sleep(0)  # the first one is gathering
+        others = [asyncio.ensure_future(resolver.resolve(c, 1, True)) for c in ("c1", "c2")]
+        await asyncio.sleep(0)  # they joined its batch
+        lead.cancel()  # before it sent anything
+        got = await asyncio.gather(*others)
+        await resolver.aclose()
+        return lead, got
+
+    lead, got = asyncio.run(main())
+    assert lead.cancelled() and got == ["https://e.com/1", "https://e.com/2"]
+    assert [store.info(f"c{i}", 1).clicks for i in range(3)] == [0, 1, 1]  # nothing twice, the cancelled one not at all
+
+
+def test_redis_down_fails_every_redirect_of_a_batch_with_backend_error(own_redis):
+    import redis
+
+    from sysprims.errors import BackendError
+
+    client = redis.Redis.from_url(own_redis.url)
+    store, resolver = _resolver(own_redis.url, client)
+
+    async def main():
+        assert await resolver.resolve("c0", 1, True) == "https://e.com/0"
+        own_redis.kill()
+        return await asyncio.gather(*(resolver.resolve(c, 1, True) for c in ("c0", "c1", "c2")),
+                                    return_exceptions=True)
+
+    got = asyncio.run(main())
+    assert all(isinstance(e, BackendError) and "unavailable" in str(e) for e in got), got
+    client.close()

@@ -142,6 +142,7 @@ class ShortenerService:
     def __init__(self, store: Any = None, *, settings: ServiceSettings | None = None, clock: Any = None):
         self.settings = s = settings if settings is not None else ServiceSettings()
         self._closed = False
+        self._on_close: list[Any] = []
         self.clock = resolve_clock(clock)
         self.kind = store_kind(store)
         self.lease: MachineLease | None = None
@@ -370,7 +371,8 @@ class ShortenerService:
 
     async def aresolve(self, resolver: Any, code: str) -> str | None:
         """:meth:`resolve` of a counted redirect with the store call awaited on
-        ``resolver`` (:class:`~sysprims.backends.aio_links.AsyncLinkResolver`); the
+        ``resolver`` (:class:`~sysprims.backends.aio_links.AsyncLinkResolver` or
+        :class:`~sysprims.backends.aio_links.SQLiteLinkResolver`); the
         click buckets' periodic write runs in a worker thread."""
         if CODE_RE.fullmatch(code) is None:
             self._bump("not_found")
@@ -443,11 +445,17 @@ class ShortenerService:
         with self._stats_lock:
             return dict(self.stats)
 
+    def on_close(self, fn: Any) -> None:
+        """Call ``fn()`` first when the service closes (a resolver's own connection)."""
+        self._on_close.append(fn)
+
     def close(self) -> None:
         """Release the machine-id lease and close every store (idempotent)."""
         if self._closed:
             return
         self._closed = True
+        for fn in self._on_close:
+            fn()
         if self.lease is not None:
             self.lease.close()
             self.lease = None
