@@ -66,10 +66,8 @@ def test_redirects_run_inline_and_count_once(shortener):
     assert clicks(svc, code) == 3 and svc._stats_snapshot()["redirects"] == 3
     assert (resolver.inline, resolver.offloaded) == (3, 0)
     assert asyncio.run(asgi(app, "GET", "/nosuchcode"))[0] == 404
-    # the loop's connection never waits for a lock and never checkpoints
-    pragmas = resolver._fast._db.run(lambda c: (c.execute("PRAGMA busy_timeout").fetchone()[0],
-                                                c.execute("PRAGMA wal_autocheckpoint").fetchone()[0]))
-    assert pragmas == (0, 0)
+    # the loop's connection never waits for a lock
+    assert resolver._fast._db.run(lambda c: c.execute("PRAGMA busy_timeout").fetchone()[0]) == 0
 
 
 def test_a_locked_database_moves_the_click_to_a_thread_and_the_loop_keeps_serving(shortener):
@@ -137,35 +135,6 @@ def test_other_store_errors_are_the_apps_503(shortener):
     status, headers, body = asyncio.run(asgi(app, "GET", f"/{code}"))
     assert status == 503 and headers[b"content-type"] == b"application/problem+json"
     assert app.state.redirect_resolver.offloaded == 0
-
-
-def test_the_wal_is_checkpointed_in_a_thread_every_n_clicks(tmp_path):
-    """The file itself (read without its WAL) gets the clicks only when the resolver's
-    checkpoint has run, after ``checkpoint_every`` clicks."""
-    path = str(tmp_path / "c.db")
-    store = SQLiteLinkStore(path)
-    store.create("abc", "https://e.com/", "alias", 0, None, 0)
-    resolver = SQLiteLinkResolver(store, checkpoint_every=5)
-
-    def file_clicks():
-        conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)  # the main file only, no WAL
-        try:
-            return conn.execute(f"SELECT clicks FROM {store.table}_links").fetchone()[0]
-        finally:
-            conn.close()
-
-    async def clicks_(n):
-        return [await resolver.resolve("abc", 0, True) for _ in range(n)]
-
-    store._db.run(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())  # the link is in the file
-    assert asyncio.run(clicks_(4)) == ["https://e.com/"] * 4
-    assert file_clicks() == 0 and resolver.checkpoints == 0 and resolver.checkpoint_future is None
-    asyncio.run(clicks_(1))
-    resolver.checkpoint_future.result()
-    assert resolver.checkpoints == 1 and file_clicks() == 5
-    assert store.info("abc", 0).clicks == 5
-    resolver.close()
-    store.close()
 
 
 def test_memory_sqlite_is_refused():
