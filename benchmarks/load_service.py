@@ -3,14 +3,20 @@
 Starts ``sysprims serve shortener`` as a real uvicorn process (SQLite, then Redis:
 a private redis-server on a free port unless ``--redis-url`` is given), creates
 ``--links`` links, then ``--clients`` client processes (keep-alive HTTP/1.1
-connections, one each) send ``--requests`` redirect requests in total to random
-codes and stop by themselves. Reports redirects per second, p50/p99/max latency,
-the server process's CPU per redirect, and checks that the store counted every
-click exactly once.
+connections, one each; ``--new-connections``: a new connection per request, as
+``ab`` without ``-k`` or a browser following a link) send ``--requests`` redirect
+requests in total to random codes and stop by themselves. Reports redirects per
+second, p50/p99/max latency, the server process's CPU per redirect, and checks
+that the store counted every click exactly once.
 
     python benchmarks/load_service.py                       # 20,000 requests, 4 clients
     python benchmarks/load_service.py --smoke               # a few hundred, seconds
     python benchmarks/load_service.py --stores sqlite --requests 50000 --json out.json
+    # this tree against an older checkout, interleaved in one run, both client methods:
+    python benchmarks/load_service.py --tree new=src --tree old=/tmp/old/src --methods keepalive,new
+
+``--plain-uvicorn`` serves with uvicorn's pure-Python parts (h11 and the asyncio
+loop), as a ``pip install uvicorn`` without ``[standard]`` does.
 
 Latency is measured by the clients (send to full response); the clients and the
 server share the machine's cores, so the figures are a floor for the service.
@@ -19,6 +25,7 @@ server share the machine's cores, so the figures are a floor for the service.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import multiprocessing as mp
@@ -30,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -42,7 +48,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextmanager
+@contextlib.contextmanager
 def redis_server():
     binary = shutil.which("redis-server")
     if binary is None:
@@ -66,14 +72,25 @@ def redis_server():
         proc.wait(10)
 
 
-@contextmanager
-def service(store: str, extra: list[str] | None = None):
+# uvicorn.run with h11 and the asyncio loop, whatever is installed: works on any tree's CLI
+_PLAIN = ("import functools, uvicorn; "
+          "uvicorn.run = functools.partial(uvicorn.run, http='h11', loop='asyncio'); ")
+
+
+@contextlib.contextmanager
+def service(store: str, extra: list[str] | None = None, src: str | None = None, plain: bool = False):
+    """A ``sysprims serve shortener`` process; ``src``: the ``src`` folder of the tree
+    to serve (first on its PYTHONPATH), else whatever ``import sysprims`` finds."""
     port = free_port()
-    cmd = [sys.executable, "-c", "from sysprims.cli import main; raise SystemExit(main())", "serve", "shortener",
+    boot = (_PLAIN if plain else "") + "from sysprims.cli import main; raise SystemExit(main())"
+    cmd = [sys.executable, "-c", boot, "serve", "shortener",
            "--port", str(port), "--store", store, "--rate", "0", "--log-level", "warning", *(extra or [])]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.path.abspath(src) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # a fresh tree compiles its kernels first
         while True:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
@@ -86,7 +103,7 @@ def service(store: str, extra: list[str] | None = None):
             if proc.poll() is not None:
                 raise RuntimeError(f"service exited: {proc.stderr.read().decode()[-2000:]}")
             if time.monotonic() > deadline:
-                raise RuntimeError("service did not start in 60 s")
+                raise RuntimeError("service did not start in 300 s")
             time.sleep(0.1)
         service.pid = proc.pid  # type: ignore[attr-defined]  # the last server started, for process_cpu
         yield port
@@ -124,8 +141,10 @@ def create_links(port: int, n: int) -> list[str]:
     return codes
 
 
-def _client(args: tuple[int, list[str], int, int]) -> tuple[np.ndarray, int]:
-    port, codes, n, seed = args
+def _client(args: tuple[int, list[str], int, int, bool]) -> tuple[np.ndarray, int]:
+    """``n`` redirects to random codes; with ``new_conn`` each on its own connection
+    (connect, request, close: the connect is part of its latency)."""
+    port, codes, n, seed, new_conn = args
     rng = random.Random(seed)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     lat = np.empty(n, dtype=np.float64)
@@ -134,9 +153,15 @@ def _client(args: tuple[int, list[str], int, int]) -> tuple[np.ndarray, int]:
     for i in range(n):
         path = "/" + codes[rng.randrange(len(codes))]
         t0 = perf()
-        conn.request("GET", path)
+        if new_conn:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", path, headers={"Connection": "close"})
+        else:
+            conn.request("GET", path)
         resp = conn.getresponse()
         resp.read()
+        if new_conn:
+            conn.close()
         lat[i] = perf() - t0
         if resp.status != 302:
             errors += 1
@@ -145,18 +170,19 @@ def _client(args: tuple[int, list[str], int, int]) -> tuple[np.ndarray, int]:
 
 
 def run_load(store: str, *, requests: int = 20_000, clients: int = 4, links: int = 1000,
-             extra: list[str] | None = None) -> dict[str, Any]:
+             extra: list[str] | None = None, src: str | None = None, plain: bool = False,
+             new_conn: bool = False) -> dict[str, Any]:
     """One bounded run against a fresh service on ``store``; returns the figures."""
-    with service(store, extra) as port:
+    with service(store, extra, src, plain) as port:
         codes = create_links(port, links)
-        _client((port, codes, min(200, requests), 0))  # warm-up (not measured, clicks counted)
+        _client((port, codes, min(200, requests), 0, new_conn))  # warm-up (not measured, clicks counted)
         warm = min(200, requests)
         per = [requests // clients + (1 if i < requests % clients else 0) for i in range(clients)]
         ctx = mp.get_context("fork" if hasattr(os, "fork") else "spawn")
         with ctx.Pool(clients) as pool:
             cpu0 = process_cpu(service.pid)  # type: ignore[attr-defined]
             t0 = time.perf_counter()
-            results = pool.map(_client, [(port, codes, n, i + 1) for i, n in enumerate(per)])
+            results = pool.map(_client, [(port, codes, n, i + 1, new_conn) for i, n in enumerate(per)])
             wall = time.perf_counter() - t0
             cpu1 = process_cpu(service.pid)  # type: ignore[attr-defined]
         lat = np.concatenate([r[0] for r in results])
@@ -165,9 +191,12 @@ def run_load(store: str, *, requests: int = 20_000, clients: int = 4, links: int
         conn.request("GET", f"/api/top?k={min(links, 1000)}")
         top = json.loads(conn.getresponse().read())["links"]
         counted = sum(x["clicks"] for x in top)
+        conn.request("GET", "/api/stats")
+        path = json.loads(conn.getresponse().read()).get("redirect_store")  # how redirects reached the store
         conn.close()
     return {
         "store": store.split(":", 1)[0],
+        "method": "new" if new_conn else "keepalive",
         "requests": requests,
         "clients": clients,
         "links": links,
@@ -180,6 +209,7 @@ def run_load(store: str, *, requests: int = 20_000, clients: int = 4, links: int
         # the server process's own CPU per redirect: steadier than redirects/s on a shared machine
         "server_cpu_us": None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) / requests * 1e6,
         "clicks_counted": counted,
+        "redirect_store": path,
         "clicks_expected": requests + warm if links <= 1000 else None,
     }
 
@@ -192,41 +222,79 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stores", default="sqlite,redis")
     ap.add_argument("--redis-url", default=None)
     ap.add_argument("--inline", action="store_true", help="serve with --inline (store calls on the event loop)")
+    ap.add_argument("--new-connections", action="store_true", help="a new connection per request (no keep-alive)")
+    ap.add_argument("--methods", default=None,
+                    help="client methods to run, comma separated: keepalive, new (overrides --new-connections)")
+    ap.add_argument("--plain-uvicorn", action="store_true", help="serve with h11 and the asyncio loop")
+    ap.add_argument("--tree", action="append", default=None, metavar="NAME=SRC",
+                    help="serve the tree whose src folder is SRC (repeatable: the trees run interleaved)")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat every combination this many times, interleaved")
     ap.add_argument("--smoke", action="store_true", help="a tiny run (300 requests, 2 clients, 50 links)")
     ap.add_argument("--json", default=None, help="write the figures to this file")
     a = ap.parse_args(argv)
     if a.smoke:
         a.requests, a.clients, a.links = 300, 2, 50
     extra = ["--inline"] if a.inline else []
+    methods = a.methods.split(",") if a.methods else ["new" if a.new_connections else "keepalive"]
+    if set(methods) - {"keepalive", "new"}:
+        raise SystemExit(f"unknown client method in {a.methods!r}: keepalive or new")
+    trees = [(t.split("=", 1)[0], t.split("=", 1)[1]) if "=" in t else (t, t) for t in a.tree] if a.tree else [("", None)]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for store in a.stores.split(","):
-            if store == "sqlite":
-                rows.append(run_load(f"sqlite:///{tmp}/links.db", requests=a.requests, clients=a.clients,
-                                     links=a.links, extra=extra))
-            elif store == "redis":
-                if a.redis_url:
-                    rows.append(run_load(a.redis_url, requests=a.requests, clients=a.clients, links=a.links,
-                                         extra=extra))
-                else:
-                    with redis_server() as url:
-                        rows.append(run_load(url, requests=a.requests, clients=a.clients, links=a.links,
-                                             extra=extra))
-            else:
-                raise SystemExit(f"unknown store {store!r}: sqlite or redis")
-    print(f"{'store':8} {'requests':>9} {'clients':>7} {'redirects/s':>12} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'max ms':>8} {'errors':>6} {'clicks ok':>9} {'server CPU us':>13}")
-    for r in rows:
-        ok = r["clicks_counted"] == r["clicks_expected"]
-        print(f"{r['store']:8} {r['requests']:>9,} {r['clients']:>7} {r['redirects_per_s']:>12,.0f} "
-              f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['max_ms']:>8.1f} {r['errors']:>6} {str(ok):>9} "
-              f"{r['server_cpu_us'] or float('nan'):>13.0f}")
-    print(f"cpus: {os.cpu_count()}, python {sys.version.split()[0]}, "
-          f"load average before: {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "")
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        redis_url = a.redis_url
+        if "redis" in a.stores.split(",") and redis_url is None:
+            redis_url = stack.enter_context(redis_server())
+        n = 0
+        for _ in range(a.rounds):
+            for store in a.stores.split(","):
+                for method in methods:
+                    for name, src in trees:
+                        n += 1
+                        if store == "sqlite":
+                            url = f"sqlite:///{tmp}/links{n}.db"
+                        elif store == "redis" and a.redis_url:
+                            url = a.redis_url  # yours: never flushed (clicks are checked on fresh keys only)
+                        elif store == "redis":
+                            url = redis_url.rsplit("/", 1)[0] + f"/{n % 16}"  # our server: a fresh db each run
+                            _flush(url)
+                        else:
+                            raise SystemExit(f"unknown store {store!r}: sqlite or redis")
+                        r = run_load(url, requests=a.requests, clients=a.clients, links=a.links, extra=extra, src=src,
+                                     plain=a.plain_uvicorn, new_conn=method == "new")
+                        r["tree"] = name
+                        rows.append(r)
+                        print(_row(r), flush=True)
+    print(f"cpus: {os.cpu_count()}, python {sys.version.split()[0]}, load average before: {load:.1f}, "
+          f"after: {os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan'):.1f}"
+          + (", uvicorn: h11 + asyncio" if a.plain_uvicorn else ""))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"rows": rows, "cpus": os.cpu_count()}, f, indent=2)
+            json.dump({"rows": rows, "cpus": os.cpu_count(), "load_before": load}, f, indent=2)
     return 0 if all(r["errors"] == 0 and r["clicks_counted"] == r["clicks_expected"] for r in rows) else 1
+
+
+_HEAD = (f"{'tree':6} {'store':7} {'method':9} {'requests':>9} {'clients':>7} {'redirects/s':>12} {'p50 ms':>8} "
+         f"{'p99 ms':>8} {'max ms':>8} {'errors':>6} {'clicks ok':>9} {'server CPU us':>13}")
+
+
+def _row(r: dict[str, Any]) -> str:
+    if not getattr(_row, "headed", False):
+        print(_HEAD)
+        _row.headed = True  # type: ignore[attr-defined]
+    ok = r["clicks_counted"] == r["clicks_expected"]
+    return (f"{r['tree'] or '-':6} {r['store']:7} {r['method']:9} {r['requests']:>9,} {r['clients']:>7} "
+            f"{r['redirects_per_s']:>12,.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['max_ms']:>8.1f} "
+            f"{r['errors']:>6} {str(ok):>9} {r['server_cpu_us'] or float('nan'):>13.0f}")
+
+
+def _flush(url: str) -> None:
+    """Empty one Redis database (each run starts on fresh keys)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
 
 
 if __name__ == "__main__":

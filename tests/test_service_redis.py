@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import warnings
 
@@ -21,6 +22,20 @@ from sysprims.service import MachineLease, create_app
 pytestmark = pytest.mark.redis
 
 T0 = 1_700_000_000.0
+
+
+def _lease_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("sysprims-lease-") and t.is_alive()}
+
+
+@pytest.fixture(autouse=True)
+def no_lease_left_running():
+    """Every test closes the services it starts: a lease thread left renewing outlives
+    the session's redis-server and logs "lease renewal failed" after pytest's summary."""
+    before = _lease_threads()
+    yield
+    left = _lease_threads() - before
+    assert not left, f"machine-id lease threads still renewing after the test: {sorted(t.name for t in left)}"
 
 
 def instance(redis_url, clock, **kw):
@@ -176,15 +191,112 @@ def test_async_redirects_count_where_blocking_ones_do(redis_url):
     (blocking) app on the same Redis counts into the same totals, buckets and expiry."""
     clock = ManualClock(T0)
     app_async, c_async = instance(redis_url, clock)
-    _, c_sync = instance(redis_url, clock, threadpool=False)
-    code = c_async.post("/api/links", json={"url": "https://example.com/both", "ttl_seconds": 10}).json()["code"]
-    for c in (c_async, c_sync, c_async):
-        r = c.get(f"/{code}")
-        assert r.status_code == 302 and r.headers["location"] == "https://example.com/both"
-    assert c_sync.get(f"/api/links/{code}").json()["clicks"] == 3
-    assert sum(c_async.get(f"/api/links/{code}/clicks").json()["per_minute"]) == 2  # written by this instance (the other still buffers its one)
-    assert app_async.state.service._stats_snapshot()["redirects"] == 2
-    assert c_async.get("/nosuchcode").status_code == 404
-    clock.advance(10.5)
-    assert c_async.get(f"/{code}").status_code == 404  # expired: the script's check, as the blocking path
-    assert c_sync.get(f"/{code}").status_code == 404
+    app_sync, c_sync = instance(redis_url, clock, threadpool=False)
+    try:
+        code = c_async.post("/api/links", json={"url": "https://example.com/both", "ttl_seconds": 10}).json()["code"]
+        for c in (c_async, c_sync, c_async):
+            r = c.get(f"/{code}")
+            assert r.status_code == 302 and r.headers["location"] == "https://example.com/both"
+        assert c_sync.get(f"/api/links/{code}").json()["clicks"] == 3
+        # written by this instance (the other still buffers its one)
+        assert sum(c_async.get(f"/api/links/{code}/clicks").json()["per_minute"]) == 2
+        assert app_async.state.service._stats_snapshot()["redirects"] == 2
+        assert c_async.get("/nosuchcode").status_code == 404
+        clock.advance(10.5)
+        assert c_async.get(f"/{code}").status_code == 404  # expired: the script's check, as the blocking path
+        assert c_sync.get(f"/{code}").status_code == 404
+    finally:
+        app_async.state.service.close()
+        app_sync.state.service.close()
+
+
+def test_the_apps_shutdown_stops_its_lease_thread_and_frees_the_id(redis_url, redis_client):
+    """The lifespan's end closes the service: the renewal thread has stopped (joined,
+    not just told to stop) and the machine id's key is gone, so another instance may
+    lease it at once."""
+    app = create_app(redis_url, clock=ManualClock(T0), rate_capacity=0)
+    svc = app.state.service
+    lease = svc.lease
+    key = lease._key(lease.machine_id)
+    assert lease._thread.is_alive() and redis_client.get(key).decode() == lease.token
+    with TestClient(app):
+        pass
+    assert not lease._thread.is_alive()
+    assert redis_client.get(key) is None
+    svc.close()  # idempotent
+
+
+def test_closing_a_lease_stops_its_thread_before_the_release(redis_client):
+    """A renewal after the release would find the key gone and take the id back for a
+    whole ttl; close() joins the renewal thread first."""
+    lease = MachineLease(redis_client, "t", "svc-close", ttl=5, ids=4)
+    key = lease._key(lease.machine_id)
+    lease.close()
+    assert not lease._thread.is_alive()
+    assert redis_client.get(key) is None
+
+
+def _resolver(redis_url, redis_client):
+    from sysprims.backends.aio_links import AsyncLinkResolver
+    from sysprims.backends.registry import engine
+
+    store = engine("shortener", "redis")(redis_client, name="batch", namespace="t")
+    for i in range(6):
+        store.create(f"c{i}", f"https://e.com/{i}", "alias", 0, None, 0)
+    return store, AsyncLinkResolver(store, redis_url)
+
+
+def test_redirects_started_together_go_as_one_pipeline_and_count_once(redis_url, redis_client):
+    store, resolver = _resolver(redis_url, redis_client)
+
+    async def main():
+        codes = ["c0", "c1", "c2", "c0", "nope", "c5"]
+        got = await asyncio.gather(*(resolver.resolve(c, 1, True) for c in codes))
+        lone = await resolver.resolve("c3", 1, True)
+        redis_client.script_flush()  # Redis forgot the script: the pipeline loads it and runs those again
+        again = await asyncio.gather(*(resolver.resolve(c, 1, True) for c in ("c4", "c4", "c1")))
+        await resolver.aclose()
+        return got, lone, again
+
+    got, lone, again = asyncio.run(main())
+    assert got == ["https://e.com/0", "https://e.com/1", "https://e.com/2", "https://e.com/0", None, "https://e.com/5"]
+    assert lone == "https://e.com/3" and again == ["https://e.com/4", "https://e.com/4", "https://e.com/1"]
+    assert (resolver.batches, resolver.batched) == (3, 10)  # 6 in one pipeline, 1 alone, 3 in one
+    assert [store.info(f"c{i}", 1).clicks for i in range(6)] == [2, 2, 1, 1, 2, 1]
+
+
+def test_a_batch_whose_gatherer_is_cancelled_still_answers_the_others(redis_url, redis_client):
+    store, resolver = _resolver(redis_url, redis_client)
+
+    async def main():
+        lead = asyncio.ensure_future(resolver.resolve("c0", 1, True))
+        await asyncio.sleep(0)  # the first one is gathering
+        others = [asyncio.ensure_future(resolver.resolve(c, 1, True)) for c in ("c1", "c2")]
+        await asyncio.sleep(0)  # they joined its batch
+        lead.cancel()  # before it sent anything
+        got = await asyncio.gather(*others)
+        await resolver.aclose()
+        return lead, got
+
+    lead, got = asyncio.run(main())
+    assert lead.cancelled() and got == ["https://e.com/1", "https://e.com/2"]
+    assert [store.info(f"c{i}", 1).clicks for i in range(3)] == [0, 1, 1]  # nothing twice, the cancelled one not at all
+
+
+def test_redis_down_fails_every_redirect_of_a_batch_with_backend_error(own_redis):
+    import redis
+
+    from sysprims.errors import BackendError
+
+    client = redis.Redis.from_url(own_redis.url)
+    store, resolver = _resolver(own_redis.url, client)
+
+    async def main():
+        assert await resolver.resolve("c0", 1, True) == "https://e.com/0"
+        own_redis.kill()
+        return await asyncio.gather(*(resolver.resolve(c, 1, True) for c in ("c0", "c1", "c2")),
+                                    return_exceptions=True)
+
+    got = asyncio.run(main())
+    assert all(isinstance(e, BackendError) and "unavailable" in str(e) for e in got), got
+    client.close()

@@ -36,7 +36,8 @@ def COMMAND() -> None:
 @click.option("--allowed-host", "allowed_hosts", multiple=True,
               help="a host name the service answers to (repeatable); other Host headers are 400")
 @click.option("--threadpool/--inline", default=True, show_default=True,
-              help="run store calls in worker threads (a hung store never stalls the event loop) or inline")
+              help="keep store waits off the event loop (worker threads; SQLite redirects inline with a busy "
+                   "timeout of 0, in a thread while the database is locked) or run every store call inline")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
               show_default=True, help="uvicorn log level")
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="log every request (uvicorn)")

@@ -259,7 +259,10 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
 
     async def stats(request: Request) -> Response:
         client_of(request)
-        return JSONResponse(await call(svc.describe))
+        out = await call(svc.describe)
+        if resolver is not None:  # how the redirects reached the store
+            out["redirect_store"] = resolver.stats()
+        return JSONResponse(out)
 
     async def redirect(request: Request) -> Response:
         headers: dict[str, str] = {}
@@ -355,6 +358,7 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
         max_body_bytes=cfg.max_body_bytes, offload=svc.kind != "memory",
         on_replay=lambda scope: svc._bump("replayed")))
 
+    resolver: Any = None
     if not cfg.rate_redirects:  # innermost: both middlewares above still see every redirect
         reserved = {r.path[1:] for r in routes if r.path.count("/") == 1 and "{" not in r.path}
 
@@ -363,6 +367,15 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
             from ..backends.aio_links import AsyncLinkResolver
 
             resolver = AsyncLinkResolver(svc.store, store)
+
+            async def resolve(code: str) -> str | None:
+                return await svc.aresolve(resolver, code)
+        elif svc.kind == "sqlite" and cfg.threadpool and svc.store.path != ":memory:":
+            # on the loop with a busy timeout of 0; a locked database sends the click to a thread
+            from ..backends.aio_links import SQLiteLinkResolver
+
+            resolver = SQLiteLinkResolver(svc.store)
+            svc.on_close(resolver.close)
 
             async def resolve(code: str) -> str | None:
                 return await svc.aresolve(resolver, code)
@@ -384,4 +397,5 @@ def create_app(store: Any = None, *, settings: ServiceSettings | None = None, cl
     )
     app.state.service = svc
     app.state.openapi = spec
+    app.state.redirect_resolver = resolver  # the redirects' own store path, if any
     return app

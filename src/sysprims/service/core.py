@@ -65,7 +65,7 @@ class MachineLease:
     first free id (starting after a shared counter, so restarts spread over the
     ids); renewed every ``ttl/3`` by a daemon thread with a compare-and-expire
     script (which takes the id back if its key vanished, e.g. after a Redis
-    restart, and nobody else took it), released on :meth:`close`. If a renewal finds the id taken over (the
+    restart, and nobody else took it), stopped and released on :meth:`close`. If a renewal finds the id taken over (the
     instance stalled longer than ``ttl``), the loss is logged: codes stay unique
     anyway, because the store refuses a taken code and the shortener draws a new ID.
     """
@@ -109,8 +109,13 @@ class MachineLease:
             except Exception as exc:  # keep renewing through Redis hiccups
                 log.warning("machine id lease renewal failed: %s", exc)
 
-    def close(self) -> None:
+    def close(self, join_timeout: float = 10.0) -> None:
+        """Stop renewing, then give the id back. The renewal thread is joined first
+        (for at most ``join_timeout`` s, a renewal stuck on a hung Redis): a renewal
+        running after the release would find the key gone and take the id back."""
         self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(join_timeout)
         try:
             self._release(self.client, [self._key(self.machine_id)], [self.token])
         except Exception:  # pragma: no cover - best effort on shutdown
@@ -137,6 +142,7 @@ class ShortenerService:
     def __init__(self, store: Any = None, *, settings: ServiceSettings | None = None, clock: Any = None):
         self.settings = s = settings if settings is not None else ServiceSettings()
         self._closed = False
+        self._on_close: list[Any] = []
         self.clock = resolve_clock(clock)
         self.kind = store_kind(store)
         self.lease: MachineLease | None = None
@@ -365,7 +371,8 @@ class ShortenerService:
 
     async def aresolve(self, resolver: Any, code: str) -> str | None:
         """:meth:`resolve` of a counted redirect with the store call awaited on
-        ``resolver`` (:class:`~sysprims.backends.aio_links.AsyncLinkResolver`); the
+        ``resolver`` (:class:`~sysprims.backends.aio_links.AsyncLinkResolver` or
+        :class:`~sysprims.backends.aio_links.SQLiteLinkResolver`); the
         click buckets' periodic write runs in a worker thread."""
         if CODE_RE.fullmatch(code) is None:
             self._bump("not_found")
@@ -438,11 +445,17 @@ class ShortenerService:
         with self._stats_lock:
             return dict(self.stats)
 
+    def on_close(self, fn: Any) -> None:
+        """Call ``fn()`` first when the service closes (a resolver's own connection)."""
+        self._on_close.append(fn)
+
     def close(self) -> None:
         """Release the machine-id lease and close every store (idempotent)."""
         if self._closed:
             return
         self._closed = True
+        for fn in self._on_close:
+            fn()
         if self.lease is not None:
             self.lease.close()
             self.lease = None
