@@ -265,7 +265,7 @@ def part_dask(path: Path, tiny: Path, rows: int, out_dir: Path, workers: int | N
     print(f"\n(c) Dask on {rows:,} rows: --scheduler processes vs one process ({os.cpu_count()} cores)")
     out, wall_one, _ = run_measured(cli("bloom", "build", path, "-c", "user", "-o", out_dir / "one.bloom"))
     one = cli_rate(out)[1]
-    out, wall_dask, _ = run_measured(cli("bloom", "build", path, "-c", "user", "--scheduler", "processes",
+    out, wall_dask, _ = run_measured(cli("bloom", "build", path, "-c", "user", "--scheduler", "processes", "--cluster-min-rows", 0,
                                          "-o", out_dir / "dask.bloom"))
     dsk = dask_seconds(out)
     same = (out_dir / "one.bloom").read_bytes() == (out_dir / "dask.bloom").read_bytes()
@@ -403,7 +403,7 @@ def part_dask_crossover(files: list[Path], per_file: int, out_dir: Path) -> None
         names = [str(f) for f in subset]
         out, _, cpu_one = run_cpu(cli("bloom", "build", *names, "-c", "user", "-o", out_dir / "one.bloom"))
         one = _timed(out)
-        out, _, _ = run_cpu(cli("bloom", "build", *names, "-c", "user", "--scheduler", "processes",
+        out, _, _ = run_cpu(cli("bloom", "build", *names, "-c", "user", "--scheduler", "processes", "--cluster-min-rows", 0,
                                 "-o", out_dir / "dask.bloom"))
         dsk = dask_seconds(out)
         same = (out_dir / "one.bloom").read_bytes() == (out_dir / "dask.bloom").read_bytes()

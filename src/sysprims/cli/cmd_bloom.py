@@ -42,7 +42,14 @@ def COMMAND() -> None:
               help="bit layout: standard (the smallest), blocked, or split_block (the fastest on large filters) "
                    "[default: standard]")
 @click.option("--seed", type=int, default=0, show_default=True, help="hash seed (filters combine only with an equal seed)")
-@click.option("--scheduler", default=None, help="build on Dask: a scheduler address, or 'processes' for a local cluster")
+@click.option("--scheduler", default=None,
+              help="build on Dask: a scheduler address, or 'processes' for a local cluster (started only "
+                   "for inputs of at least --cluster-min-rows keys)")
+@click.option("--cluster-min-rows", type=click.IntRange(min=0), default=None,
+              help="with --scheduler processes: below this many keys (the capacity) build in this process "
+                   "instead, since a local cluster's start and per-worker kernel loading cost more than it "
+                   "saves; 0 always starts it [default: about where it starts to pay on this machine's cores, "
+                   "see docs/cli.md]")
 @click.option("-o", "--output", required=True, help="output filter file")
 def build(
     input_path,
@@ -55,6 +62,7 @@ def build(
     layout,
     seed,
     scheduler,
+    cluster_min_rows,
     output,
 ):
     """Build a Bloom filter from the keys of INPUT ('-' for standard input)."""
@@ -67,20 +75,20 @@ def build(
     timer = Timer()
     if capacity is None:
         capacity = _count_rows(input_path, column, fmt, batch_rows)
-    if scheduler:
-        from ..dask import build_bloom
-        from ._dask import dask_collection, dask_scheduler
+    if scheduler == "processes":
+        from ._dask import local_cluster_pays
 
+        if not local_cluster_pays(capacity, cluster_min_rows):
+            scheduler = None
+    if scheduler:
+        from ..dask import build_bloom_files
+        from ._dask import dask_files, dask_scheduler
+
+        files = dask_files(input_path, column, fmt)
         with dask_scheduler(scheduler) as sched:
-            bf = build_bloom(
-                dask_collection(input_path, column, fmt),
-                column=None,
-                capacity=capacity,
-                false_positive_rate=false_positive_rate,
-                seed=seed,
-                layout=layout,
-                scheduler=sched,
-            )
+            bf = build_bloom_files(files, capacity=capacity, false_positive_rate=false_positive_rate,
+                                   column=column, format=fmt, seed=seed, layout=layout,
+                                   batch_rows=batch_rows, scheduler=sched)  # fmt: skip
         rows = None
     else:
         from ..hashing import hash_keys
