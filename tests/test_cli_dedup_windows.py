@@ -235,3 +235,28 @@ def test_test_and_add_kernel_catches_every_repeat_against_a_set(layout):
     false_drops = int(seen[first].sum())
     assert false_drops <= 3 * 0.01 * first.sum()  # false positives only, below 3x the target rate
     assert bf.contains_many(keys).all()  # every key was added
+
+
+@pytest.mark.parametrize("source", ["ev.txt", "ev.parquet"])
+def test_dedup_progress_counts_rows(files, capsys, monkeypatch, source):
+    """The progress bar advances by the rows of each batch (the hashed batches travel
+    with their table), for text and for columnar inputs."""
+    import contextlib
+
+    d, users, *_ = files
+    updates = []
+
+    @contextlib.contextmanager
+    def recording(total=None, desc=""):
+        class Bar:
+            def update(self, n):
+                if desc == "bloom dedup":  # not the first pass that counts a text input's rows
+                    updates.append(n)
+
+        yield Bar()
+
+    monkeypatch.setattr("sysprims.cli._common.progress", recording)
+    col = ["-c", "user"] if source.endswith(".parquet") else []
+    code, _, err = run(["bloom", "dedup", d / source, *col, "--batch-rows", 1000], capsys)
+    assert code == 0, err
+    assert sum(updates) == len(users) and max(updates) == 1000

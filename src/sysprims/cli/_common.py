@@ -45,7 +45,8 @@ def stream_keys(
 
     The next batches are read and decoded in a background thread while the
     caller uses this one; ``prepare`` (for example hashing: anything with a
-    ``len``) runs on each batch in a second thread, and its result is yielded:
+    ``len``, or a tuple whose first item is a table) runs on each batch in a second
+    thread, and its result is yielded:
     reading, preparing and the caller's work then overlap (three stages, each
     at most one batch ahead of the next)."""
     info = input_info(path, fmt)
@@ -55,7 +56,7 @@ def stream_keys(
     with progress(total=info.rows, desc=desc) as bar:
         for item in readahead(batches, depth=1 if prepare is not None else 2):
             yield item
-            bar.update(len(item))
+            bar.update(item[0].num_rows if isinstance(item, tuple) else len(item))
 
 
 def stream_tables(
