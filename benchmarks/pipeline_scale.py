@@ -265,7 +265,7 @@ def part_dask(path: Path, tiny: Path, rows: int, out_dir: Path, workers: int | N
     print(f"\n(c) Dask on {rows:,} rows: --scheduler processes vs one process ({os.cpu_count()} cores)")
     out, wall_one, _ = run_measured(cli("bloom", "build", path, "-c", "user", "-o", out_dir / "one.bloom"))
     one = cli_rate(out)[1]
-    out, wall_dask, _ = run_measured(cli("bloom", "build", path, "-c", "user", "--scheduler", "processes",
+    out, wall_dask, _ = run_measured(cli("bloom", "build", path, "-c", "user", "--scheduler", "processes", "--cluster-min-rows", 0,
                                          "-o", out_dir / "dask.bloom"))
     dsk = dask_seconds(out)
     same = (out_dir / "one.bloom").read_bytes() == (out_dir / "dask.bloom").read_bytes()
@@ -403,7 +403,7 @@ def part_dask_crossover(files: list[Path], per_file: int, out_dir: Path) -> None
         names = [str(f) for f in subset]
         out, _, cpu_one = run_cpu(cli("bloom", "build", *names, "-c", "user", "-o", out_dir / "one.bloom"))
         one = _timed(out)
-        out, _, _ = run_cpu(cli("bloom", "build", *names, "-c", "user", "--scheduler", "processes",
+        out, _, _ = run_cpu(cli("bloom", "build", *names, "-c", "user", "--scheduler", "processes", "--cluster-min-rows", 0,
                                 "-o", out_dir / "dask.bloom"))
         dsk = dask_seconds(out)
         same = (out_dir / "one.bloom").read_bytes() == (out_dir / "dask.bloom").read_bytes()
@@ -412,6 +412,11 @@ def part_dask_crossover(files: list[Path], per_file: int, out_dir: Path) -> None
         print(f"  {n:>12,} rows: one process {one:6.2f} s, --scheduler processes {dsk:6.2f} s "
               f"(cluster start and each worker's imports and kernel loading included) = "
               f"{one / dsk:.2f} x; byte-identical: {same}")
+    worker_kernel_loading()
+    from sysprims.cli._dask import default_cluster_min_rows
+
+    print(f"  the CLI's default --cluster-min-rows here: {default_cluster_min_rows():,} keys "
+          f"(below it --scheduler processes builds in one process)")
     (n0, (o0, d0)), (n1, (o1, d1)) = sorted(points.items())
     slope_one, slope_dask = (o1 - o0) / (n1 - n0), (d1 - d0) / (n1 - n0)
     fixed_one, fixed_dask = o0 - slope_one * n0, d0 - slope_dask * n0
@@ -421,6 +426,35 @@ def part_dask_crossover(files: list[Path], per_file: int, out_dir: Path) -> None
         print(f"  Dask starts to pay beyond about {(fixed_dask - fixed_one) / (slope_one - slope_dask):,.0f} rows")
     else:
         print("  Dask does not pay at any size on this machine: its per-row cost is not below one process's")
+
+
+def _load_in_worker() -> tuple[float, float]:
+    """(wall, CPU) seconds a worker takes to import and load the build's kernels (what
+    is left of it when the preload already runs)."""
+    c, w = time.process_time(), time.perf_counter()
+    from sysprims.cli._dask_worker import _load_kernels
+
+    _load_kernels()
+    return time.perf_counter() - w, time.process_time() - c
+
+
+def worker_kernel_loading() -> None:
+    """Per-worker kernel loading on a fresh LocalCluster, without and with the CLI's preload."""
+    import distributed
+
+    for label, preload in (("no preload", []), ("CLI preload", ["sysprims.cli._dask_worker"])):
+        t = time.perf_counter()
+        with distributed.LocalCluster(processes=True, dashboard_address=None, preload=preload) as cluster, \
+                distributed.Client(cluster) as client:
+            start = time.perf_counter() - t
+            t = time.perf_counter()
+            got = client.run(_load_in_worker)
+            first = time.perf_counter() - t
+            t = time.perf_counter()
+        close = time.perf_counter() - t
+        per = ", ".join(f"{w:.2f} s wall / {c:.2f} s CPU" for w, c in got.values())
+        print(f"  {label:12}: cluster start {start:.2f} s; kernel loading per worker {per}; "
+              f"first call returned after {first:.2f} s; teardown {close:.2f} s")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -118,3 +118,26 @@ def test_blocked_flag_and_another_layout_is_a_usage_error(parts, capsys):
     code, _, err = run(["bloom", "build", folder / "part-0.parquet", "-c", "user", "--blocked",
                         "--layout", "split_block", "-o", folder / "x.bloom"], capsys)  # fmt: skip
     assert code == 2 and "--blocked" in err
+
+
+def test_scheduler_processes_below_the_cluster_size_builds_in_this_process(parts, capsys, monkeypatch):
+    folder, _, keys = parts
+    out = folder / "f.bloom"
+
+    def no_cluster(spec):  # a LocalCluster must not start for 1,000 keys
+        raise AssertionError(f"a cluster was started for {spec}")
+
+    monkeypatch.setattr("sysprims.cli._dask.dask_scheduler", no_cluster)
+    code, stdout, err = run(["bloom", "build", folder / "part-*.parquet", "-c", "user", "--scheduler", "processes",
+                             "--cluster-min-rows", 1001, "-o", out], capsys)  # fmt: skip
+    assert code == 0, err
+    assert "below --cluster-min-rows 1,001" in err and f"{len(keys):,} rows in" in stdout
+    assert BloomFilter.load(out) == _expected_filter(keys, len(keys))
+
+
+def test_default_cluster_size_grows_as_cores_shrink():
+    from sysprims.cli._dask import CLUSTER_MIN_ROWS_PER_EXTRA_CORE, default_cluster_min_rows
+
+    assert default_cluster_min_rows(2) == CLUSTER_MIN_ROWS_PER_EXTRA_CORE
+    assert default_cluster_min_rows(5) == CLUSTER_MIN_ROWS_PER_EXTRA_CORE // 4
+    assert default_cluster_min_rows(1) > 10**18  # one core: never

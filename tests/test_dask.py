@@ -86,3 +86,55 @@ def test_bad_arguments(frame):
         build_bloom([1, 2, 3], capacity=10)
     with pytest.raises(InvalidParameterError, match="split_every"):
         build_countmin(ddf["user"], width=10, depth=2, split_every=1)
+
+
+def _parquet_parts(tmp_path, sizes, row_group):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    paths, keys, start = [], [], 0
+    for i, n in enumerate(sizes):
+        p = tmp_path / f"part-{i}.parquet"
+        ks = [f"user-{j}" for j in range(start, start + n)]
+        pq.write_table(pa.table({"user": ks}), p, row_group_size=row_group)
+        paths.append(str(p))
+        keys += ks
+        start += n
+    return paths, keys
+
+
+def test_file_units_cover_every_row_group_once_in_balanced_groups(tmp_path):
+    from sysprims.dask import file_units
+
+    paths, _ = _parquet_parts(tmp_path, [1000, 1000, 1000, 1000], row_group=250)
+    groups = file_units(paths, parts=2)
+    assert groups == [[(paths[0], None), (paths[1], None)], [(paths[2], None), (paths[3], None)]]
+    one = file_units(paths[:1], parts=2)  # fewer files than parts: cut between row groups
+    assert one == [[(paths[0], [0, 1])], [(paths[0], [2, 3])]]
+    assert file_units(paths[:1], parts=8) == [[(paths[0], [i])] for i in range(4)]
+    assert file_units(paths, parts=1) == [[(p, None) for p in paths]]
+
+
+@pytest.mark.parametrize("sizes, tasks", [([3000, 1, 2500, 0], None), ([5000], 3)])
+def test_bloom_from_files_is_byte_identical_to_local(client, tmp_path, sizes, tasks):
+    from sysprims.dask import build_bloom_files
+
+    paths, keys = _parquet_parts(tmp_path, sizes, row_group=700)
+    local = BloomFilter.for_capacity(len(keys), 0.01, seed=4, layout="split_block")
+    local.add_many(keys)
+    built = build_bloom_files(paths, capacity=len(keys), column="user", seed=4, layout="split_block",
+                              batch_rows=512, tasks=tasks, scheduler=client)  # fmt: skip
+    assert built.to_bytes() == local.to_bytes()
+
+
+def test_countmin_from_files_equals_local(tmp_path):
+    from sysprims.dask import _Factory, _merge, build_from_files
+
+    paths, keys = _parquet_parts(tmp_path, [900, 1100], row_group=300)
+    paths.append(paths[0])  # the first file twice: its keys count twice
+    built = build_from_files(paths, _Factory("countmin", "CountMinSketch", None, 500, 3, seed=2), merge=_merge,
+                             column="user", method="update_many", tasks=2, scheduler="threads")  # fmt: skip
+    expect = CountMinSketch(500, 3, seed=2)
+    expect.update_many(keys)
+    expect.update_many(keys[:900])
+    assert built.to_bytes() == expect.to_bytes() and built.total == len(keys) + 900

@@ -217,3 +217,27 @@ def test_readahead_closed_early_stops_and_closes_the_producer():
     it.close()  # returns once the producer has stopped
     assert closed.is_set()
     assert len(produced) <= 3 + 2 + 2  # taken + queued + the one in hand, never the whole source
+
+
+def test_parquet_row_groups_reads_just_those(tmp_path):
+    from sysprims.errors import InvalidParameterError
+
+    (path,), keys = _parts(tmp_path, [350], row_group=100)  # row groups of 100, 100, 100, 50
+    assert values(path, "user", row_groups=[3, 1]) == keys[300:] + keys[100:200]
+    assert values(path, "user", row_groups=[0], batch_rows=30) == keys[:100]
+    assert values(path, "user", row_groups=[]) == []
+    with pytest.raises(InvalidParameterError, match="no row group 4"):
+        values(path, "user", row_groups=[4])
+    with pytest.raises(InvalidParameterError, match="one Parquet file"):
+        values([path, path], "user", row_groups=[0])
+    csv = tmp_path / "k.csv"
+    csv.write_text("user\na\n")
+    with pytest.raises(InvalidParameterError, match="Parquet input"):
+        list(iter_columns(csv, ["user"], row_groups=[0]))
+
+
+def test_prepared_runs_prepare_on_every_batch_in_order():
+    from sysprims.io import prepared, readahead
+
+    out = list(readahead(prepared(iter(range(50)), lambda x: x * x), depth=1))
+    assert out == [x * x for x in range(50)]

@@ -24,7 +24,17 @@ from ._deps import require
 from ._validate import check_int
 from .errors import InvalidParameterError
 
-__all__ = ["build", "build_bloom", "build_countmin", "build_topk", "build_trending", "tree_reduce"]
+__all__ = [
+    "build",
+    "build_bloom",
+    "build_bloom_files",
+    "build_countmin",
+    "build_from_files",
+    "build_topk",
+    "build_trending",
+    "file_units",
+    "tree_reduce",
+]
 
 
 def _partition_keys(part: Any) -> Any:
@@ -258,3 +268,128 @@ def build_trending(
     parts = frame[[key, time]].to_delayed()
     sketches = [dask.delayed(_build_trending_partition, pure=True)(p, factory, key, time) for p in parts]
     return _compute(tree_reduce(sketches, _merge, split_every), scheduler)
+
+
+# ------------------------------------------------------------- from files
+
+
+def file_units(paths: list[str], format: str = "auto", parts: int = 1) -> list[list[tuple[str, list[int] | None]]]:
+    """Split local files into ``parts`` groups of about equal rows (Parquet, from the
+    footers) or bytes (text, CSV): each group is a list of ``(path, row_groups)``, with
+    ``row_groups`` None for a whole file. A Parquet file is cut between row groups only
+    when there are fewer files than parts. Groups keep the files' order."""
+    from .io import detect_format
+
+    parts = check_int("parts", parts, min=1)
+    units: list[tuple[str, list[int] | None, int]] = []
+    for path in paths:
+        if detect_format(path, format) == "parquet":
+            pq = require("pyarrow.parquet", "arrow")
+            meta = pq.ParquetFile(path).metadata
+            if len(paths) < parts and meta.num_row_groups > 1:
+                units.extend((path, [i], meta.row_group(i).num_rows) for i in range(meta.num_row_groups))
+            else:
+                units.append((path, None, meta.num_rows))
+        else:
+            import os
+
+            units.append((path, None, os.path.getsize(path)))
+    total = sum(u[2] for u in units) or 1
+    groups: list[list[tuple[str, list[int] | None]]] = [[] for _ in range(min(parts, len(units)))]
+    done = 0
+    for path, rgs, size in units:
+        g = min(len(groups) - 1, done * len(groups) // total)
+        if groups[g] and groups[g][-1][0] == path and rgs is not None:
+            last = groups[g][-1][1]
+            assert last is not None  # a row-group unit follows a row-group unit of the same file
+            last.extend(rgs)
+        else:
+            groups[g].append((path, rgs))
+        done += size
+    return [g for g in groups if g]
+
+
+def _build_units(units: list[tuple[str, list[int] | None]], column: str | None, format: str, batch_rows: int,
+                 factory: Callable[[], Any], method: str, prehash: bool) -> Any:
+    """One sketch fed the keys of ``units`` in a worker: read ahead in one thread,
+    hashed (``prehash``) in a second, fed to ``method`` in this one."""
+    from .io import iter_column, prepared, readahead
+
+    sketch = factory()
+    feed = getattr(sketch, method)
+    for path, row_groups in units:
+        batches: Any = iter_column(path, column, format=format, batch_rows=batch_rows, row_groups=row_groups)
+        if prehash:
+            from .hashing import hash_keys
+
+            batches = prepared(batches, lambda arr: hash_keys(arr, sketch.seed))
+        for batch in readahead(batches, depth=1):
+            feed(batch)
+    return sketch
+
+
+def build_from_files(
+    paths: Any,
+    factory: Callable[[], Any],
+    *,
+    merge: Callable[[Any, Any], Any],
+    column: str | None = None,
+    format: str = "auto",
+    batch_rows: int | None = None,
+    method: str = "add_many",
+    tasks: int | None = None,
+    split_every: int = 8,
+    scheduler: Any = None,
+    prehash: bool = False,
+) -> Any:
+    """One sketch per group of local files (see :func:`file_units`), read in the workers
+    with :func:`sysprims.io.iter_column` (no Dask DataFrame, no pandas), merged with
+    ``merge``. ``tasks`` (default: the client's workers, else the cores) is the number
+    of groups: one full-size sketch per task is shipped to the merge, so fewer and
+    larger tasks cost less than one per partition. The paths must be readable by
+    every worker."""
+    import os
+
+    from .io import expand_inputs
+    from .io.readers import DEFAULT_BATCH_ROWS
+
+    dask = require("dask")
+    files = expand_inputs(paths)
+    if "-" in files:
+        raise InvalidParameterError("a Dask build needs files, not standard input")
+    if tasks is None:
+        tasks = _workers(scheduler) or os.cpu_count() or 1
+    groups = file_units(files, format, tasks)
+    rows = check_int("batch_rows", DEFAULT_BATCH_ROWS if batch_rows is None else batch_rows, min=1)
+    sketches = [dask.delayed(_build_units, pure=True)(g, column, format, rows, factory, method, prehash)
+                for g in groups]  # fmt: skip
+    return _compute(tree_reduce(sketches, merge, split_every), scheduler)
+
+
+def _workers(scheduler: Any) -> int:
+    info = getattr(scheduler, "scheduler_info", None)
+    if info is None:
+        return 0
+    return len(info().get("workers", {}))
+
+
+def build_bloom_files(
+    paths: Any,
+    *,
+    capacity: int,
+    false_positive_rate: float = 0.01,
+    column: str | None = None,
+    format: str = "auto",
+    seed: int = 0,
+    layout: str | None = None,
+    batch_rows: int | None = None,
+    tasks: int | None = None,
+    scheduler: Any = None,
+) -> Any:
+    """:func:`build_bloom` over local files read by the workers themselves (see
+    :func:`build_from_files`); byte-identical to the one-process build."""
+    factory = _Factory("bloom", "BloomFilter", "for_capacity", capacity, false_positive_rate, seed=seed,
+                       layout=layout)
+    factory()
+    return build_from_files(paths, factory, merge=_union, column=column, format=format, batch_rows=batch_rows,
+                            tasks=tasks, scheduler=scheduler, prehash=True)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 
 from ..errors import SerializationError, SysprimsError
-from ..io import atomic_output, input_info, iter_column, iter_columns, progress, readahead
+from ..io import atomic_output, input_info, iter_column, iter_columns, prepared, progress, readahead
 
 FORMATS = click.Choice(["auto", "text", "csv", "tsv", "parquet"])
 
@@ -45,27 +45,18 @@ def stream_keys(
 
     The next batches are read and decoded in a background thread while the
     caller uses this one; ``prepare`` (for example hashing: anything with a
-    ``len``) runs on each batch in a second thread, and its result is yielded:
+    ``len``, or a tuple whose first item is a table) runs on each batch in a second
+    thread, and its result is yielded:
     reading, preparing and the caller's work then overlap (three stages, each
     at most one batch ahead of the next)."""
     info = input_info(path, fmt)
     batches: Iterator[Any] = iter_column(path, column, format=fmt, batch_rows=batch_rows)
     if prepare is not None:
-        batches = _prepared(batches, prepare)
+        batches = prepared(batches, prepare)
     with progress(total=info.rows, desc=desc) as bar:
         for item in readahead(batches, depth=1 if prepare is not None else 2):
             yield item
-            bar.update(len(item))
-
-
-def _prepared(batches: Iterator[Any], prepare: Callable[[Any], Any]) -> Generator[Any, None, None]:
-    """``prepare`` of every batch, the batches read one ahead in their own thread."""
-    source = readahead(batches, depth=1)
-    try:
-        for batch in source:
-            yield prepare(batch)
-    finally:
-        source.close()  # stops the reading thread when the caller stops early
+            bar.update(item[0].num_rows if isinstance(item, tuple) else len(item))
 
 
 def stream_tables(

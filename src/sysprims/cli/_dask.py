@@ -6,6 +6,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+import click
+
 from .._deps import require
 from ..io import detect_format, expand_inputs
 from ..io.readers import InputError
@@ -44,6 +46,51 @@ def dask_collection(path: str | list[str], column: str | None, fmt: str) -> Any:
     return frame[column]
 
 
+def dask_files(path: str | list[str], column: str | None, fmt: str) -> list[str]:
+    """The files of ``path`` for a Dask build whose workers read them, checked here
+    first (the column of the first file), so a mistake fails before a cluster starts."""
+    from ..io import iter_column
+
+    paths = expand_inputs(path)
+    if "-" in paths:
+        raise InputError("--scheduler needs a file (or a glob of files), not standard input")
+    for _ in iter_column(paths[0], column, format=fmt, batch_rows=1):
+        break
+    return paths
+
+
+#: Keys per core beyond the first from which ``--scheduler processes`` (a LocalCluster of
+#: one worker per core) starts a cluster. Below it the cluster's start and teardown and
+#: each worker's imports and kernel loading cost more than the extra cores save, since one
+#: process already overlaps reading, hashing and setting bits in three threads. On this
+#: project's shared 2-core machine benchmarks/pipeline_scale.py --main-job found no size
+#: where the cluster pays (docs/cli.md), hence a default that keeps 2 cores in one process
+#: up to 1G keys; ``--cluster-min-rows 0`` forces a cluster.
+CLUSTER_MIN_ROWS_PER_EXTRA_CORE = 1_000_000_000
+
+
+def default_cluster_min_rows(cores: int | None = None) -> int:
+    """The default ``--cluster-min-rows`` for ``cores`` (default: this machine's)."""
+    import os
+
+    extra = max((cores or os.cpu_count() or 1) - 1, 0)
+    if extra == 0:
+        return 2**63 - 1  # one core: a cluster never pays
+    return CLUSTER_MIN_ROWS_PER_EXTRA_CORE // extra
+
+
+def local_cluster_pays(keys: int, min_rows: int | None) -> bool:
+    """Whether ``--scheduler processes`` should start a local cluster for ``keys`` keys;
+    when not, says so on standard error (the build then runs in this process)."""
+    limit = default_cluster_min_rows() if min_rows is None else min_rows
+    if keys >= limit:
+        return True
+    click.echo(f"--scheduler processes: {keys:,} keys is below --cluster-min-rows {limit:,} (a local cluster's "
+               "start and per-worker kernel loading would cost more than its workers save); building in this "
+               "process, to the same file (--cluster-min-rows 0 forces a cluster)", err=True)  # fmt: skip
+    return False
+
+
 @contextlib.contextmanager
 def dask_scheduler(spec: str) -> Iterator[Any]:
     """'processes' starts a LocalCluster; 'threads'/'sync' are Dask's local
@@ -53,7 +100,9 @@ def dask_scheduler(spec: str) -> Iterator[Any]:
         return
     distributed = require("distributed", "dask")
     if spec == "processes":
-        with distributed.LocalCluster(processes=True, dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        # workers start loading the build's kernels at once (see _dask_worker)
+        with distributed.LocalCluster(processes=True, dashboard_address=None, preload=[f"{__package__}._dask_worker"]) \
+                as cluster, distributed.Client(cluster) as client:  # fmt: skip
             yield client
         return
     with distributed.Client(spec) as client:

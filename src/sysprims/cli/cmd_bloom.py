@@ -42,7 +42,14 @@ def COMMAND() -> None:
               help="bit layout: standard (the smallest), blocked, or split_block (the fastest on large filters) "
                    "[default: standard]")
 @click.option("--seed", type=int, default=0, show_default=True, help="hash seed (filters combine only with an equal seed)")
-@click.option("--scheduler", default=None, help="build on Dask: a scheduler address, or 'processes' for a local cluster")
+@click.option("--scheduler", default=None,
+              help="build on Dask: a scheduler address, or 'processes' for a local cluster (started only "
+                   "for inputs of at least --cluster-min-rows keys)")
+@click.option("--cluster-min-rows", type=click.IntRange(min=0), default=None,
+              help="with --scheduler processes: below this many keys (the capacity) build in this process "
+                   "instead, since a local cluster's start and per-worker kernel loading cost more than it "
+                   "saves; 0 always starts it [default: about where it starts to pay on this machine's cores, "
+                   "see docs/cli.md]")
 @click.option("-o", "--output", required=True, help="output filter file")
 def build(
     input_path,
@@ -55,6 +62,7 @@ def build(
     layout,
     seed,
     scheduler,
+    cluster_min_rows,
     output,
 ):
     """Build a Bloom filter from the keys of INPUT ('-' for standard input)."""
@@ -67,20 +75,20 @@ def build(
     timer = Timer()
     if capacity is None:
         capacity = _count_rows(input_path, column, fmt, batch_rows)
-    if scheduler:
-        from ..dask import build_bloom
-        from ._dask import dask_collection, dask_scheduler
+    if scheduler == "processes":
+        from ._dask import local_cluster_pays
 
+        if not local_cluster_pays(capacity, cluster_min_rows):
+            scheduler = None
+    if scheduler:
+        from ..dask import build_bloom_files
+        from ._dask import dask_files, dask_scheduler
+
+        files = dask_files(input_path, column, fmt)
         with dask_scheduler(scheduler) as sched:
-            bf = build_bloom(
-                dask_collection(input_path, column, fmt),
-                column=None,
-                capacity=capacity,
-                false_positive_rate=false_positive_rate,
-                seed=seed,
-                layout=layout,
-                scheduler=sched,
-            )
+            bf = build_bloom_files(files, capacity=capacity, false_positive_rate=false_positive_rate,
+                                   column=column, format=fmt, seed=seed, layout=layout,
+                                   batch_rows=batch_rows, scheduler=sched)  # fmt: skip
         rows = None
     else:
         from ..hashing import hash_keys
@@ -183,6 +191,10 @@ def dedup(input_path, column, fmt, batch_rows, capacity, false_positive_rate, se
     bf = BloomFilter.for_capacity(capacity, false_positive_rate, seed=seed)
     timer = Timer()
     totals = {"rows": 0, "kept": 0, "false_drops": 0.0}
+    key_column = column or "key"
+
+    def hashed(table):  # runs in the read-ahead thread, while this one tests the previous batch
+        return hashes_for(table.column(key_column), seed, "bloom dedup")
 
     def kept_tables():
         from .._kernels.dedup import bloom_test_and_add
@@ -190,15 +202,15 @@ def dedup(input_path, column, fmt, batch_rows, capacity, false_positive_rate, se
         k, m = np.int64(bf.num_hash_functions), np.uint64(bf._marg)
         layout_id, bits = bf._b, bf._bits
         fp_now = bf.estimated_false_positive_rate()
-        for table in _stream_rows(input_path, column, fmt, batch_rows, every_column=bool(output)):
-            keys = table.column(column or "key")
-            seen = np.zeros(len(keys), dtype=np.bool_)
-            bloom_test_and_add(hashes_for(keys, seed, "bloom dedup"), k, m, layout_id, bits, seen)
+        for table, hashes in _stream_rows(input_path, column, fmt, batch_rows, every_column=bool(output),
+                                          prepare=hashed):  # fmt: skip
+            seen = np.zeros(hashes.shape[0], dtype=np.bool_)
+            bloom_test_and_add(hashes, k, m, layout_id, bits, seen)
             keep = ~seen
             kept = int(keep.sum())
             fp_before, fp_now = fp_now, bf.estimated_false_positive_rate()
             fp = (fp_before + fp_now) / 2  # each new key of the batch met a filter between the two
-            totals["rows"] += len(keys)
+            totals["rows"] += len(seen)
             totals["kept"] += kept
             totals["false_drops"] += kept * fp / (1.0 - fp) if fp < 1 else float(kept)
             yield table.filter(pa.array(keep))
@@ -219,9 +231,10 @@ def dedup(input_path, column, fmt, batch_rows, capacity, false_positive_rate, se
         click.echo(f"wrote {output}")
 
 
-def _stream_rows(input_path, column, fmt, batch_rows, *, every_column=True):
-    """Every column of INPUT (or just the key column), batch by batch (a text input
-    is one column, ``key``)."""
+def _stream_rows(input_path, column, fmt, batch_rows, *, every_column=True, prepare=None):
+    """``(table, prepare(table))`` of every column of INPUT (or just the key column),
+    batch by batch, ``prepare`` running in the read-ahead thread (a text input is one
+    column, ``key``)."""
     import pyarrow as pa
 
     from ..io import detect_format, expand_inputs
@@ -231,14 +244,17 @@ def _stream_rows(input_path, column, fmt, batch_rows, *, every_column=True):
     if kind == "text":
         if column is not None:
             raise click.UsageError("--column does not apply to a text input (one key per line)")
-        for arr in stream_keys(input_path, None, fmt, batch_rows, "bloom dedup"):
-            yield pa.table({"key": arr})
+
+        def one_column(arr):
+            table = pa.table({"key": arr})
+            return table, prepare(table)
+
+        yield from stream_keys(input_path, None, fmt, batch_rows, "bloom dedup", prepare=one_column)
         return
     if column is None:
         raise click.UsageError(f"a {kind} input needs --column")
-    yield from stream_tables(
-        input_path, _all_columns(first, kind, column), fmt, batch_rows, "bloom dedup"
-    )
+    columns = _all_columns(first, kind, column) if every_column else [column]
+    yield from stream_tables(input_path, columns, fmt, batch_rows, "bloom dedup", prepare=prepare)
 
 
 def _all_columns(path, kind, column):

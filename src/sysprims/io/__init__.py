@@ -2,7 +2,7 @@
 
 from .output import atomic_output, progress
 from .readers import InputError, InputInfo, detect_format, input_info, iter_column, iter_columns
-from .sources import expand_inputs, readahead
+from .sources import expand_inputs, prepared, readahead
 
 __all__ = [
     "InputError",
@@ -14,5 +14,6 @@ __all__ = [
     "iter_column",
     "iter_columns",
     "progress",
+    "prepared",
     "readahead",
 ]

@@ -88,6 +88,7 @@ def iter_column(
     *,
     format: str = "auto",
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    row_groups: list[int] | None = None,
 ) -> Iterator[Any]:
     """Yield the values of ``column`` as pyarrow arrays of at most ``batch_rows``.
 
@@ -95,9 +96,12 @@ def iter_column(
     other, in the order :func:`~sysprims.io.sources.expand_inputs` gives).
     For text input ``column`` must be None (each line is a key). For CSV and
     Parquet it is required; a missing column names the available ones.
+    ``row_groups`` (one Parquet file only) reads just those row groups, in that order.
     """
     paths = expand_inputs(path)
     if len(paths) > 1:
+        if row_groups is not None:
+            raise InvalidParameterError("row_groups applies to one Parquet file, not several inputs")
         for p in paths:
             yield from iter_column(p, column, format=format, batch_rows=batch_rows)
         return
@@ -111,7 +115,7 @@ def iter_column(
     if column is None:
         raise InputError(f"a {fmt} input needs a column name (--column)")
     row = 0
-    for table in iter_columns(path, [column], format=fmt, batch_rows=batch_rows):
+    for table in iter_columns(path, [column], format=fmt, batch_rows=batch_rows, row_groups=row_groups):
         arr = table.column(0).combine_chunks() if hasattr(table.column(0), "combine_chunks") else table.column(0)
         _check_key_column(path, column, arr, row)
         row += len(arr)
@@ -148,16 +152,19 @@ def iter_columns(
     format: str = "auto",
     batch_rows: int = DEFAULT_BATCH_ROWS,
     as_string: list[str] | None = None,
+    row_groups: list[int] | None = None,
 ) -> Iterator[Any]:
     """Yield pyarrow Tables holding ``columns`` (in that order), batch by batch.
 
     CSV columns named in ``as_string`` (default: all of them) are read as
     strings (keys are keys: ``007`` stays ``"007"``); the others are typed by
     pyarrow's inference (numbers, timestamps). ``path`` may name several files, as
-    for :func:`iter_column`.
+    for :func:`iter_column` (and ``row_groups`` as there).
     """
     paths = expand_inputs(path)
     if len(paths) > 1:
+        if row_groups is not None:
+            raise InvalidParameterError("row_groups applies to one Parquet file, not several inputs")
         for p in paths:
             yield from iter_columns(p, columns, format=format, batch_rows=batch_rows, as_string=as_string)
         return
@@ -165,8 +172,10 @@ def iter_columns(
     fmt = detect_format(path, format)
     if batch_rows < 1:
         raise InvalidParameterError(f"batch_rows must be >= 1, got {batch_rows}")
+    if row_groups is not None and fmt != "parquet":
+        raise InvalidParameterError(f"row_groups applies to a Parquet input, not {fmt}")
     if fmt == "parquet":
-        yield from _iter_parquet(path, columns, batch_rows)
+        yield from _iter_parquet(path, columns, batch_rows, row_groups)
     elif fmt in ("csv", "tsv"):
         strings = columns if as_string is None else as_string
         yield from _iter_csv(path, columns, batch_rows, "\t" if fmt == "tsv" else ",", strings)
@@ -274,7 +283,9 @@ def _split_batches(arr: Any, batch_rows: int) -> Iterator[Any]:
 # -------------------------------------------------------------------- parquet
 
 
-def _iter_parquet(path: str | os.PathLike[str], columns: list[str], batch_rows: int) -> Iterator[Any]:
+def _iter_parquet(
+    path: str | os.PathLike[str], columns: list[str], batch_rows: int, row_groups: list[int] | None = None
+) -> Iterator[Any]:
     pa = require("pyarrow", "arrow")
     pq = require("pyarrow.parquet", "arrow")
     source: Any = path
@@ -291,7 +302,11 @@ def _iter_parquet(path: str | os.PathLike[str], columns: list[str], batch_rows: 
     available = pf.schema_arrow.names
     _check_columns(path, columns, available)
     meta = pf.metadata
-    for i in range(meta.num_row_groups):
+    if row_groups is None:
+        row_groups = list(range(meta.num_row_groups))
+    for i in row_groups:
+        if not 0 <= i < meta.num_row_groups:
+            raise InvalidParameterError(f"{path} has {meta.num_row_groups} row groups; there is no row group {i}")
         if meta.row_group(i).num_rows <= batch_rows:
             # a whole row group at once: about half the CPU of iter_batches, which
             # decodes into batch_size pieces and reassembles them, for the same memory bound

@@ -15,12 +15,12 @@ import glob
 import os
 import queue
 import threading
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from typing import Any, TypeVar
 
 from ..errors import InputError, InvalidParameterError
 
-__all__ = ["expand_inputs", "has_glob", "readahead"]
+__all__ = ["expand_inputs", "has_glob", "prepared", "readahead"]
 
 T = TypeVar("T")
 _GLOB_CHARS = frozenset("*?[")
@@ -110,3 +110,14 @@ def readahead(batches: Iterable[T], depth: int = 2) -> Generator[T, None, None]:
     finally:
         stop.set()
         worker.join()
+
+
+def prepared(batches: Iterable[Any], prepare: Callable[[Any], T]) -> Generator[T, None, None]:
+    """``prepare`` of every batch, the batches read one ahead in their own thread (with
+    :func:`readahead` around it, reading, preparing and the caller's work overlap)."""
+    source = readahead(batches, depth=1)
+    try:
+        for batch in source:
+            yield prepare(batch)
+    finally:
+        source.close()  # stops the reading thread when the caller stops early

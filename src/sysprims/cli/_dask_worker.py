@@ -1,0 +1,27 @@
+"""Dask worker preload for ``--scheduler processes``: load the kernels a build uses
+(numba's import and the cached Bloom and hash kernels, about a second of CPU per
+worker) in a background thread as soon as the worker process starts, so that it
+overlaps with the cluster's start and the client's graph instead of delaying the
+first task. Only the kernels a build calls are loaded."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+
+def _load_kernels() -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from ..bloom import BloomFilter
+    from ..hashing import hash_keys
+
+    # a one-key Arrow string column, as the readers give (built from buffers: pa.array
+    # of a list would import pandas)
+    keys = pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(np.array([0, 1], np.int32)), pa.py_buffer(b"a")])
+    BloomFilter.for_capacity(10, 0.01).add_many(hash_keys(keys))
+
+
+def dask_setup(worker: Any) -> None:
+    threading.Thread(target=_load_kernels, name="sysprims-kernel-preload", daemon=True).start()
