@@ -43,9 +43,15 @@ def test_every_way_of_making_a_filter_starts_its_bits_on_a_cache_line(layout, n,
         "load": sp.BloomFilter.load(path),
         "load mmap": sp.BloomFilter.load(path, mmap=True),
     }
+    added = np.arange(n // 2, dtype=np.int64)
+    probe = np.arange(n // 4, n, dtype=np.int64)  # half added, half absent
+    want = bf.contains_many(probe)
     for how, f in made.items():
         assert _aligned(f.bits), how
         assert f == bf, how
+        assert f.contains_many(added).all(), how  # read-only mapped bits too
+        assert np.array_equal(f.contains_many(probe), want), how
+        assert [f.contains(int(x)) for x in probe[-50:]] == want[-50:].tolist(), how
     assert made["copy"].bits.flags.writeable and made["load"].bits.flags.writeable
     assert not made["load mmap"].bits.flags.writeable
 

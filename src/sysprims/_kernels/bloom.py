@@ -14,8 +14,10 @@ wrapping mod 2**64, never truncated to 32 bits):
   set ~10% fewer distinct bits per block than uniform probes would.)
 * split-block layout (2), as Parquet's SBBF but on 64-bit words: the same block
   choice; word ``i`` (0..7) of the block gets exactly one bit,
-  ``(fmix64(h2) * SALT[i] mod 2**64) >> 58``. k is always 8; a query is eight
-  independent loads of one cache line and an AND, without branches.
+  ``(fmix64(h2) * SALT[i] mod 2**64) >> 58``. k is always 8; an add or a query
+  is one eight-lane vector multiply, shift and OR (or AND and compare) over
+  one cache line (:func:`sysprims._kernels.machine.split_block_ops`), without
+  branches.
 
 Bit ``p`` lives in word ``p >> 6`` at bit ``p & 63``. The scalar Python path in
 :mod:`sysprims.bloom` computes the same positions. The layout is passed as an
@@ -32,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import kernel
-from .machine import mulhi, prefetch
+from .machine import mulhi, prefetch, split_block_ops
 from .murmur3 import fmix64, murmur3_x64_128_one, murmur3_x64_128_u64_one
 
 _U55 = np.uint64(55)
@@ -55,6 +57,9 @@ SALT = np.array(
 )
 _U58 = np.uint64(58)
 _U3 = np.uint64(3)
+#: The split-block probe as eight-lane vector code (one multiply, shift and OR
+#: for the whole line): ``_split_or(bits, w, x)``, ``_split_test(bits, w, x)``.
+_split_or, _split_test = split_block_ops(tuple(int(s) for s in SALT))
 
 
 def _ex_bits():
@@ -103,10 +108,7 @@ def key_hash(mode, i, hashes, ints, data, starts, ends, seed):
 @kernel(inline="always")
 def _set_probes(h1, h2, k, m, layout, bits):
     if layout == 2:
-        base = mulhi(h1, m) << _U3
-        x = fmix64(h2)
-        for i in range(8):
-            bits[base + np.uint64(i)] |= _ONE << ((x * SALT[i]) >> _U58)
+        _split_or(bits, mulhi(h1, m) << _U3, fmix64(h2))
     elif layout == 1:
         base = mulhi(h1, m) << _U3
         x = fmix64(h2)
@@ -126,12 +128,7 @@ def _set_probes(h1, h2, k, m, layout, bits):
 @kernel(inline="always")
 def _test_probes(h1, h2, k, m, layout, bits):
     if layout == 2:
-        base = mulhi(h1, m) << _U3
-        x = fmix64(h2)
-        acc = _ONE
-        for i in range(8):
-            acc &= bits[base + np.uint64(i)] >> ((x * SALT[i]) >> _U58)
-        return acc != np.uint64(0)
+        return _split_test(bits, mulhi(h1, m) << _U3, fmix64(h2))
     if layout == 1:
         base = mulhi(h1, m) << _U3
         x = fmix64(h2)

@@ -12,12 +12,14 @@ formed because callers prefetch only indexes they then use.
 
 from __future__ import annotations
 
+from typing import Any
+
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["mulhi", "prefetch"]
+__all__ = ["mulhi", "prefetch", "split_block_ops"]
 
 
 @intrinsic
@@ -57,3 +59,66 @@ def mulhi(typingctx, a, b):
         return builder.trunc(builder.lshr(prod, ir.Constant(i128, 64)), ir.IntType(64))
 
     return sig, codegen
+
+
+def split_block_ops(salts: tuple[int, ...]) -> tuple[Any, Any]:
+    """``(block_or, block_test)``: the split-block Bloom filter's one-line
+    probe as eight-lane vector code, for the eight odd 64-bit ``salts``.
+
+    For uint64 ``x`` the mask of lane ``i`` is ``1 << ((x * salts[i] mod
+    2**64) >> 58)``. ``block_or(bits, w, x)`` ORs the eight masks into
+    ``bits[w..w+8]``; ``block_test(bits, w, x)`` is True when every mask's bit
+    is set there. numba does not SLP-vectorise the unrolled scalar loop; one
+    8 x 64-bit multiply, shift, load and OR (AVX-512's ``vpmullq`` here; split
+    into narrower vectors by LLVM where the CPU has none) replaces eight
+    scalar rounds. The caller keeps ``w + 8 <= len(bits)``.
+    """
+    if len(salts) != 8:
+        raise ValueError("a split block has eight lanes")
+
+    def masks(builder: Any, x: Any) -> Any:
+        i32 = ir.IntType(32)
+        vty = ir.VectorType(ir.IntType(64), 8)
+        one = builder.insert_element(ir.Constant(vty, ir.Undefined), x, ir.Constant(i32, 0))
+        xv = builder.shuffle_vector(one, ir.Constant(vty, ir.Undefined), ir.Constant(ir.VectorType(i32, 8), [0] * 8))
+        idx = builder.lshr(builder.mul(xv, ir.Constant(vty, list(salts))), ir.Constant(vty, [58] * 8))
+        return builder.shl(ir.Constant(vty, [1] * 8), idx)
+
+    def block_ptr(context: Any, builder: Any, aryty: Any, ary_val: Any, w: Any) -> Any:
+        ary = context.make_array(aryty)(context, builder, ary_val)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [w], wraparound=False)
+        return builder.bitcast(ptr, ir.VectorType(ir.IntType(64), 8).as_pointer())
+
+    def _ok(arr: Any, w: Any, x: Any) -> bool:
+        return (
+            isinstance(arr, types.Array) and arr.ndim == 1 and arr.layout == "C" and arr.dtype == types.uint64
+            and isinstance(w, types.Integer) and x == types.uint64
+        )
+
+    @intrinsic
+    def block_or(typingctx, arr, w, x):
+        if not _ok(arr, w, x):
+            return None
+
+        def codegen(context, builder, signature, args):
+            vptr = block_ptr(context, builder, signature.args[0], args[0], args[1])
+            old = builder.load(vptr, align=8)
+            builder.store(builder.or_(old, masks(builder, args[2])), vptr, align=8)
+            return context.get_dummy_value()
+
+        return types.void(arr, w, x), codegen
+
+    @intrinsic
+    def block_test(typingctx, arr, w, x):
+        if not _ok(arr, w, x):
+            return None
+
+        def codegen(context, builder, signature, args):
+            vptr = block_ptr(context, builder, signature.args[0], args[0], args[1])
+            mask = masks(builder, args[2])
+            hit = builder.icmp_unsigned("==", builder.and_(builder.load(vptr, align=8), mask), mask)
+            return builder.icmp_unsigned("==", builder.bitcast(hit, ir.IntType(8)), ir.Constant(ir.IntType(8), 0xFF))
+
+        return types.boolean(arr, w, x), codegen
+
+    return block_or, block_test
