@@ -191,32 +191,52 @@ def _locate(src, off, cnt, k, m, layout, bits, pos):
 
 
 @kernel(inline="always")
-def _stage(b, mode, n, hashes, ints, data, starts, ends, seed, k, m, layout, bits, hs, pos):
-    """Hash block ``b`` into its half of ``hs`` (unless given hashes) and
-    prefetch its words, keeping standard positions in its half of ``pos``."""
+def _block(b, mode, n, hashes, hs):
+    """(lo, cnt, src, off) of block ``b``: its first key and key count, and
+    where its hashes are (``hashes`` itself, or its half of ``hs``)."""
     lo = b * BLOCK
-    cnt = min(BLOCK, n - lo)
-    half = b & 1
-    src, off = hashes, lo
+    if mode == 0:
+        return lo, min(BLOCK, n - lo), hashes, lo
+    return lo, min(BLOCK, n - lo), hs, (b & 1) * BLOCK
+
+
+@kernel(inline="always")
+def _stage(b, mode, n, hashes, ints, data, starts, ends, seed, hs):
+    """Hash block ``b`` into its half of ``hs`` (nothing for given hashes)."""
     if mode != 0:
-        _hash_block(mode, lo, cnt, ints, data, starts, ends, seed, hs[half * BLOCK :])
-        src, off = hs, half * BLOCK
-    _locate(src, off, cnt, k, m, layout, bits, pos[half * BLOCK * k :])
+        lo = b * BLOCK
+        _hash_block(mode, lo, min(BLOCK, n - lo), ints, data, starts, ends, seed, hs[(b & 1) * BLOCK :])
+
+
+@kernel(inline="always")
+def _fetch(b, mode, n, hashes, hs, k, m, layout, bits, pos):
+    """Prefetch block ``b``'s words, keeping standard positions in its half of ``pos``."""
+    _lo, cnt, src, off = _block(b, mode, n, hashes, hs)
+    _locate(src, off, cnt, k, m, layout, bits, pos[(b & 1) * BLOCK * k :])
 
 
 @kernel(inline="always")
 def _advance(b, nblk, mode, n, hashes, ints, data, starts, ends, seed, k, m, layout, bits, hs, pos):
-    """Stage block ``b + 1`` (and block 0 first), then return (lo, cnt, src,
-    off) of block ``b``, staged one step earlier."""
+    """Before block ``b`` is set or tested: stage and fetch block 0 first,
+    then hash block ``b + 1``; given hashes, fetch block ``b + 1`` too (there
+    is no hashing to hide its misses behind, so they get block ``b``'s work)."""
     if b == 0:
-        _stage(0, mode, n, hashes, ints, data, starts, ends, seed, k, m, layout, bits, hs, pos)
+        _stage(0, mode, n, hashes, ints, data, starts, ends, seed, hs)
+        _fetch(0, mode, n, hashes, hs, k, m, layout, bits, pos)
     if b + 1 < nblk:
-        _stage(b + 1, mode, n, hashes, ints, data, starts, ends, seed, k, m, layout, bits, hs, pos)
-    lo = b * BLOCK
-    src, off = hashes, lo
-    if mode != 0:
-        src, off = hs, (b & 1) * BLOCK
-    return lo, min(BLOCK, n - lo), src, off
+        _stage(b + 1, mode, n, hashes, ints, data, starts, ends, seed, hs)
+        if mode == 0:
+            _fetch(b + 1, mode, n, hashes, hs, k, m, layout, bits, pos)
+    return _block(b, mode, n, hashes, hs)
+
+
+@kernel(inline="always")
+def _retire(b, nblk, mode, n, hashes, hs, k, m, layout, bits, pos):
+    """After block ``b``: fetch block ``b + 1`` when it was hashed here. Its
+    prefetches go out after block ``b``'s loads, not ahead of them, and resolve
+    while block ``b + 2`` is hashed."""
+    if mode != 0 and b + 1 < nblk:
+        _fetch(b + 1, mode, n, hashes, hs, k, m, layout, bits, pos)
 
 
 @kernel(_ex_add)
@@ -240,6 +260,7 @@ def bloom_add(mode, hashes, ints, data, starts, ends, seed, k, m, layout, bits):
         else:
             for j in range(cnt):
                 _set_probes(src[off + j, 0], src[off + j, 1], k, m, layout, bits)
+        _retire(b, nblk, mode, n, hashes, hs, k, m, layout, bits, pos)
 
 
 @kernel(_ex_contains)
@@ -264,6 +285,7 @@ def bloom_contains(mode, hashes, ints, data, starts, ends, seed, k, m, layout, b
         else:
             for j in range(cnt):
                 out[lo + j] = _test_probes(src[off + j, 0], src[off + j, 1], k, m, layout, bits)
+        _retire(b, nblk, mode, n, hashes, hs, k, m, layout, bits, pos)
 
 
 def _ex_add_new():

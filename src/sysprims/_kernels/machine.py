@@ -89,36 +89,32 @@ def split_block_ops(salts: tuple[int, ...]) -> tuple[Any, Any]:
         ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [w], wraparound=False)
         return builder.bitcast(ptr, ir.VectorType(ir.IntType(64), 8).as_pointer())
 
-    def _ok(arr: Any, w: Any, x: Any) -> bool:
-        return (
-            isinstance(arr, types.Array) and arr.ndim == 1 and arr.layout == "C" and arr.dtype == types.uint64
-            and isinstance(w, types.Integer) and x == types.uint64
-        )
+    def line_op(restype: Any, body: Any) -> Any:
+        """An intrinsic ``(bits, w, x) -> restype`` running ``body(context,
+        builder, line_pointer, masks)``."""
 
-    @intrinsic
-    def block_or(typingctx, arr, w, x):
-        if not _ok(arr, w, x):
-            return None
+        @intrinsic
+        def op(typingctx, arr, w, x):
+            if not (
+                isinstance(arr, types.Array) and arr.ndim == 1 and arr.layout == "C" and arr.dtype == types.uint64
+                and isinstance(w, types.Integer) and x == types.uint64
+            ):
+                return None
 
-        def codegen(context, builder, signature, args):
-            vptr = block_ptr(context, builder, signature.args[0], args[0], args[1])
-            old = builder.load(vptr, align=8)
-            builder.store(builder.or_(old, masks(builder, args[2])), vptr, align=8)
-            return context.get_dummy_value()
+            def codegen(context, builder, signature, args):
+                vptr = block_ptr(context, builder, signature.args[0], args[0], args[1])
+                return body(context, builder, vptr, masks(builder, args[2]))
 
-        return types.void(arr, w, x), codegen
+            return restype(arr, w, x), codegen
 
-    @intrinsic
-    def block_test(typingctx, arr, w, x):
-        if not _ok(arr, w, x):
-            return None
+        return op
 
-        def codegen(context, builder, signature, args):
-            vptr = block_ptr(context, builder, signature.args[0], args[0], args[1])
-            mask = masks(builder, args[2])
-            hit = builder.icmp_unsigned("==", builder.and_(builder.load(vptr, align=8), mask), mask)
-            return builder.icmp_unsigned("==", builder.bitcast(hit, ir.IntType(8)), ir.Constant(ir.IntType(8), 0xFF))
+    def or_body(context: Any, builder: Any, vptr: Any, mask: Any) -> Any:
+        builder.store(builder.or_(builder.load(vptr, align=8), mask), vptr, align=8)
+        return context.get_dummy_value()
 
-        return types.boolean(arr, w, x), codegen
+    def test_body(context: Any, builder: Any, vptr: Any, mask: Any) -> Any:
+        hit = builder.icmp_unsigned("==", builder.and_(builder.load(vptr, align=8), mask), mask)
+        return builder.icmp_unsigned("==", builder.bitcast(hit, ir.IntType(8)), ir.Constant(ir.IntType(8), 0xFF))
 
-    return block_or, block_test
+    return line_op(types.void, or_body), line_op(types.boolean, test_body)
