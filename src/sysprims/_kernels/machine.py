@@ -1,6 +1,7 @@
-"""Two machine operations numba does not spell: ``prefetch(array, index)``, a
-software prefetch of ``array[index]``'s cache line, and ``mulhi(a, b)``, the
-high 64 bits of a 128-bit product in one multiply.
+"""Machine operations numba does not spell: ``prefetch(array, index)``, a
+software prefetch of ``array[index]``'s cache line; ``mulhi(a, b)``, the high
+64 bits of a 128-bit product in one multiply; and :func:`split_block_ops`, a
+split-block Bloom filter's eight-lane probe of one cache line as vector code.
 
 Batch kernels over tables far beyond the caches (Bloom bit arrays, Count-Min
 rows) compute the addresses of a small block of keys first, prefetch them, and
