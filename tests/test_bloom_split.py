@@ -48,6 +48,43 @@ def test_pipelined_add_many_sets_exactly_the_reference_bits(layout, keys, seed):
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
+@settings(max_examples=20, deadline=None)
+@given(
+    keys=st.lists(st.binary(max_size=70), min_size=1, max_size=90),
+    cut=st.integers(0, 90),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_fused_hash_of_every_key_length_matches_mmh3_even_at_the_buffer_end(layout, keys, cut, seed):
+    # Arrow binary keys are hashed inside the kernel, reading tail words whole
+    # where 16 bytes fit in the buffer: a slice ending early leaves bytes past
+    # its last key (the whole-word path), the full array ends at its last key.
+    arr = pa.array(keys + [bytes(range(40))] * 3, pa.binary())
+    for part in (arr, arr.slice(0, min(cut, len(keys))), arr.slice(cut % len(keys))):
+        bf = _filter(layout, seed)
+        ref = ReferenceBloom(bf.size, bf.num_hash_functions, seed, REF[layout])
+        for key in part.to_pylist():
+            ref.add(key)
+        bf.add_many(part)
+        assert bf.bits.tolist() == ref.words()
+        probe = pa.concat_arrays([part, pa.array([b"x" * n for n in range(33)], pa.binary())])
+        assert bf.contains_many(probe).tolist() == [ref.contains(k) for k in probe.to_pylist()]
+
+
+def test_fused_hash_of_lengths_0_to_64_equals_mmh3_hashes():
+    keys = [bytes((7 * i + j) % 256 for j in range(n)) for i in range(3) for n in range(65)]
+    for layout in LAYOUTS:
+        bf = _filter(layout, 11)
+        bf.add_many(pa.array(keys, pa.binary()))
+        other = _filter(layout, 11)
+        other.add_many(hash_keys(keys, 11))  # hashed by the object reader
+        assert other == bf
+        ref = ReferenceBloom(bf.size, bf.num_hash_functions, 11, REF[layout])
+        for key in keys:
+            ref.add(key)
+        assert bf.bits.tolist() == ref.words()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
 @settings(max_examples=25, deadline=None)
 @given(ints=st.lists(st.integers(-(2**63), 2**63 - 1), max_size=80), queried=st.lists(st.integers(-(2**63), 2**63 - 1), max_size=80))
 def test_int_keys_match_the_reference_and_the_scalar_loop(layout, ints, queried):

@@ -13,7 +13,7 @@ import numpy as np
 from .._format import Container, Persistable
 from .._html import html_table
 from .._loadcheck import get_array, get_bool, get_float, get_int, require
-from .._memory import check_fits, count, zeros
+from .._memory import CACHE_LINE, aligned_copy, check_fits, count, zeros
 from .._validate import check_int, check_probability
 from ..errors import IncompatibleError, InvalidParameterError
 from ..hashing import check_seed, kernel_keys
@@ -309,7 +309,8 @@ class BloomFilter(Persistable):
 
     def copy(self) -> BloomFilter:
         """An independent (writable) copy."""
-        bf = self._empty(self.size, self.num_hash_functions, self.seed, self.layout, self._bits.copy())
+        bits = aligned_copy(f"a copy of a BloomFilter of size={self.size} bits", self._bits)
+        bf = self._empty(self.size, self.num_hash_functions, self.seed, self.layout, bits)
         bf.capacity = self.capacity
         bf.target_false_positive_rate = self.target_false_positive_rate
         return bf
@@ -332,9 +333,8 @@ class BloomFilter(Persistable):
             if isinstance(other, BloomFilter):
                 out.append(self._check_compatible(other))
             else:
-                tmp = self._empty(
-                    self.size, self.num_hash_functions, self.seed, self.layout, np.zeros_like(self._bits)
-                )
+                bits = zeros(f"a BloomFilter of size={self.size} bits", self._bits.shape[0], np.uint64)
+                tmp = self._empty(self.size, self.num_hash_functions, self.seed, self.layout, bits)
                 tmp.add_many(other)
                 out.append(tmp)
         return out
@@ -505,6 +505,10 @@ class BloomFilter(Persistable):
         if layout == "split_block":
             name = "split_block_bits" if name == "bits" else f"split_block_{name}"
         bits = get_array(arrays, name, np.uint64, (-(-size // 64),))
+        if bits.flags.writeable and bits.ctypes.data % CACHE_LINE:
+            # A loaded copy starts where NumPy put it; a block must not straddle
+            # two cache lines (a read-only mapped file is aligned by the format).
+            bits = aligned_copy(f"a BloomFilter of size={size} bits", bits)
         bf = cls._empty(size, k, seed, layout, bits)
         bf.capacity = capacity
         bf.target_false_positive_rate = target
