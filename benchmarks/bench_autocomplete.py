@@ -187,7 +187,7 @@ def figures(n_words=FULL_WORDS, n_queries=N_QUERIES):
 
         def first(distinct=distinct):
             for q in distinct:
-                ctx._cache.clear()
+                ctx._forget_answers()
                 ctx.suggest(q, 10, user="ann", region="eu")
 
         cold = _cpu(first, rounds=1) / len(distinct)

@@ -7,7 +7,7 @@ import numpy as np
 
 from .._jit import kernel
 from .autocomplete import _cmp_full, find_exact, prefix_range_in
-from .autocomplete_table import WIDTH, _scratch, _suggest_into
+from .autocomplete_table import _index_top, _scratch, _suggest_into
 
 
 def _ro(a):
@@ -32,6 +32,12 @@ def find_many(data, offsets, q, starts, ends, out):
 
 # ---------------------------------------------------------------- boosted top-k
 
+# The profile words under the prefix are merged by word (code ``_U`` user, then region,
+# trending). The words of the candidates are copied into one scratch buffer, so
+# ranking passes only that buffer around (each array argument of a helper costs
+# about 8 ns a call).
+_U = 2
+
 
 def _ex_boosted():
     from .autocomplete_table import _empty_table, _ex_table
@@ -45,8 +51,8 @@ def _ex_boosted():
     empty = (_ro(np.frombuffer(b"", np.uint8)), _ro(np.zeros(1, np.int64)), np.zeros(0), np.zeros(0, np.int64))
     q = _ro(np.frombuffer(b"ab", np.uint8))
     return (
-        *_ex_table(), *_empty_table(), q, np.int64(3), 1.0, 0.5, 0.0,
-        *prof, *empty, *empty, np.zeros(3), np.zeros((3, 4), np.int64),
+        *_ex_table(), *_empty_table(), *prof, *empty, *empty, 1.0, 0.5, 0.0,
+        q, np.int64(3), np.zeros(3), np.zeros(3, np.int64),
     )  # fmt: skip
 
 
@@ -56,75 +62,61 @@ def _ex_boosted_static():
 
 
 @kernel()
-def _pick(code, sdata, ddata, ud, rd, td):
-    if code == 0:
-        return sdata
-    if code == 1:
-        return ddata
-    if code == 2:
-        return ud
-    if code == 3:
-        return rd
-    return td
+def _copy(dst, at, src, a0, a1):
+    for t in range(a1 - a0):
+        dst[at + t] = src[a0 + t]
+    return at + a1 - a0
 
 
 @kernel()
-def _insert(k, c, s, code, a0, a1, idx, arrays, oscore, orow):
-    """Put a candidate (score ``s``, its word ``a0:a1`` of array ``code``, its position
-    ``idx`` there) into the ranked top k: ``oscore`` and rows ``(code, a0, a1, idx)``."""
-    sdata, ddata, ud, rd, td = arrays
-    w = _pick(code, sdata, ddata, ud, rd, td)
+def _place(k, c, s, w0, w1, gid, ns, oscore, oid, loc, wbuf):
+    """Put a candidate (score ``s``, its word at ``wbuf[w0:w1]``, answer id ``gid``) into
+    the ranked top ``k`` held in ``oscore``, ``oid`` and ``loc`` (the rows' words in
+    ``wbuf``). Returns the new count, or -1 when the candidate does not enter."""
+    pos = c
     if c == k:
-        pos = c - 1
-        if not _ranks_before(s, w, a0, a1, oscore[pos], orow[pos], arrays):
-            return c
+        pos = k - 1
+        if not _ranks_before(s, w0, w1, gid, ns, oscore[pos], loc[pos, 0], loc[pos, 1], oid[pos], wbuf):
+            return -1
     else:
-        pos = c
         c += 1
-    while pos > 0 and _ranks_before(s, w, a0, a1, oscore[pos - 1], orow[pos - 1], arrays):
+    while pos > 0 and _ranks_before(s, w0, w1, gid, ns, oscore[pos - 1], loc[pos - 1, 0], loc[pos - 1, 1], oid[pos - 1], wbuf):
         oscore[pos] = oscore[pos - 1]
-        orow[pos, :] = orow[pos - 1, :]
+        oid[pos] = oid[pos - 1]
+        loc[pos, 0] = loc[pos - 1, 0]
+        loc[pos, 1] = loc[pos - 1, 1]
         pos -= 1
     oscore[pos] = s
-    orow[pos, 0] = code
-    orow[pos, 1] = a0
-    orow[pos, 2] = a1
-    orow[pos, 3] = idx
+    oid[pos] = gid
+    loc[pos, 0] = w0
+    loc[pos, 1] = w1
     return c
 
 
 @kernel()
-def _ranks_before(s, w, a0, a1, other_score, other_row, arrays):
-    """True when (s, word) ranks before the row: a higher score, or the same and a smaller word."""
-    if s != other_score:
-        return s > other_score
-    sdata, ddata, ud, rd, td = arrays
-    ow = _pick(other_row[0], sdata, ddata, ud, rd, td)
-    return _cmp_full(w, a0, a1, ow, other_row[1], other_row[2]) < 0
-
-
-@kernel()
-def _head(data, offs, vals, ids, pos, hi, w, a0, a1):
-    """``(boost, static id, next position)`` when the profile's word at ``pos`` is
-    ``w[a0:a1]``, else ``(0.0, -1, pos)``."""
-    if pos < hi and _cmp_full(data, offs[pos], offs[pos + 1], w, a0, a1) == 0:
-        return vals[pos], ids[pos], pos + 1
-    return 0.0, np.int64(-1), pos
+def _ranks_before(s, w0, w1, gid, ns, other_s, o0, o1, other_gid, wbuf):
+    """Higher score first, then the smaller word (static ids are in word order)."""
+    if s != other_s:
+        return s > other_s
+    if 0 <= gid < ns and 0 <= other_gid < ns:
+        return gid < other_gid
+    return _cmp_full(wbuf, w0, w1, wbuf, o0, o1) < 0
 
 
 @kernel(_ex_boosted_static)
 def boosted_top_static(
-    sdata, soffs, sfreq, stree, sslots, sheavy, q, k, w0, w1, w2,
-    udata, uoffs, uvals, uids, rdata, roffs, rvals, rids, tdata, toffs, tvals, tids, oscore, orow,
+    sdata, soffs, sfreq, stree, sslots, sheavy,
+    udata, uoffs, uvals, uids, rdata, roffs, rvals, rids, tdata, toffs, tvals, tids,
+    w0, w1, w2, q, k, oscore, oid,
 ):  # fmt: skip
-    """:func:`boosted_top` for an index with nothing pending (an empty delta made here:
-    six arguments fewer to convert per call)."""
+    """:func:`boosted_top` for an index with nothing pending (no delta to pass)."""
+    hs, hb, hl, hr, base, _tb = _scratch(q.shape[0], k)
+    nb = _index_top(sdata, soffs, sfreq, stree, sslots, sheavy, q, 0, q.shape[0], k, base, hs, hb, hl, hr)
     no_offsets = np.zeros(1, np.int64)
-    no_slots = np.full(16, -1, np.int64)
-    return boosted_top(
-        sdata, soffs, sfreq, stree, sslots, sheavy,
-        sdata, no_offsets, np.zeros(0, np.float64), np.zeros(0, np.int64), no_slots, np.zeros((0, WIDTH), np.int64),
-        q, k, w0, w1, w2, udata, uoffs, uvals, uids, rdata, roffs, rvals, rids, tdata, toffs, tvals, tids, oscore, orow,
+    return _boost(
+        sdata, soffs, sfreq, sdata, no_offsets, sfreq, base, nb,
+        udata, uoffs, uvals, uids, rdata, roffs, rvals, rids, tdata, toffs, tvals, tids,
+        w0, w1, w2, q, k, oscore, oid,
     )  # fmt: skip
 
 
@@ -132,74 +124,142 @@ def boosted_top_static(
 def boosted_top(
     sdata, soffs, sfreq, stree, sslots, sheavy,
     ddata, doffs, dfreq, dtree, dslots, dheavy,
-    q, k, w0, w1, w2,
-    udata, uoffs, uvals, uids,
-    rdata, roffs, rvals, rids,
-    tdata, toffs, tvals, tids,
-    oscore, orow,
+    udata, uoffs, uvals, uids, rdata, roffs, rvals, rids, tdata, toffs, tvals, tids,
+    w0, w1, w2, q, k, oscore, oid,
 ):  # fmt: skip
-    """The top ``k`` of ``score = base + w0 * user + w1 * region + w2 * trending`` over the
-    completions of ``q``: the index's own top k (static ids, then ``n_static + delta id``)
-    and every profile word under ``q``. A profile is its sorted words' bytes, their boosts
-    and their static ids (-1: not in the static index). Answer ``r``: ``oscore[r]`` and
-    ``orow[r] = (code, start, end, position)``, code 0 static, 1 delta, 2-4 a profile,
-    the position of the word there. Returns the count."""
-    ns = soffs.shape[0] - 1
-    nd = doffs.shape[0] - 1
-    base = np.empty(k, np.int64)
+    """The top ``k`` of ``score = base + w0 * user + w1 * region + w2 * trending`` (left to
+    right) over the completions of ``q``: the index's own top k and every profile word
+    under ``q``. A profile is its sorted words' bytes, their boosts and their static ids
+    (-1: not in the static index). Answer ``r`` is ``oscore[r]`` and ``oid[r]``: a static
+    id, ``n_static + delta id``, or ``-1 - (3 * position + profile)`` for a word only a
+    profile (0 user, 1 region, 2 trending) holds. Returns the count ``c``, or ``-1 - c``
+    when an answer is not a static id."""
     hs, hb, hl, hr, ta, tb = _scratch(q.shape[0], k)
+    base = np.empty(k, np.int64)
     nb = _suggest_into(
         sdata, soffs, sfreq, stree, sslots, sheavy, ddata, doffs, dfreq, dtree, dslots, dheavy,
         q, 0, q.shape[0], k, base, ta, tb, hs, hb, hl, hr,
     )  # fmt: skip
-    arrays = (sdata, ddata, udata, rdata, tdata)
-    # the profile ranges under q, merged by word (each profile is sorted)
+    return _boost(
+        sdata, soffs, sfreq, ddata, doffs, dfreq, base, nb,
+        udata, uoffs, uvals, uids, rdata, roffs, rvals, rids, tdata, toffs, tvals, tids,
+        w0, w1, w2, q, k, oscore, oid,
+    )  # fmt: skip
+
+
+@kernel()
+def _boost(
+    sdata, soffs, sfreq, ddata, doffs, dfreq, base, nb,
+    udata, uoffs, uvals, uids, rdata, roffs, rvals, rids, tdata, toffs, tvals, tids,
+    w0, w1, w2, q, k, oscore, oid,
+):  # fmt: skip
+    """Rank the index's top rows ``base[:nb]`` (already in rank order) with every profile
+    word under ``q`` (the three sorted ranges merged by word)."""
+    ns = soffs.shape[0] - 1
+    nd = doffs.shape[0] - 1
     ulo, uhi = prefix_range_in(udata, uoffs, q, 0, q.shape[0], 0, uoffs.shape[0] - 1)
     rlo, rhi = prefix_range_in(rdata, roffs, q, 0, q.shape[0], 0, roffs.shape[0] - 1)
     tlo, thi = prefix_range_in(tdata, toffs, q, 0, q.shape[0], 0, toffs.shape[0] - 1)
+    room = (uoffs[uhi] - uoffs[ulo]) + (roffs[rhi] - roffs[rlo]) + (toffs[thi] - toffs[tlo])
+    for x in range(nb):
+        g = base[x]
+        room += soffs[g + 1] - soffs[g] if g < ns else doffs[g - ns + 1] - doffs[g - ns]
+    wbuf = np.empty(room, np.uint8)  # every candidate's word fits: each is copied at most once
+    at = 0
+    loc = np.empty((k, 2), np.int64)
     boosted = np.zeros(nb, np.bool_)  # base rows that are also profile words
     c = 0
+    code, a0, a1, pos = _U, 0, 0, 0
     i, j, t = ulo, rlo, tlo
     while i < uhi or j < rhi or t < thi:
-        # the smallest current word among the three ranges
-        code = -1
-        a0 = 0
-        a1 = 0
-        if i < uhi:
-            code, a0, a1 = 2, uoffs[i], uoffs[i + 1]
-        if j < rhi:
-            if code < 0 or _cmp_full(rdata, roffs[j], roffs[j + 1], _pick(code, sdata, ddata, udata, rdata, tdata), a0, a1) < 0:
-                code, a0, a1 = 3, roffs[j], roffs[j + 1]
-        if t < thi:
-            if code < 0 or _cmp_full(tdata, toffs[t], toffs[t + 1], _pick(code, sdata, ddata, udata, rdata, tdata), a0, a1) < 0:
-                code, a0, a1 = 4, toffs[t], toffs[t + 1]
-        w = _pick(code, sdata, ddata, udata, rdata, tdata)
-        idx = i if code == 2 else (j if code == 3 else t)
-        u, su, i = _head(udata, uoffs, uvals, uids, i, uhi, w, a0, a1)
-        r, sr, j = _head(rdata, roffs, rvals, rids, j, rhi, w, a0, a1)
-        tr, st, t = _head(tdata, toffs, tvals, tids, t, thi, w, a0, a1)
-        sid = max(su, sr, st)  # the same static id in every profile that holds the word
+        # the profiles whose current word is the smallest (the same word in several)
+        take_u = i < uhi
+        take_r = j < rhi
+        take_t = t < thi
+        if take_u and take_r:
+            x = _cmp_full(udata, uoffs[i], uoffs[i + 1], rdata, roffs[j], roffs[j + 1])
+            if x < 0:
+                take_r = False
+            elif x > 0:
+                take_u = False
+        if take_t and (take_u or take_r):
+            if take_u:
+                x = _cmp_full(udata, uoffs[i], uoffs[i + 1], tdata, toffs[t], toffs[t + 1])
+            else:
+                x = _cmp_full(rdata, roffs[j], roffs[j + 1], tdata, toffs[t], toffs[t + 1])
+            if x < 0:
+                take_t = False
+            elif x > 0:
+                take_u = False
+                take_r = False
+        u = 0.0
+        r = 0.0
+        tr = 0.0
+        sid = -1
+        if take_u:
+            u = uvals[i]
+            sid = uids[i]
+            code, a0, a1, pos = _U, uoffs[i], uoffs[i + 1], i
+            i += 1
+        if take_r:
+            r = rvals[j]
+            sid = max(sid, rids[j])  # the same static id in every profile that holds the word
+            if not take_u:
+                code, a0, a1, pos = _U + 1, roffs[j], roffs[j + 1], j
+            j += 1
+        if take_t:
+            tr = tvals[t]
+            sid = max(sid, tids[t])
+            if not (take_u or take_r):
+                code, a0, a1, pos = _U + 2, toffs[t], toffs[t + 1], t
+            t += 1
+        # the word's bytes (the same in every buffer that holds it) go to the scratch buffer
+        if code == _U:
+            end = _copy(wbuf, at, udata, a0, a1)
+        elif code == _U + 1:
+            end = _copy(wbuf, at, rdata, a0, a1)
+        else:
+            end = _copy(wbuf, at, tdata, a0, a1)
+        gid = -1 - (3 * pos + code - _U)
         b = 0.0
-        gid = -1  # the word's id in the base rows' numbering
         if sid >= 0:
             b = sfreq[sid]
             gid = sid
         elif nd > 0:
-            di = find_exact(ddata, doffs, w, a0, a1)
+            di = find_exact(ddata, doffs, wbuf, at, end)
             if di >= 0:
                 b = dfreq[di]
                 gid = ns + di
-        for x in range(nb):
-            if base[x] == gid and gid >= 0:
-                boosted[x] = True
+        if gid >= 0:
+            for x in range(nb):
+                if base[x] == gid:
+                    boosted[x] = True
         s = b + w0 * u + w1 * r + w2 * tr
-        c = _insert(k, c, s, code, a0, a1, idx, arrays, oscore, orow)
+        if c == k and s < oscore[k - 1]:
+            continue  # cannot enter
+        placed = _place(k, c, s, at, end, gid, ns, oscore, oid, loc, wbuf)
+        if placed >= 0:
+            c = placed
+            at = end
     for x in range(nb):
         if not boosted[x]:
             g = base[x]
             if g < ns:
-                c = _insert(k, c, sfreq[g], 0, soffs[g], soffs[g + 1], g, arrays, oscore, orow)
+                s = sfreq[g]
+                if c == k and s < oscore[k - 1]:
+                    continue
+                end = _copy(wbuf, at, sdata, soffs[g], soffs[g + 1])
             else:
                 h = g - ns
-                c = _insert(k, c, dfreq[h], 1, doffs[h], doffs[h + 1], h, arrays, oscore, orow)
+                s = dfreq[h]
+                if c == k and s < oscore[k - 1]:
+                    continue
+                end = _copy(wbuf, at, ddata, doffs[h], doffs[h + 1])
+            placed = _place(k, c, s, at, end, g, ns, oscore, oid, loc, wbuf)
+            if placed >= 0:
+                c = placed
+                at = end
+    for x in range(c):
+        if not 0 <= oid[x] < ns:
+            return -1 - c
     return c
