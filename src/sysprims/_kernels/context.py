@@ -161,11 +161,11 @@ def _boost(
     rlo, rhi = prefix_range_in(rdata, roffs, q, 0, q.shape[0], 0, roffs.shape[0] - 1)
     tlo, thi = prefix_range_in(tdata, toffs, q, 0, q.shape[0], 0, toffs.shape[0] - 1)
     room = (uoffs[uhi] - uoffs[ulo]) + (roffs[rhi] - roffs[rlo]) + (toffs[thi] - toffs[tlo])
-    for x in range(nb):
-        g = base[x]
-        room += soffs[g + 1] - soffs[g] if g < ns else doffs[g - ns + 1] - doffs[g - ns]
-    wbuf = np.empty(room, np.uint8)  # every candidate's word fits: each is copied at most once
+    wbuf = np.empty(room, np.uint8)  # every profile word fits: each is copied at most once
     at = 0
+    # the best k profile words: scores, answer ids, their words in wbuf
+    pscore = np.empty(k, np.float64)
+    pid = np.empty(k, np.int64)
     loc = np.empty((k, 2), np.int64)
     boosted = np.zeros(nb, np.bool_)  # base rows that are also profile words
     c = 0
@@ -235,31 +235,50 @@ def _boost(
                 if base[x] == gid:
                     boosted[x] = True
         s = b + w0 * u + w1 * r + w2 * tr
-        if c == k and s < oscore[k - 1]:
+        if c == k and s < pscore[k - 1]:
             continue  # cannot enter
-        placed = _place(k, c, s, at, end, gid, ns, oscore, oid, loc, wbuf)
+        placed = _place(k, c, s, at, end, gid, ns, pscore, pid, loc, wbuf)
         if placed >= 0:
             c = placed
             at = end
-    for x in range(nb):
-        if not boosted[x]:
-            g = base[x]
-            if g < ns:
-                s = sfreq[g]
-                if c == k and s < oscore[k - 1]:
-                    continue
-                end = _copy(wbuf, at, sdata, soffs[g], soffs[g + 1])
-            else:
-                h = g - ns
-                s = dfreq[h]
-                if c == k and s < oscore[k - 1]:
-                    continue
-                end = _copy(wbuf, at, ddata, doffs[h], doffs[h + 1])
-            placed = _place(k, c, s, at, end, g, ns, oscore, oid, loc, wbuf)
-            if placed >= 0:
-                c = placed
-                at = end
-    for x in range(c):
-        if not 0 <= oid[x] < ns:
-            return -1 - c
-    return c
+    # merge them with the index's rows not boosted (both in rank order)
+    pc = c
+    c = 0
+    x = 0
+    y = 0
+    g = 0
+    bs = 0.0
+    static = True
+    while c < k:
+        while y < nb and boosted[y]:
+            y += 1
+        if y < nb:
+            g = base[y]
+            bs = sfreq[g] if g < ns else dfreq[g - ns]
+            take = x < pc
+            if take and pscore[x] == bs:  # a tie: the smaller word first
+                pg = pid[x]
+                if 0 <= pg < ns and g < ns:
+                    take = pg < g
+                elif g < ns:
+                    take = _cmp_full(wbuf, loc[x, 0], loc[x, 1], sdata, soffs[g], soffs[g + 1]) < 0
+                else:
+                    take = _cmp_full(wbuf, loc[x, 0], loc[x, 1], ddata, doffs[g - ns], doffs[g - ns + 1]) < 0
+            elif take:
+                take = pscore[x] > bs
+        elif x < pc:
+            take = True
+        else:
+            break
+        if take:
+            oscore[c] = pscore[x]
+            oid[c] = pid[x]
+            x += 1
+        else:
+            oscore[c] = bs
+            oid[c] = g
+            y += 1
+        if not 0 <= oid[c] < ns:
+            static = False
+        c += 1
+    return c if static else -1 - c
