@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import kernel
-from .autocomplete import _cmp_full, find_exact, prefix_range_in
+from .autocomplete import _cmp_full, find_exact
 from .autocomplete_table import _index_top, _scratch, _suggest_into
 
 
@@ -52,7 +52,7 @@ def _ex_boosted():
     q = _ro(np.frombuffer(b"ab", np.uint8))
     return (
         *_ex_table(), *_empty_table(), *prof, *empty, *empty, 1.0, 0.5, 0.0,
-        q, np.int64(3), np.zeros(3), np.zeros(3, np.int64),
+        q, np.int64(3), *[np.int64(i) for i in (0, 1, 0, 0, 0, 0)], np.zeros(3), np.zeros(3, np.int64),
     )  # fmt: skip
 
 
@@ -107,7 +107,7 @@ def _ranks_before(s, w0, w1, gid, ns, other_s, o0, o1, other_gid, wbuf):
 def boosted_top_static(
     sdata, soffs, sfreq, stree, sslots, sheavy,
     udata, uoffs, uvals, uids, rdata, roffs, rvals, rids, tdata, toffs, tvals, tids,
-    w0, w1, w2, q, k, oscore, oid,
+    w0, w1, w2, q, k, ulo, uhi, rlo, rhi, tlo, thi, oscore, oid,
 ):  # fmt: skip
     """:func:`boosted_top` for an index with nothing pending (no delta to pass)."""
     hs, hb, hl, hr, base, _tb = _scratch(q.shape[0], k)
@@ -116,7 +116,7 @@ def boosted_top_static(
     return _boost(
         sdata, soffs, sfreq, sdata, no_offsets, sfreq, base, nb,
         udata, uoffs, uvals, uids, rdata, roffs, rvals, rids, tdata, toffs, tvals, tids,
-        w0, w1, w2, q, k, oscore, oid,
+        w0, w1, w2, k, ulo, uhi, rlo, rhi, tlo, thi, oscore, oid,
     )  # fmt: skip
 
 
@@ -125,12 +125,13 @@ def boosted_top(
     sdata, soffs, sfreq, stree, sslots, sheavy,
     ddata, doffs, dfreq, dtree, dslots, dheavy,
     udata, uoffs, uvals, uids, rdata, roffs, rvals, rids, tdata, toffs, tvals, tids,
-    w0, w1, w2, q, k, oscore, oid,
+    w0, w1, w2, q, k, ulo, uhi, rlo, rhi, tlo, thi, oscore, oid,
 ):  # fmt: skip
     """The top ``k`` of ``score = base + w0 * user + w1 * region + w2 * trending`` (left to
     right) over the completions of ``q``: the index's own top k and every profile word
-    under ``q``. A profile is its sorted words' bytes, their boosts and their static ids
-    (-1: not in the static index). Answer ``r`` is ``oscore[r]`` and ``oid[r]``: a static
+    under ``q``, which the caller gives as positions (``[ulo, uhi)`` of the user's sorted
+    words, ``[rlo, rhi)`` the region's, ``[tlo, thi)`` trending's). A profile is its
+    sorted words' bytes, their boosts and their static ids (-1: not in the static index). Answer ``r`` is ``oscore[r]`` and ``oid[r]``: a static
     id, ``n_static + delta id``, or ``-1 - (3 * position + profile)`` for a word only a
     profile (0 user, 1 region, 2 trending) holds. Returns the count ``c``, or ``-1 - c``
     when an answer is not a static id."""
@@ -143,7 +144,7 @@ def boosted_top(
     return _boost(
         sdata, soffs, sfreq, ddata, doffs, dfreq, base, nb,
         udata, uoffs, uvals, uids, rdata, roffs, rvals, rids, tdata, toffs, tvals, tids,
-        w0, w1, w2, q, k, oscore, oid,
+        w0, w1, w2, k, ulo, uhi, rlo, rhi, tlo, thi, oscore, oid,
     )  # fmt: skip
 
 
@@ -151,15 +152,13 @@ def boosted_top(
 def _boost(
     sdata, soffs, sfreq, ddata, doffs, dfreq, base, nb,
     udata, uoffs, uvals, uids, rdata, roffs, rvals, rids, tdata, toffs, tvals, tids,
-    w0, w1, w2, q, k, oscore, oid,
+    w0, w1, w2, k, ulo, uhi, rlo, rhi, tlo, thi, oscore, oid,
 ):  # fmt: skip
-    """Rank the index's top rows ``base[:nb]`` (already in rank order) with every profile
-    word under ``q`` (the three sorted ranges merged by word)."""
+    """Rank the index's top rows ``base[:nb]`` (already in rank order) with the profile
+    words under the prefix (``[ulo, uhi)`` of the user's sorted words, and so on; the
+    three ranges merged by word)."""
     ns = soffs.shape[0] - 1
     nd = doffs.shape[0] - 1
-    ulo, uhi = prefix_range_in(udata, uoffs, q, 0, q.shape[0], 0, uoffs.shape[0] - 1)
-    rlo, rhi = prefix_range_in(rdata, roffs, q, 0, q.shape[0], 0, roffs.shape[0] - 1)
-    tlo, thi = prefix_range_in(tdata, toffs, q, 0, q.shape[0], 0, toffs.shape[0] - 1)
     room = (uoffs[uhi] - uoffs[ulo]) + (roffs[rhi] - roffs[rlo]) + (toffs[thi] - toffs[tlo])
     wbuf = np.empty(room, np.uint8)  # every profile word fits: each is copied at most once
     at = 0

@@ -42,6 +42,7 @@ _SHORT = 2  # boosted answers of prefixes up to this many characters are kept
 _CACHE_MAX = 4096  # kept answers (cleared when full)
 _FEW = 32  # at most this many profile words under a prefix: each is scored directly
 _KERNEL_K = 64  # answers up to this many rows come from one kernel call
+_NONE = (0, 0)  # no profile word under the prefix
 _EMPTY_PACK = (
     _readonly(np.frombuffer(b"", dtype=np.uint8)),
     _readonly(np.zeros(1, dtype=np.int64)),
@@ -173,16 +174,17 @@ class ContextualAutocomplete:
         if type(prefix) is not str:
             index._clean_prefix(prefix)  # raises the index's error
         p = index._fold(prefix)  # a lone surrogate: the index raises when asked
+        # the positions of the profile words under the prefix, in each profile
         if len(p) <= _SET_CHARS:
-            for prefixes in plan.sets:
-                if p in prefixes:
-                    break
-            else:
-                return None
-        elif not any(prof.covers(p) for prof in plan.active):
+            ru, rr, rt = plan.ranges
+            spans = (ru.get(p, _NONE), rr.get(p, _NONE), rt.get(p, _NONE))
+        else:
+            pu, pr, pt = (prof.range(p) if prof is not None else _NONE for prof in plan.profiles)
+            spans = (pu, pr, pt)
+        if spans[0][0] == spans[0][1] and spans[1][0] == spans[1][1] and spans[2][0] == spans[2][1]:
             return None
         if len(p) > _SHORT:
-            words, values = self._solve(prefix, p, k, plan, scores)
+            words, values = self._solve(prefix, p, k, plan, spans, scores)
             return list(zip(words, values, strict=True)) if scores else words
         # a short prefix has many profile words under it: its answer is kept while the
         # plan (profiles in use, weights) and the index's version hold
@@ -195,7 +197,7 @@ class ContextualAutocomplete:
             if self._kept > _CACHE_MAX:  # bounded across plans: forget every kept answer
                 self._forget_answers()
                 self._kept = 1
-            hit = plan.answers[(p, k)] = self._solve(prefix, p, k, plan, True)
+            hit = plan.answers[(p, k)] = self._solve(prefix, p, k, plan, spans, True)
         return list(zip(*hit, strict=True)) if scores else list(hit[0])
 
     def _forget_answers(self) -> None:
@@ -220,10 +222,13 @@ class ContextualAutocomplete:
         words = self._answer(prefix, k, user, region, False)
         return self.index.suggest(prefix, k) if words is None else words
 
-    def _solve(self, prefix: str, p: str, k: int, plan: _Plan, scores: bool) -> tuple[list[str], list[float]]:
+    def _solve(
+        self, prefix: str, p: str, k: int, plan: _Plan, spans: tuple[tuple[int, int], ...], scores: bool
+    ) -> tuple[list[str], list[float]]:
         """The boosted answer, words and (when ``scores``) scores: one kernel call over an
         :class:`Autocomplete` (every profile word under the prefix scored there), else
-        the pruned search in Python."""
+        the pruned search in Python. ``spans``: the positions of the profile words under
+        the prefix in each profile."""
         index = self.index
         if plan.python or k > _KERNEL_K:
             rows = self._boosted(prefix, p, k, plan.profiles)
@@ -240,7 +245,8 @@ class ContextualAutocomplete:
         out, ids = self._outs
         if out.shape[0] < k:
             out, ids = self._outs = (np.empty(k, np.float64), np.empty(k, np.int64))
-        c = plan.fn(*plan.head, key, k, out, ids)
+        (u0, u1), (r0, r1), (t0, t1) = spans
+        c = plan.fn(*plan.head, key, k, u0, u1, r0, r1, t0, t1, out, ids)
         if c >= 0:  # every answer a static word: decoded as the plain answers are
             return st.words(ids[:c]), out[:c].tolist() if scores else []
         c = -1 - c
@@ -271,7 +277,7 @@ class ContextualAutocomplete:
         fn = st.entries.get(name)
         if fn is None:
             key = _u8(b"")
-            fn = st.entries[name] = fast_entry(dispatcher, *head, key, 1, *self._outs)
+            fn = st.entries[name] = fast_entry(dispatcher, *head, key, 1, *[0] * 6, *self._outs)
         plan.static, plan.delta, plan.head, plan.fn = st, d, head, fn
 
     def _packed(self, prof: _Profile, st: Any) -> tuple[np.ndarray, ...]:

@@ -39,8 +39,9 @@ class _Weight:
 
 class _Profile:
     """Sparse word -> boost (>= 0); sorted words and their boosts as an array, and
-    the set of every short prefix of its words, rebuilt on the first query after a
-    change. ``version`` is unique to each state of each profile."""
+    every short prefix of its words with the positions ``[lo, hi)`` of the sorted
+    words under it, rebuilt on the first query after a change. ``version`` is
+    unique to each state of each profile."""
 
     __slots__ = ("scores", "_words", "_vals", "_prefixes", "version", "ids", "packed")
 
@@ -48,7 +49,7 @@ class _Profile:
         self.scores: dict[str, float] = {}
         self._words: list[str] | None = []
         self._vals = np.zeros(0)
-        self._prefixes: set[str] = set()
+        self._prefixes: dict[str, tuple[int, int]] = {}
         self.version = next(_VERSIONS)
         # (index serial, version, ids of the sorted words in that static index or -1)
         self.ids: tuple[int, int, list[int]] | None = None
@@ -64,17 +65,22 @@ class _Profile:
         if self._words is None:
             self._words = sorted(self.scores)
             self._vals = np.array([self.scores[w] for w in self._words], dtype=np.float64)
-            self._prefixes = {w[:j] for w in self._words for j in range(min(len(w), _SET_CHARS) + 1)}
+            # the words under a prefix are contiguous in sorted order: the first and
+            # the last word that has it give its range
+            first: dict[str, int] = {}
+            last: dict[str, int] = {}
+            for i, w in enumerate(self._words):
+                for j in range(min(len(w), _SET_CHARS) + 1):
+                    first.setdefault(w[:j], i)
+                    last[w[:j]] = i
+            self._prefixes = {q: (lo, last[q] + 1) for q, lo in first.items()}
         return self._words, self._vals
 
-    def covers(self, prefix: str) -> bool:
-        """True when a word of the profile starts with ``prefix``."""
-        if len(prefix) <= _SET_CHARS:
-            if self._words is None:
-                self.arrays()
-            return prefix in self._prefixes
-        lo, hi = self.range(prefix)
-        return lo < hi
+    def prefix_ranges(self) -> dict[str, tuple[int, int]]:
+        """Every prefix of at most ``_SET_CHARS`` characters of a word -> its range."""
+        if self._words is None:
+            self.arrays()
+        return self._prefixes
 
     def range(self, prefix: str) -> tuple[int, int]:
         """Positions ``[lo, hi)`` of the sorted words that start with ``prefix``."""
@@ -94,13 +100,13 @@ class _Profile:
 
 class _Plan:
     """What a ``(user, region)`` query needs, made once per state of the profiles and
-    weights (``epoch``): the profiles in use and their prefix sets; for an
+    weights (``epoch``): the profiles in use and their short prefixes' ranges; for an
     :class:`Autocomplete`, the kernel and its leading arguments (made again when the
     index's static arrays or delta are replaced); and the kept answers of short
     prefixes (cleared when the index's ``version`` moves)."""
 
     __slots__ = (
-        "epoch", "index", "python", "profiles", "active", "sets", "static", "delta", "head", "fn", "answers", "version",
+        "epoch", "index", "python", "profiles", "active", "ranges", "static", "delta", "head", "fn", "answers", "version",
     )  # fmt: skip
 
     def __init__(self, epoch: int, index: Any, profiles: tuple[_Profile | None, _Profile | None, _Profile | None]) -> None:
@@ -110,9 +116,8 @@ class _Plan:
         self.profiles = profiles
         active = [prof for prof in profiles if prof is not None]
         self.active = active or None
-        for prof in active:
-            prof.arrays()  # its prefix set, current
-        self.sets = [prof._prefixes for prof in active]
+        # per profile (user, region, trending; {} when not in use): short prefix -> range
+        self.ranges = tuple(prof.prefix_ranges() if prof is not None else {} for prof in profiles)
         self.static: Any = None
         self.delta: Any = None
         self.head: tuple[Any, ...] = ()
