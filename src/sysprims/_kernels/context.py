@@ -42,13 +42,8 @@ _U = 2
 def _ex_boosted():
     from .autocomplete_table import _empty_table, _ex_table
 
-    prof = (
-        _ro(np.frombuffer(b"abdzz", np.uint8)),
-        _ro(np.array([0, 3, 5], np.int64)),
-        np.array([2.0, 1.0]),
-        np.array([1, -1], np.int64),
-    )
-    empty = (_ro(np.frombuffer(b"", np.uint8)), _ro(np.zeros(1, np.int64)), np.zeros(0), np.zeros(0, np.int64))
+    prof = (_ro(np.frombuffer(b"abdzz", np.uint8)), np.array([[0, 3, 5], [1, -1, -1]], np.int64), np.array([2.0, 1.0]))
+    empty = (_ro(np.frombuffer(b"", np.uint8)), np.array([[0], [-1]], np.int64), np.zeros(0))
     q = _ro(np.frombuffer(b"ab", np.uint8))
     return (
         *_ex_table(), *_empty_table(), *prof, *empty, *empty, 1.0, 0.5, 0.0,
@@ -106,7 +101,7 @@ def _ranks_before(s, w0, w1, gid, ns, other_s, o0, o1, other_gid, wbuf):
 @kernel(_ex_boosted_static)
 def boosted_top_static(
     sdata, soffs, sfreq, stree, sslots, sheavy,
-    udata, uoffs, uvals, uids, rdata, roffs, rvals, rids, tdata, toffs, tvals, tids,
+    udata, umeta, uvals, rdata, rmeta, rvals, tdata, tmeta, tvals,
     w0, w1, w2, q, k, ulo, uhi, rlo, rhi, tlo, thi, oscore, oid,
 ):  # fmt: skip
     """:func:`boosted_top` for an index with nothing pending (no delta to pass)."""
@@ -115,7 +110,7 @@ def boosted_top_static(
     no_offsets = np.zeros(1, np.int64)
     return _boost(
         sdata, soffs, sfreq, sdata, no_offsets, sfreq, base, nb,
-        udata, uoffs, uvals, uids, rdata, roffs, rvals, rids, tdata, toffs, tvals, tids,
+        udata, umeta, uvals, rdata, rmeta, rvals, tdata, tmeta, tvals,
         w0, w1, w2, k, ulo, uhi, rlo, rhi, tlo, thi, oscore, oid,
     )  # fmt: skip
 
@@ -124,14 +119,15 @@ def boosted_top_static(
 def boosted_top(
     sdata, soffs, sfreq, stree, sslots, sheavy,
     ddata, doffs, dfreq, dtree, dslots, dheavy,
-    udata, uoffs, uvals, uids, rdata, roffs, rvals, rids, tdata, toffs, tvals, tids,
+    udata, umeta, uvals, rdata, rmeta, rvals, tdata, tmeta, tvals,
     w0, w1, w2, q, k, ulo, uhi, rlo, rhi, tlo, thi, oscore, oid,
 ):  # fmt: skip
     """The top ``k`` of ``score = base + w0 * user + w1 * region + w2 * trending`` (left to
     right) over the completions of ``q``: the index's own top k and every profile word
     under ``q``, which the caller gives as positions (``[ulo, uhi)`` of the user's sorted
     words, ``[rlo, rhi)`` the region's, ``[tlo, thi)`` trending's). A profile is its
-    sorted words' bytes, their boosts and their static ids (-1: not in the static index). Answer ``r`` is ``oscore[r]`` and ``oid[r]``: a static
+    sorted words' bytes, ``meta`` (row 0 the words' offsets, row 1 their static ids,
+    -1 where not in the static index) and their boosts. Answer ``r`` is ``oscore[r]`` and ``oid[r]``: a static
     id, ``n_static + delta id``, or ``-1 - (3 * position + profile)`` for a word only a
     profile (0 user, 1 region, 2 trending) holds. Returns the count ``c``, or ``-1 - c``
     when an answer is not a static id."""
@@ -143,7 +139,7 @@ def boosted_top(
     )  # fmt: skip
     return _boost(
         sdata, soffs, sfreq, ddata, doffs, dfreq, base, nb,
-        udata, uoffs, uvals, uids, rdata, roffs, rvals, rids, tdata, toffs, tvals, tids,
+        udata, umeta, uvals, rdata, rmeta, rvals, tdata, tmeta, tvals,
         w0, w1, w2, k, ulo, uhi, rlo, rhi, tlo, thi, oscore, oid,
     )  # fmt: skip
 
@@ -151,7 +147,7 @@ def boosted_top(
 @kernel()
 def _boost(
     sdata, soffs, sfreq, ddata, doffs, dfreq, base, nb,
-    udata, uoffs, uvals, uids, rdata, roffs, rvals, rids, tdata, toffs, tvals, tids,
+    udata, umeta, uvals, rdata, rmeta, rvals, tdata, tmeta, tvals,
     w0, w1, w2, k, ulo, uhi, rlo, rhi, tlo, thi, oscore, oid,
 ):  # fmt: skip
     """Rank the index's top rows ``base[:nb]`` (already in rank order) with the profile
@@ -159,7 +155,7 @@ def _boost(
     three ranges merged by word)."""
     ns = soffs.shape[0] - 1
     nd = doffs.shape[0] - 1
-    room = (uoffs[uhi] - uoffs[ulo]) + (roffs[rhi] - roffs[rlo]) + (toffs[thi] - toffs[tlo])
+    room = (umeta[0, uhi] - umeta[0, ulo]) + (rmeta[0, rhi] - rmeta[0, rlo]) + (tmeta[0, thi] - tmeta[0, tlo])
     wbuf = np.empty(room, np.uint8)  # every profile word fits: each is copied at most once
     at = 0
     # the best k profile words: scores, answer ids, their words in wbuf
@@ -176,16 +172,16 @@ def _boost(
         take_r = j < rhi
         take_t = t < thi
         if take_u and take_r:
-            x = _cmp_full(udata, uoffs[i], uoffs[i + 1], rdata, roffs[j], roffs[j + 1])
+            x = _cmp_full(udata, umeta[0, i], umeta[0, i + 1], rdata, rmeta[0, j], rmeta[0, j + 1])
             if x < 0:
                 take_r = False
             elif x > 0:
                 take_u = False
         if take_t and (take_u or take_r):
             if take_u:
-                x = _cmp_full(udata, uoffs[i], uoffs[i + 1], tdata, toffs[t], toffs[t + 1])
+                x = _cmp_full(udata, umeta[0, i], umeta[0, i + 1], tdata, tmeta[0, t], tmeta[0, t + 1])
             else:
-                x = _cmp_full(rdata, roffs[j], roffs[j + 1], tdata, toffs[t], toffs[t + 1])
+                x = _cmp_full(rdata, rmeta[0, j], rmeta[0, j + 1], tdata, tmeta[0, t], tmeta[0, t + 1])
             if x < 0:
                 take_t = False
             elif x > 0:
@@ -197,20 +193,20 @@ def _boost(
         sid = -1
         if take_u:
             u = uvals[i]
-            sid = uids[i]
-            code, a0, a1, pos = _U, uoffs[i], uoffs[i + 1], i
+            sid = umeta[1, i]
+            code, a0, a1, pos = _U, umeta[0, i], umeta[0, i + 1], i
             i += 1
         if take_r:
             r = rvals[j]
-            sid = max(sid, rids[j])  # the same static id in every profile that holds the word
+            sid = max(sid, rmeta[1, j])  # the same static id in every profile that holds the word
             if not take_u:
-                code, a0, a1, pos = _U + 1, roffs[j], roffs[j + 1], j
+                code, a0, a1, pos = _U + 1, rmeta[0, j], rmeta[0, j + 1], j
             j += 1
         if take_t:
             tr = tvals[t]
-            sid = max(sid, tids[t])
+            sid = max(sid, tmeta[1, t])
             if not (take_u or take_r):
-                code, a0, a1, pos = _U + 2, toffs[t], toffs[t + 1], t
+                code, a0, a1, pos = _U + 2, tmeta[0, t], tmeta[0, t + 1], t
             t += 1
         # the word's bytes (the same in every buffer that holds it) go to the scratch buffer
         if code == _U:

@@ -43,11 +43,12 @@ _CACHE_MAX = 4096  # kept answers (cleared when full)
 _FEW = 32  # at most this many profile words under a prefix: each is scored directly
 _KERNEL_K = 64  # answers up to this many rows come from one kernel call
 _NONE = (0, 0)  # no profile word under the prefix
+# a profile as the kernel takes it: its sorted words' bytes, ``meta`` (row 0 the words'
+# offsets, row 1 their static ids, -1 where absent) and their boosts
 _EMPTY_PACK = (
     _readonly(np.frombuffer(b"", dtype=np.uint8)),
-    _readonly(np.zeros(1, dtype=np.int64)),
+    np.array([[0], [-1]], dtype=np.int64),
     np.zeros(0, dtype=np.float64),
-    np.zeros(0, dtype=np.int64),
 )
 
 
@@ -286,11 +287,13 @@ class ContextualAutocomplete:
         if c is None or c[0] != st.serial or c[1] != prof.version:
             words, vals = prof.arrays()
             encoded = [w.encode("utf-8") for w in words]
-            offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-            np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+            n = len(encoded)
+            meta = np.full((2, n + 1), -1, dtype=np.int64)
+            meta[0, 0] = 0
+            np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=n), out=meta[0, 1:])
+            meta[1, :n] = self._static_ids(words)
             data = _readonly(np.frombuffer(b"".join(encoded), dtype=np.uint8))
-            ids = np.array(self._static_ids(words), dtype=np.int64).reshape(-1)
-            c = prof.packed = (st.serial, prof.version, (data, _readonly(offsets), vals, ids))
+            c = prof.packed = (st.serial, prof.version, (data, meta, vals))
         return c[2]
 
     def _boosted(
