@@ -307,3 +307,18 @@ def test_weights_are_checked_when_set():
         with pytest.raises(InvalidParameterError):
             setattr(ctx, name, -1.0)
         assert getattr(ctx, name) == 1.0
+
+
+def test_long_prefixes_and_large_k_grow_the_kernels_work_arrays():
+    """Prefixes past the short-prefix ranges (bisected) and longer than the work arrays
+    were sized for, and k past the heavy-prefix answers: still the brute force."""
+    long = "a" * 150
+    vocab = {long + "b": 3.0, long + "c": 5.0, long: 1.0, "ab": 2.0, **{long[:j] + "x": 1.0 for j in range(1, 150, 7)}}
+    index = Autocomplete.from_words(list(vocab), list(vocab.values()), max_length=None)
+    ctx = ContextualAutocomplete(index, user_weight=2.0)
+    hist = {long + "b": 2.0, long + "d": 1.0, "abz": 4.0}
+    ctx.add_history("u", hist)
+    for prefix in ("a", "a" * 9, "a" * 100, long, long + "b"):
+        for k in (1, 3, 20, 64):
+            expect = brute(index.items(), [hist, {}, {}], (2.0, 1.0, 1.0), prefix, k)
+            assert ctx.suggest_with_scores(prefix, k, user="u") == expect

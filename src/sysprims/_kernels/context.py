@@ -7,7 +7,7 @@ import numpy as np
 
 from .._jit import kernel
 from .autocomplete import _cmp_full, find_exact
-from .autocomplete_table import _index_top, _scratch, _suggest_into
+from .autocomplete_table import TOP, _index_top, _suggest_into
 
 
 def _ro(a):
@@ -47,13 +47,43 @@ def _ex_boosted():
     q = _ro(np.frombuffer(b"ab", np.uint8))
     return (
         *_ex_table(), *_empty_table(), *prof, *empty, *empty, 1.0, 0.5, 0.0,
-        q, np.int64(3), *[np.int64(i) for i in (0, 1, 0, 0, 0, 0)], np.zeros(3), np.zeros(3, np.int64),
+        q, np.int64(3), *[np.int64(i) for i in (0, 1, 0, 0, 0, 0)],
+        np.zeros(6), np.zeros(work_size(2, 3), np.int64), np.zeros(5, np.uint8),
     )  # fmt: skip
 
 
 def _ex_boosted_static():
     a = _ex_boosted()
     return (*a[:6], *a[12:])
+
+
+def work_size(nq: int, k: int) -> int:
+    """Length of the int64 work array ``iw`` of a boosted query of ``nq`` bytes and
+    ``k`` answers. Its layout: the answers' ids (``k``), the best profile words' ids
+    (``k``), their words' bounds in ``wbuf`` (``2k``), the base rows' boosted flags
+    (``k``), the index's top k and two id lists (``3k``), a 0 (the offsets of an empty
+    delta), the tree walk's heap (``3 * (2k + 2)`` when ``k > TOP``), the prefix hashes
+    (``nq + 1``)."""
+    return 8 * k + 1 + 3 * (2 * k + 2 if k > TOP else 0) + nq + 1
+
+
+@kernel()
+def _carve(iw, nq, k):
+    """The work arrays of the index's top k, as views of ``iw`` (:func:`work_size`)."""
+    cap = 2 * k + 2 if k > TOP else 0
+    o = 5 * k
+    base = iw[o : o + k]
+    ta = iw[o + k : o + 2 * k]
+    tb = iw[o + 2 * k : o + 3 * k]
+    zero = iw[o + 3 * k : o + 3 * k + 1]
+    zero[0] = 0
+    o += 3 * k + 1
+    hb = iw[o : o + cap]
+    hl = iw[o + cap : o + 2 * cap]
+    hr = iw[o + 2 * cap : o + 3 * cap]
+    o += 3 * cap
+    hs = iw[o : o + nq + 1]
+    return hs, hb, hl, hr, base, ta, tb, zero
 
 
 @kernel()
@@ -66,25 +96,25 @@ def _copy(dst, at, src, a0, a1):
 @kernel()
 def _place(k, c, s, w0, w1, gid, ns, oscore, oid, loc, wbuf):
     """Put a candidate (score ``s``, its word at ``wbuf[w0:w1]``, answer id ``gid``) into
-    the ranked top ``k`` held in ``oscore``, ``oid`` and ``loc`` (the rows' words in
-    ``wbuf``). Returns the new count, or -1 when the candidate does not enter."""
+    the ranked top ``k`` held in ``oscore``, ``oid`` and ``loc`` (row ``r``'s word is
+    ``wbuf[loc[2r]:loc[2r + 1]]``). Returns the new count, or -1 when the candidate does not enter."""
     pos = c
     if c == k:
         pos = k - 1
-        if not _ranks_before(s, w0, w1, gid, ns, oscore[pos], loc[pos, 0], loc[pos, 1], oid[pos], wbuf):
+        if not _ranks_before(s, w0, w1, gid, ns, oscore[pos], loc[2 * pos], loc[2 * pos + 1], oid[pos], wbuf):
             return -1
     else:
         c += 1
-    while pos > 0 and _ranks_before(s, w0, w1, gid, ns, oscore[pos - 1], loc[pos - 1, 0], loc[pos - 1, 1], oid[pos - 1], wbuf):
+    while pos > 0 and _ranks_before(s, w0, w1, gid, ns, oscore[pos - 1], loc[2 * pos - 2], loc[2 * pos - 1], oid[pos - 1], wbuf):
         oscore[pos] = oscore[pos - 1]
         oid[pos] = oid[pos - 1]
-        loc[pos, 0] = loc[pos - 1, 0]
-        loc[pos, 1] = loc[pos - 1, 1]
+        loc[2 * pos] = loc[2 * pos - 2]
+        loc[2 * pos + 1] = loc[2 * pos - 1]
         pos -= 1
     oscore[pos] = s
     oid[pos] = gid
-    loc[pos, 0] = w0
-    loc[pos, 1] = w1
+    loc[2 * pos] = w0
+    loc[2 * pos + 1] = w1
     return c
 
 
@@ -102,16 +132,15 @@ def _ranks_before(s, w0, w1, gid, ns, other_s, o0, o1, other_gid, wbuf):
 def boosted_top_static(
     sdata, soffs, sfreq, stree, sslots, sheavy,
     udata, umeta, uvals, rdata, rmeta, rvals, tdata, tmeta, tvals,
-    w0, w1, w2, q, k, ulo, uhi, rlo, rhi, tlo, thi, oscore, oid,
+    w0, w1, w2, q, k, ulo, uhi, rlo, rhi, tlo, thi, fw, iw, wbuf,
 ):  # fmt: skip
     """:func:`boosted_top` for an index with nothing pending (no delta to pass)."""
-    hs, hb, hl, hr, base, _tb = _scratch(q.shape[0], k)
+    hs, hb, hl, hr, base, _ta, _tb, no_offsets = _carve(iw, q.shape[0], k)
     nb = _index_top(sdata, soffs, sfreq, stree, sslots, sheavy, q, 0, q.shape[0], k, base, hs, hb, hl, hr)
-    no_offsets = np.zeros(1, np.int64)
     return _boost(
         sdata, soffs, sfreq, sdata, no_offsets, sfreq, base, nb,
         udata, umeta, uvals, rdata, rmeta, rvals, tdata, tmeta, tvals,
-        w0, w1, w2, k, ulo, uhi, rlo, rhi, tlo, thi, oscore, oid,
+        w0, w1, w2, k, ulo, uhi, rlo, rhi, tlo, thi, fw, iw, wbuf,
     )  # fmt: skip
 
 
@@ -120,19 +149,21 @@ def boosted_top(
     sdata, soffs, sfreq, stree, sslots, sheavy,
     ddata, doffs, dfreq, dtree, dslots, dheavy,
     udata, umeta, uvals, rdata, rmeta, rvals, tdata, tmeta, tvals,
-    w0, w1, w2, q, k, ulo, uhi, rlo, rhi, tlo, thi, oscore, oid,
+    w0, w1, w2, q, k, ulo, uhi, rlo, rhi, tlo, thi, fw, iw, wbuf,
 ):  # fmt: skip
     """The top ``k`` of ``score = base + w0 * user + w1 * region + w2 * trending`` (left to
     right) over the completions of ``q``: the index's own top k and every profile word
     under ``q``, which the caller gives as positions (``[ulo, uhi)`` of the user's sorted
     words, ``[rlo, rhi)`` the region's, ``[tlo, thi)`` trending's). A profile is its
     sorted words' bytes, ``meta`` (row 0 the words' offsets, row 1 their static ids,
-    -1 where not in the static index) and their boosts. Answer ``r`` is ``oscore[r]`` and ``oid[r]``: a static
+    -1 where not in the static index) and their boosts. ``fw`` (float64, ``2k``), ``iw``
+    (int64, at least :func:`work_size`) and ``wbuf`` (uint8, at least the profiles'
+    bytes together) are work arrays; no other array is allocated. Answer ``r`` is
+    ``fw[r]`` (its score) and ``iw[r]``: a static
     id, ``n_static + delta id``, or ``-1 - (3 * position + profile)`` for a word only a
     profile (0 user, 1 region, 2 trending) holds. Returns the count ``c``, or ``-1 - c``
     when an answer is not a static id."""
-    hs, hb, hl, hr, ta, tb = _scratch(q.shape[0], k)
-    base = np.empty(k, np.int64)
+    hs, hb, hl, hr, base, ta, tb, _zero = _carve(iw, q.shape[0], k)
     nb = _suggest_into(
         sdata, soffs, sfreq, stree, sslots, sheavy, ddata, doffs, dfreq, dtree, dslots, dheavy,
         q, 0, q.shape[0], k, base, ta, tb, hs, hb, hl, hr,
@@ -140,7 +171,7 @@ def boosted_top(
     return _boost(
         sdata, soffs, sfreq, ddata, doffs, dfreq, base, nb,
         udata, umeta, uvals, rdata, rmeta, rvals, tdata, tmeta, tvals,
-        w0, w1, w2, k, ulo, uhi, rlo, rhi, tlo, thi, oscore, oid,
+        w0, w1, w2, k, ulo, uhi, rlo, rhi, tlo, thi, fw, iw, wbuf,
     )  # fmt: skip
 
 
@@ -148,21 +179,23 @@ def boosted_top(
 def _boost(
     sdata, soffs, sfreq, ddata, doffs, dfreq, base, nb,
     udata, umeta, uvals, rdata, rmeta, rvals, tdata, tmeta, tvals,
-    w0, w1, w2, k, ulo, uhi, rlo, rhi, tlo, thi, oscore, oid,
+    w0, w1, w2, k, ulo, uhi, rlo, rhi, tlo, thi, fw, iw, wbuf,
 ):  # fmt: skip
     """Rank the index's top rows ``base[:nb]`` (already in rank order) with the profile
     words under the prefix (``[ulo, uhi)`` of the user's sorted words, and so on; the
     three ranges merged by word)."""
     ns = soffs.shape[0] - 1
     nd = doffs.shape[0] - 1
-    room = (umeta[0, uhi] - umeta[0, ulo]) + (rmeta[0, rhi] - rmeta[0, rlo]) + (tmeta[0, thi] - tmeta[0, tlo])
-    wbuf = np.empty(room, np.uint8)  # every profile word fits: each is copied at most once
-    at = 0
+    at = 0  # wbuf holds every profile word under the prefix: each is copied at most once
+    oscore = fw[:k]
+    oid = iw[:k]
     # the best k profile words: scores, answer ids, their words in wbuf
-    pscore = np.empty(k, np.float64)
-    pid = np.empty(k, np.int64)
-    loc = np.empty((k, 2), np.int64)
-    boosted = np.zeros(nb, np.bool_)  # base rows that are also profile words
+    pscore = fw[k : 2 * k]
+    pid = iw[k : 2 * k]
+    loc = iw[2 * k : 4 * k]
+    boosted = iw[4 * k : 5 * k]  # base rows that are also profile words (1)
+    for x in range(nb):
+        boosted[x] = 0
     c = 0
     code, a0, a1, pos = _U, 0, 0, 0
     i, j, t = ulo, rlo, tlo
@@ -228,7 +261,7 @@ def _boost(
         if gid >= 0:
             for x in range(nb):
                 if base[x] == gid:
-                    boosted[x] = True
+                    boosted[x] = 1
         s = b + w0 * u + w1 * r + w2 * tr
         if c == k and s < pscore[k - 1]:
             continue  # cannot enter
@@ -245,7 +278,7 @@ def _boost(
     bs = 0.0
     static = True
     while c < k:
-        while y < nb and boosted[y]:
+        while y < nb and boosted[y] != 0:
             y += 1
         if y < nb:
             g = base[y]
@@ -256,9 +289,9 @@ def _boost(
                 if 0 <= pg < ns and g < ns:
                     take = pg < g
                 elif g < ns:
-                    take = _cmp_full(wbuf, loc[x, 0], loc[x, 1], sdata, soffs[g], soffs[g + 1]) < 0
+                    take = _cmp_full(wbuf, loc[2 * x], loc[2 * x + 1], sdata, soffs[g], soffs[g + 1]) < 0
                 else:
-                    take = _cmp_full(wbuf, loc[x, 0], loc[x, 1], ddata, doffs[g - ns], doffs[g - ns + 1]) < 0
+                    take = _cmp_full(wbuf, loc[2 * x], loc[2 * x + 1], ddata, doffs[g - ns], doffs[g - ns + 1]) < 0
             elif take:
                 take = pscore[x] > bs
         elif x < pc:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .._jit import fast_entry
-from .._kernels.context import boosted_top, boosted_top_static, find_many
+from .._kernels.context import boosted_top, boosted_top_static, find_many, work_size
 from .._validate import check_int
 from ..errors import InvalidParameterError
 from ._arrays import _readonly, _u8
@@ -82,7 +82,10 @@ class ContextualAutocomplete:
         self._users: dict[Any, _Profile] = {}
         self._regions: dict[Any, _Profile] = {}
         self._trending = _Profile()
-        self._outs = (np.empty(0, np.float64), np.empty(0, np.int64))
+        # the kernel's work arrays (scores, ids), sized for (k, prefix bytes) up to _room
+        self._outs = (np.empty(0, np.float64), np.empty(work_size(0, 0), np.int64))
+        self._room = (0, 0)
+        self._wbuf = np.empty(0, np.uint8)  # room for the words of every profile in use
         self._plans: dict[tuple[Any, Any], _Plan] = {}
         self._kept = 0  # answers kept across plans (at most _CACHE_MAX)
 
@@ -243,11 +246,11 @@ class ContextualAutocomplete:
         st = index._static
         if plan.static is not st or plan.delta is not (index._delta if index._pending else None):
             self._arm(plan, st, index._delta if index._pending else None)
+        if k > self._room[0] or key.shape[0] > self._room[1]:
+            self._grow(k, key.shape[0])
         out, ids = self._outs
-        if out.shape[0] < k:
-            out, ids = self._outs = (np.empty(k, np.float64), np.empty(k, np.int64))
         (u0, u1), (r0, r1), (t0, t1) = spans
-        c = plan.fn(*plan.head, key, k, u0, u1, r0, r1, t0, t1, out, ids)
+        c = plan.fn(*plan.head, key, k, u0, u1, r0, r1, t0, t1, out, ids, self._wbuf)
         if c >= 0:  # every answer a static word: decoded as the plain answers are
             return st.words(ids[:c]), out[:c].tolist() if scores else []
         c = -1 - c
@@ -263,6 +266,12 @@ class ContextualAutocomplete:
                 words.append(prof.arrays()[0][h // 3])
         return words, out[:c].tolist() if scores else []
 
+    def _grow(self, k: int, nq: int) -> None:
+        """Work arrays for ``k`` answers and prefixes of ``nq`` bytes (and all smaller)."""
+        k, nq = max(k, self._room[0]), max(nq, 64, self._room[1])
+        self._outs = (np.empty(2 * k, np.float64), np.empty(work_size(nq, k), np.int64))
+        self._room = (k, nq)
+
     def _arm(self, plan: _Plan, st: Any, d: Any) -> None:
         """The kernel and its leading arguments for the index's static arrays ``st`` and
         delta ``d`` (None: nothing pending), the profiles packed against ``st``."""
@@ -275,10 +284,13 @@ class ContextualAutocomplete:
         else:  # nothing pending: the kernel that takes no delta (fewer arguments to convert)
             head = (*st.args, *profs, *weights)
             name, dispatcher = "boosted_static", boosted_top_static
+        room = sum(pack[0].shape[0] for pack in packs)
+        if self._wbuf.shape[0] < room:
+            self._wbuf = np.empty(room, np.uint8)
         fn = st.entries.get(name)
         if fn is None:
             key = _u8(b"")
-            fn = st.entries[name] = fast_entry(dispatcher, *head, key, 1, *[0] * 6, *self._outs)
+            fn = st.entries[name] = fast_entry(dispatcher, *head, key, 1, *[0] * 6, *self._outs, self._wbuf)
         plan.static, plan.delta, plan.head, plan.fn = st, d, head, fn
 
     def _packed(self, prof: _Profile, st: Any) -> tuple[np.ndarray, ...]:
