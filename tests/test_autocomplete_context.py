@@ -236,3 +236,89 @@ def test_kept_short_prefix_answers_follow_every_change(sharded):
     user = {}
     ctx.user_weight = 1.0
     check()
+
+
+SMALL = st.text(alphabet="abc", min_size=1, max_size=4)
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("query"), st.text(alphabet="abc", max_size=3), st.sampled_from([1, 3, 6, 70]),
+                  st.sampled_from(["ann", "bob", None]), st.sampled_from(["eu", "us", None])),
+        st.tuples(st.just("increment"), SMALL, st.integers(0, 6).map(float)),
+        st.tuples(st.just("compact")),
+        st.tuples(st.just("history"), st.sampled_from(["ann", "bob"]), st.dictionaries(SMALL, FREQ, max_size=4)),
+        st.tuples(st.just("region"), st.sampled_from(["eu", "us"]), st.dictionaries(SMALL, FREQ, max_size=6)),
+        st.tuples(st.just("trending"), st.dictionaries(SMALL, FREQ, max_size=4)),
+        st.tuples(st.just("weight"), st.sampled_from(["user_weight", "region_weight", "trending_weight"]),
+                  st.sampled_from([0.0, 0.5, 2.0])),
+        st.tuples(st.just("forget"), st.sampled_from(["ann", "bob"])),
+    ),
+    max_size=30,
+)  # fmt: skip
+
+
+@settings(max_examples=120, deadline=None)
+@given(vocab=st.dictionaries(SMALL, FREQ, max_size=30), ops=OPS, sharded=st.booleans())
+def test_answers_follow_every_change_of_index_profiles_and_weights(vocab, ops, sharded):
+    """Queries of every prefix length (kept answers, kernel and Python paths) interleaved
+    with updates of the index (in place, new words, a compaction), of histories, regions,
+    trending and weights: each answer equals the brute force on the state at that moment."""
+    if sharded:
+        index = ShardedAutocomplete.from_words(list(vocab), list(vocab.values()), shards=2, prefix_chars=1)
+    else:
+        index = Autocomplete.from_words(list(vocab), list(vocab.values()))
+    ctx = ContextualAutocomplete(index, user_weight=1.0, region_weight=1.0, trending_weight=1.0)
+    users: dict[str, dict[str, float]] = {}
+    regions: dict[str, dict[str, float]] = {}
+    trend: dict[str, float] = {}
+    for op in ops:
+        if op[0] == "query":
+            _, prefix, k, user, region = op
+            weights = (ctx.user_weight, ctx.region_weight, ctx.trending_weight)
+            profiles = [users.get(user, {}) if user else {}, regions.get(region, {}) if region else {}, trend]
+            expect = brute(index.items(), profiles, weights, prefix, k)
+            assert ctx.suggest_with_scores(prefix, k, user=user, region=region) == expect
+            assert ctx.suggest(prefix, k, user=user, region=region) == [w for w, _ in expect]
+        elif op[0] == "increment":
+            index.increment(op[1], op[2])
+        elif op[0] == "compact":
+            if not sharded:
+                index.compact()
+        elif op[0] == "history":
+            ctx.add_history(op[1], op[2])
+            mine = users.setdefault(op[1], {})
+            for w, b in op[2].items():
+                mine[w] = mine.get(w, 0.0) + b
+        elif op[0] == "region":
+            ctx.set_region(op[1], op[2])
+            regions[op[1]] = dict(op[2])
+        elif op[0] == "trending":
+            ctx.set_trending(op[1])
+            trend = dict(op[1])
+        elif op[0] == "weight":
+            setattr(ctx, op[1], op[2])
+        else:
+            ctx.forget_user(op[1])
+            users.pop(op[1], None)
+
+
+def test_weights_are_checked_when_set():
+    ctx = ContextualAutocomplete(Autocomplete.from_words(["a"]))
+    for name in ("user_weight", "region_weight", "trending_weight"):
+        with pytest.raises(InvalidParameterError):
+            setattr(ctx, name, -1.0)
+        assert getattr(ctx, name) == 1.0
+
+
+def test_long_prefixes_and_large_k_grow_the_kernels_work_arrays():
+    """Prefixes past the short-prefix ranges (bisected) and longer than the work arrays
+    were sized for, and k past the heavy-prefix answers: still the brute force."""
+    long = "a" * 150
+    vocab = {long + "b": 3.0, long + "c": 5.0, long: 1.0, "ab": 2.0, **{long[:j] + "x": 1.0 for j in range(1, 150, 7)}}
+    index = Autocomplete.from_words(list(vocab), list(vocab.values()), max_length=None)
+    ctx = ContextualAutocomplete(index, user_weight=2.0)
+    hist = {long + "b": 2.0, long + "d": 1.0, "abz": 4.0}
+    ctx.add_history("u", hist)
+    for prefix in ("a", "a" * 9, "a" * 100, long, long + "b"):
+        for k in (1, 3, 20, 64):
+            expect = brute(index.items(), [hist, {}, {}], (2.0, 1.0, 1.0), prefix, k)
+            assert ctx.suggest_with_scores(prefix, k, user="u") == expect

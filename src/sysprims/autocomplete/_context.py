@@ -22,8 +22,6 @@ suggested too (base 0).
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -31,90 +29,27 @@ from typing import Any
 import numpy as np
 
 from .._jit import fast_entry
-from .._kernels.context import boosted_top, boosted_top_static, find_many
-from .._validate import check_int, check_number
+from .._kernels.context import boosted_top, boosted_top_static, find_many, work_size
+from .._validate import check_int
 from ..errors import InvalidParameterError
 from ._arrays import _readonly, _u8
 from ._index import Autocomplete
+from ._profiles import _SET_CHARS, _boost, _Plan, _Profile, _Weight
 
 __all__ = ["ContextualAutocomplete"]
 
-
-_VERSIONS = itertools.count(1)
-_SET_CHARS = 8  # prefixes up to this many characters are answered from a set
 _SHORT = 2  # boosted answers of prefixes up to this many characters are kept
 _CACHE_MAX = 4096  # kept answers (cleared when full)
 _FEW = 32  # at most this many profile words under a prefix: each is scored directly
 _KERNEL_K = 64  # answers up to this many rows come from one kernel call
+_NONE = (0, 0)  # no profile word under the prefix
+# a profile as the kernel takes it: its sorted words' bytes, ``meta`` (row 0 the words'
+# offsets, row 1 their static ids, -1 where absent) and their boosts
 _EMPTY_PACK = (
     _readonly(np.frombuffer(b"", dtype=np.uint8)),
-    _readonly(np.zeros(1, dtype=np.int64)),
+    np.array([[0], [-1]], dtype=np.int64),
     np.zeros(0, dtype=np.float64),
-    np.zeros(0, dtype=np.int64),
 )
-
-
-class _Profile:
-    """Sparse word -> boost (>= 0); sorted words and their boosts as an array, and
-    the set of every short prefix of its words, rebuilt on the first query after a
-    change. ``version`` is unique to each state of each profile."""
-
-    __slots__ = ("scores", "_words", "_vals", "_prefixes", "version", "ids", "packed")
-
-    def __init__(self) -> None:
-        self.scores: dict[str, float] = {}
-        self._words: list[str] | None = []
-        self._vals = np.zeros(0)
-        self._prefixes: set[str] = set()
-        self.version = next(_VERSIONS)
-        # (index serial, version, ids of the sorted words in that static index or -1)
-        self.ids: tuple[int, int, list[int]] | None = None
-        # (index serial, version, (word bytes, offsets, boosts, static ids)) for the kernel
-        self.packed: tuple[int, int, tuple[np.ndarray, ...]] | None = None
-
-    def add(self, word: str, by: float) -> None:
-        self._words = None
-        self.version = next(_VERSIONS)
-        self.scores[word] = self.scores.get(word, 0.0) + by
-
-    def arrays(self) -> tuple[list[str], np.ndarray]:
-        if self._words is None:
-            self._words = sorted(self.scores)
-            self._vals = np.array([self.scores[w] for w in self._words], dtype=np.float64)
-            self._prefixes = {w[:j] for w in self._words for j in range(min(len(w), _SET_CHARS) + 1)}
-        return self._words, self._vals
-
-    def covers(self, prefix: str) -> bool:
-        """True when a word of the profile starts with ``prefix``."""
-        if len(prefix) <= _SET_CHARS:
-            if self._words is None:
-                self.arrays()
-            return prefix in self._prefixes
-        lo, hi = self.range(prefix)
-        return lo < hi
-
-    def range(self, prefix: str) -> tuple[int, int]:
-        """Positions ``[lo, hi)`` of the sorted words that start with ``prefix``."""
-        words, _ = self.arrays()
-        lo = bisect.bisect_left(words, prefix)
-        if not prefix:
-            return lo, len(words)
-        last = ord(prefix[-1])
-        if last < 0x10FFFF:
-            return lo, bisect.bisect_left(words, prefix[:-1] + chr(last + 1), lo)
-        hi = lo
-        while hi < len(words) and words[hi].startswith(prefix):
-            hi += 1
-        return lo, hi
-
-
-def _boost(value: Any, name: str, position: int) -> float:
-    v = check_number(name, value)
-    if v < 0 or not math.isfinite(v):
-        raise InvalidParameterError(
-            f"{name} must be finite and >= 0, got {value!r} at position {position}"
-        )
-    return v
 
 
 class ContextualAutocomplete:
@@ -139,14 +74,24 @@ class ContextualAutocomplete:
                     f"index must be an Autocomplete or ShardedAutocomplete, got {type(index).__name__}"
                 )
         self.index = index
-        self.user_weight = _weight("user_weight", user_weight)
-        self.region_weight = _weight("region_weight", region_weight)
-        self.trending_weight = _weight("trending_weight", trending_weight)
+        self._epoch = 0  # bumped by every change of a profile or a weight (plans follow it)
+        self._uw = self._rw = self._tw = 0.0
+        self.user_weight = user_weight  # checked; read back as self._uw (and _rw, _tw)
+        self.region_weight = region_weight
+        self.trending_weight = trending_weight
         self._users: dict[Any, _Profile] = {}
         self._regions: dict[Any, _Profile] = {}
         self._trending = _Profile()
-        self._outs = (np.empty(0, np.float64), np.empty((0, 4), np.int64))
-        self._cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], list[tuple[str, float]]]] = {}
+        # the kernel's work arrays (scores, ids), sized for (k, prefix bytes) up to _room
+        self._outs = (np.empty(0, np.float64), np.empty(work_size(0, 0), np.int64))
+        self._room = (0, 0)
+        self._wbuf = np.empty(0, np.uint8)  # room for the words of every profile in use
+        self._plans: dict[tuple[Any, Any], _Plan] = {}
+        self._kept = 0  # answers kept across plans (at most _CACHE_MAX)
+
+    user_weight = _Weight()
+    region_weight = _Weight()
+    trending_weight = _Weight()
 
     # ------------------------------------------------------------ profiles
 
@@ -165,6 +110,7 @@ class ContextualAutocomplete:
         ]  # validate all before changing anything
         for w, b in cleaned:
             profile.add(w, b)
+        self._epoch += 1
 
     def add_history(
         self, user: Any, queries: Iterable[str] | Mapping[str, float], by: float = 1.0
@@ -177,6 +123,7 @@ class ContextualAutocomplete:
         profile = _Profile()
         self._feed(profile, weights, None, "region weights")
         self._regions[region] = profile
+        self._epoch += 1
 
     def set_trending(self, trending: Any, n: int = 100) -> None:
         """Replace the trending boosts: a mapping word -> boost, or a
@@ -193,55 +140,75 @@ class ContextualAutocomplete:
         profile = _Profile()
         self._feed(profile, trending, None, "trending boosts")
         self._trending = profile
+        self._epoch += 1
 
     def forget_user(self, user: Any) -> None:
         self._users.pop(user, None)
+        self._epoch += 1
 
     # ------------------------------------------------------------ queries
 
-    def _active(self, user: Any, region: Any) -> tuple[_Profile | None, _Profile | None, _Profile | None]:
-        """The user's, region's and trending profiles in use (a weight > 0, not empty)."""
-        u = self._users.get(user) if user is not None and self.user_weight else None
-        r = self._regions.get(region) if region is not None and self.region_weight else None
-        t = self._trending if self.trending_weight else None
-        return (
-            u if u is not None and u.scores else None,
-            r if r is not None and r.scores else None,
-            t if t is not None and t.scores else None,
-        )
+    def _plan(self, user: Any, region: Any) -> _Plan:
+        """The plan of ``(user, region)``: the profiles in use (a weight > 0, not empty),
+        made again after any change of a profile or a weight."""
+        plan = self._plans.get((user, region))
+        if plan is not None and plan.epoch == self._epoch and plan.index is self.index:
+            return plan
+        u = self._users.get(user) if user is not None and self._uw else None
+        r = self._regions.get(region) if region is not None and self._rw else None
+        t = self._trending if self._tw else None
+        u, r, t = (x if x is not None and x.scores else None for x in (u, r, t))
+        if len(self._plans) >= _CACHE_MAX:
+            self._plans.clear()
+            self._kept = 0
+        plan = self._plans[(user, region)] = _Plan(self._epoch, self.index, (u, r, t))
+        return plan
 
-    def _context_rows(self, prefix: str, k: int, user: Any, region: Any) -> list[tuple[str, float]] | None:
-        """The boosted answer, or None when no profile in use has a word under the
-        prefix (then the index's own answer is the answer)."""
+    def _answer(self, prefix: str, k: int, user: Any, region: Any, scores: bool) -> Any:
+        """The boosted answer (words, or (word, score) rows when ``scores``), or None when
+        no profile in use has a word under the prefix (the index's own answer is it)."""
         if type(k) is not int or k < 0:
             k = check_int("k", k, min=0)
-        profiles = self._active(user, region)
-        if k == 0 or profiles == (None, None, None):
+        plan = self._plans.get((user, region))
+        if plan is None or plan.epoch != self._epoch or plan.index is not self.index:
+            plan = self._plan(user, region)
+        if k == 0 or plan.active is None:
             return None
         index = self.index
         if type(prefix) is not str:
             index._clean_prefix(prefix)  # raises the index's error
         p = index._fold(prefix)  # a lone surrogate: the index raises when asked
-        u, r, t = profiles
-        if not ((u is not None and u.covers(p)) or (r is not None and r.covers(p)) or (t is not None and t.covers(p))):
+        # the positions of the profile words under the prefix, in each profile
+        if len(p) <= _SET_CHARS:
+            ru, rr, rt = plan.ranges
+            spans = (ru.get(p, _NONE), rr.get(p, _NONE), rt.get(p, _NONE))
+        else:
+            pu, pr, pt = (prof.range(p) if prof is not None else _NONE for prof in plan.profiles)
+            spans = (pu, pr, pt)
+        if spans[0][0] == spans[0][1] and spans[1][0] == spans[1][1] and spans[2][0] == spans[2][1]:
             return None
         if len(p) > _SHORT:
-            return self._solve(prefix, p, k, profiles)
-        # a short prefix has many profile words under it: its answer is kept until the
-        # index, a profile in use or a weight changes
-        stamp = (
-            id(index), index.version, u.version if u else 0, r.version if r else 0, t.version if t else 0,
-            self.user_weight, self.region_weight, self.trending_weight,
-        )  # fmt: skip
-        key = (p, k, user, region)
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] == stamp:
-            return hit[1]
-        rows = self._solve(prefix, p, k, profiles)
-        if len(self._cache) >= _CACHE_MAX:
-            self._cache.clear()
-        self._cache[key] = (stamp, rows)
-        return rows
+            words, values = self._solve(prefix, p, k, plan, spans, scores)
+            return list(zip(words, values, strict=True)) if scores else words
+        # a short prefix has many profile words under it: its answer is kept while the
+        # plan (profiles in use, weights) and the index's version hold
+        if plan.version != index.version:
+            plan.answers.clear()
+            plan.version = index.version
+        hit = plan.answers.get((p, k))
+        if hit is None:
+            self._kept += 1
+            if self._kept > _CACHE_MAX:  # bounded across plans: forget every kept answer
+                self._forget_answers()
+                self._kept = 1
+            hit = plan.answers[(p, k)] = self._solve(prefix, p, k, plan, spans, True)
+        return list(zip(*hit, strict=True)) if scores else list(hit[0])
+
+    def _forget_answers(self) -> None:
+        """Drop every kept short-prefix answer (a benchmark's cold queries)."""
+        for plan in self._plans.values():
+            plan.answers.clear()
+        self._kept = 0
 
     def suggest_with_scores(
         self, prefix: str, k: int = 10, *, user: Any = None, region: Any = None
@@ -249,59 +216,82 @@ class ContextualAutocomplete:
         """The ``k`` best completions of ``prefix`` for ``user`` in ``region`` with
         their combined scores, best first, ties by word: exactly a filter-and-sort
         of every word (index and profiles in use) by the combined score."""
-        rows = self._context_rows(prefix, k, user, region)
-        return self.index.suggest_with_scores(prefix, k) if rows is None else list(rows)
+        rows = self._answer(prefix, k, user, region, True)
+        return self.index.suggest_with_scores(prefix, k) if rows is None else rows
 
     def suggest(
         self, prefix: str, k: int = 10, *, user: Any = None, region: Any = None
     ) -> list[str]:
         """Like :meth:`suggest_with_scores`, words only."""
-        rows = self._context_rows(prefix, k, user, region)
-        return self.index.suggest(prefix, k) if rows is None else [w for w, _ in rows]
+        words = self._answer(prefix, k, user, region, False)
+        return self.index.suggest(prefix, k) if words is None else words
 
-    def _solve(self, prefix: str, p: str, k: int, profiles: Any) -> list[tuple[str, float]]:
-        """The boosted answer: one kernel call over an :class:`Autocomplete` (every profile
-        word under the prefix scored there), else the pruned search in Python."""
+    def _solve(
+        self, prefix: str, p: str, k: int, plan: _Plan, spans: tuple[tuple[int, int], ...], scores: bool
+    ) -> tuple[list[str], list[float]]:
+        """The boosted answer, words and (when ``scores``) scores: one kernel call over an
+        :class:`Autocomplete` (every profile word under the prefix scored there), else
+        the pruned search in Python. ``spans``: the positions of the profile words under
+        the prefix in each profile."""
         index = self.index
-        if type(index) is not Autocomplete or k > _KERNEL_K:
-            return self._boosted(prefix, p, k, profiles)
+        if plan.python or k > _KERNEL_K:
+            rows = self._boosted(prefix, p, k, plan.profiles)
+            return [w for w, _ in rows], [sc for _, sc in rows]
         try:
             key = _u8(p.encode("utf-8"))
         except UnicodeEncodeError:
             key = _u8(index._clean_prefix(prefix))  # raises the index's error
         if index._dirty:
             index._sync_delta()
-        st, d = index._static, index._delta
-        packs = [self._packed(prof, st) if prof is not None else _EMPTY_PACK for prof in profiles]
-        if self._outs[0].shape[0] < k:
-            self._outs = (np.empty(k, np.float64), np.empty((k, 4), np.int64))
-        scores, rows_out = self._outs
-        weights = (float(self.user_weight), float(self.region_weight), float(self.trending_weight))
-        tail = (key, k, *weights, *packs[0], *packs[1], *packs[2], scores, rows_out)
-        if index._pending:
-            args = (*st.args, *d.args, *tail)
-            fn = st.entries.get("boosted")
-            if fn is None:
-                fn = st.entries["boosted"] = fast_entry(boosted_top, *args)
+        st = index._static
+        if plan.static is not st or plan.delta is not (index._delta if index._pending else None):
+            self._arm(plan, st, index._delta if index._pending else None)
+        if k > self._room[0] or key.shape[0] > self._room[1]:
+            self._grow(k, key.shape[0])
+        out, ids = self._outs
+        (u0, u1), (r0, r1), (t0, t1) = spans
+        c = plan.fn(*plan.head, key, k, u0, u1, r0, r1, t0, t1, out, ids, self._wbuf)
+        if c >= 0:  # every answer a static word: decoded as the plain answers are
+            return st.words(ids[:c]), out[:c].tolist() if scores else []
+        c = -1 - c
+        ns = len(st)
+        words = []
+        for g in ids[:c].tolist():
+            if g >= 0:
+                words.append(st.word(g) if g < ns else index._delta.word(g - ns))
+            else:  # -1 - (3 * position + profile): a word only a profile holds
+                h = -1 - g
+                prof = plan.profiles[h % 3]
+                assert prof is not None
+                words.append(prof.arrays()[0][h // 3])
+        return words, out[:c].tolist() if scores else []
+
+    def _grow(self, k: int, nq: int) -> None:
+        """Work arrays for ``k`` answers and prefixes of ``nq`` bytes (and all smaller)."""
+        k, nq = max(k, self._room[0]), max(nq, 64, self._room[1])
+        self._outs = (np.empty(2 * k, np.float64), np.empty(work_size(nq, k), np.int64))
+        self._room = (k, nq)
+
+    def _arm(self, plan: _Plan, st: Any, d: Any) -> None:
+        """The kernel and its leading arguments for the index's static arrays ``st`` and
+        delta ``d`` (None: nothing pending), the profiles packed against ``st``."""
+        packs = [self._packed(prof, st) if prof is not None else _EMPTY_PACK for prof in plan.profiles]
+        weights = (float(self._uw), float(self._rw), float(self._tw))
+        profs = (*packs[0], *packs[1], *packs[2])
+        if d is not None:
+            head = (*st.args, *d.args, *profs, *weights)
+            name, dispatcher = "boosted", boosted_top
         else:  # nothing pending: the kernel that takes no delta (fewer arguments to convert)
-            args = (*st.args, *tail)
-            fn = st.entries.get("boosted_static")
-            if fn is None:
-                fn = st.entries["boosted_static"] = fast_entry(boosted_top_static, *args)
-        c = fn(*args)
-        rows = []
-        names = st.names
-        for sc, (code, _a, _b, i) in zip(scores[:c].tolist(), rows_out[:c].tolist(), strict=True):
-            if code == 0:
-                w = names[i]
-                if w is None:
-                    w = st.word(i)
-            elif code == 1:
-                w = d.word(i)
-            else:
-                w = profiles[code - 2].arrays()[0][i]
-            rows.append((w, sc))
-        return rows
+            head = (*st.args, *profs, *weights)
+            name, dispatcher = "boosted_static", boosted_top_static
+        room = sum(pack[0].shape[0] for pack in packs)
+        if self._wbuf.shape[0] < room:
+            self._wbuf = np.empty(room, np.uint8)
+        fn = st.entries.get(name)
+        if fn is None:
+            key = _u8(b"")
+            fn = st.entries[name] = fast_entry(dispatcher, *head, key, 1, *[0] * 6, *self._outs, self._wbuf)
+        plan.static, plan.delta, plan.head, plan.fn = st, d, head, fn
 
     def _packed(self, prof: _Profile, st: Any) -> tuple[np.ndarray, ...]:
         """``prof`` as the kernel takes it, rebuilt when the profile or the static index changes."""
@@ -309,11 +299,13 @@ class ContextualAutocomplete:
         if c is None or c[0] != st.serial or c[1] != prof.version:
             words, vals = prof.arrays()
             encoded = [w.encode("utf-8") for w in words]
-            offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-            np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+            n = len(encoded)
+            meta = np.full((2, n + 1), -1, dtype=np.int64)
+            meta[0, 0] = 0
+            np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=n), out=meta[0, 1:])
+            meta[1, :n] = self._static_ids(words)
             data = _readonly(np.frombuffer(b"".join(encoded), dtype=np.uint8))
-            ids = np.array(self._static_ids(words), dtype=np.int64).reshape(-1)
-            c = prof.packed = (st.serial, prof.version, (data, _readonly(offsets), vals, ids))
+            c = prof.packed = (st.serial, prof.version, (data, meta, vals))
         return c[2]
 
     def _boosted(
@@ -435,6 +427,3 @@ class ContextualAutocomplete:
             f"weights user={self.user_weight:g}, region={self.region_weight:g}, trending={self.trending_weight:g})"
         )
 
-
-def _weight(name: str, value: Any) -> float:
-    return check_number(name, value, min=0.0)
