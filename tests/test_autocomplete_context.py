@@ -322,3 +322,44 @@ def test_long_prefixes_and_large_k_grow_the_kernels_work_arrays():
         for k in (1, 3, 20, 64):
             expect = brute(index.items(), [hist, {}, {}], (2.0, 1.0, 1.0), prefix, k)
             assert ctx.suggest_with_scores(prefix, k, user="u") == expect
+
+
+def test_concurrent_queries_from_threads_get_the_serial_answers():
+    """The kernel releases the GIL and ranks in work arrays the context keeps: queries
+    from several threads at once must still each get their own, exact answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(11)
+    letters = np.array(list("abcdef"))
+    vocab = sorted({"".join(letters[rng.integers(0, 6, rng.integers(3, 8))]) for _ in range(4000)})
+    index = Autocomplete.from_words(vocab, rng.zipf(1.3, len(vocab)).astype(float))
+    ctx = ContextualAutocomplete(index, user_weight=2.0, region_weight=1.0)
+    users = {f"u{i}": dict(zip(rng.choice(vocab, 200).tolist(), rng.integers(1, 9, 200).astype(float).tolist(), strict=False))
+             for i in range(4)}
+    for name, hist in users.items():
+        ctx.add_history(name, hist)
+    ctx.set_region("r", dict(zip(rng.choice(vocab, 500).tolist(), rng.uniform(0, 20, 500).tolist(), strict=False)))
+    prefixes = sorted({w[:n] for w in vocab[::7] for n in (3, 4, 5)})
+    asks = [(p, 1 + i % 12, f"u{i % 4}") for i, p in enumerate(prefixes)]
+    expect = [ctx.suggest_with_scores(p, k, user=u, region="r") for p, k, u in asks]
+
+    def run(shift):
+        order = np.roll(np.arange(len(asks)), shift * 97)
+        return [(i, ctx.suggest_with_scores(*asks[i][:2], user=asks[i][2], region="r")) for i in order.tolist() * 3]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, range(4)))
+    wrong = [(asks[i], got) for rows in results for i, got in rows if got != expect[i]]
+    assert not wrong, f"{len(wrong)} answers differ from the serial ones, e.g. {wrong[0]}"
+
+
+def test_a_queried_context_pickles_and_answers_the_same():
+    import pickle
+
+    index = Autocomplete.from_words(["python", "pytorch", "pyramid", "pyre"], [100, 90, 80, 10])
+    ctx = ContextualAutocomplete(index, user_weight=50)
+    ctx.add_history("ann", ["pyre", "pyre"])
+    before = [ctx.suggest(p, 3, user="ann") for p in ("p", "py", "pyr", "pyth")]
+    back = pickle.loads(pickle.dumps(ctx))
+    assert [back.suggest(p, 3, user="ann") for p in ("p", "py", "pyr", "pyth")] == before
+    assert back.suggest("pyr", 2, user="ann") == ["pyre", "pyramid"]

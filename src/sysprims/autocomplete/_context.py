@@ -23,6 +23,7 @@ suggested too (base 0).
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -86,8 +87,21 @@ class ContextualAutocomplete:
         self._outs = (np.empty(0, np.float64), np.empty(work_size(0, 0), np.int64))
         self._room = (0, 0)
         self._wbuf = np.empty(0, np.uint8)  # room for the words of every profile in use
+        self._lock = threading.Lock()
         self._plans: dict[tuple[Any, Any], _Plan] = {}
         self._kept = 0  # answers kept across plans (at most _CACHE_MAX)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the lock, and the plans (compiled entry points and kept answers: a cache rebuilt
+        # on demand), do not travel
+        state = self.__dict__.copy()
+        del state["_lock"]
+        state["_plans"], state["_kept"] = {}, 0
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     user_weight = _Weight()
     region_weight = _Weight()
@@ -241,6 +255,13 @@ class ContextualAutocomplete:
             key = _u8(p.encode("utf-8"))
         except UnicodeEncodeError:
             key = _u8(index._clean_prefix(prefix))  # raises the index's error
+        with self._lock:  # the work arrays are shared and the kernel releases the GIL
+            return self._solve_kernel(key, k, plan, spans, scores)
+
+    def _solve_kernel(
+        self, key: np.ndarray, k: int, plan: _Plan, spans: tuple[tuple[int, int], ...], scores: bool
+    ) -> tuple[list[str], list[float]]:
+        index = self.index
         if index._dirty:
             index._sync_delta()
         st = index._static

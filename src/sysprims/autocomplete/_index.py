@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import itertools
 import math
+import threading
 import unicodedata
 from collections.abc import Iterable
 from typing import Any
@@ -70,6 +71,9 @@ class Autocomplete(Persistable):
         self._pending: dict[str, float] = {}  # every word not in the static index -> frequency
         self._dirty = False  # _delta lags behind _pending
         self._out = np.empty(10, dtype=np.int64)  # reused output ids of suggest()
+        # held by a query while it uses _out and by a delta rebuild: the kernels release the
+        # GIL, so two threads' queries would otherwise rank into the same buffer
+        self._lock = threading.RLock()
         self._version = 0  # bumped by every change of a frequency or word
 
     # ------------------------------------------------------------ construction
@@ -230,10 +234,11 @@ class Autocomplete(Persistable):
         return new
 
     def _sync_delta(self) -> None:
-        if self._dirty:
-            keys = sorted(self._pending)
-            self._delta = _Arrays.from_sorted(keys, map(self._pending.__getitem__, keys))
-            self._dirty = False
+        with self._lock:
+            if self._dirty:
+                keys = sorted(self._pending)
+                self._delta = _Arrays.from_sorted(keys, map(self._pending.__getitem__, keys))
+                self._dirty = False
 
     def compact(self) -> None:
         """Merge the words added since the last rebuild into the static arrays."""
@@ -254,20 +259,22 @@ class Autocomplete(Persistable):
 
     def suggest(self, prefix: str, limit: int = 10) -> list[str]:
         """The ``limit`` best completions of ``prefix`` (frequency desc, then word)."""
-        ids = self._suggest_ids(prefix, limit)
-        if not self._pending:
-            return self._static.words(ids)
-        return self._words_of(ids, False)
+        with self._lock:
+            ids = self._suggest_ids(prefix, limit)
+            if not self._pending:
+                return self._static.words(ids)
+            return self._words_of(ids, False)
 
     def suggest_with_scores(self, prefix: str, limit: int = 10) -> list[tuple[str, float]]:
         """Like :meth:`suggest`, with each word's frequency."""
-        ids = self._suggest_ids(prefix, limit)
-        s = self._static
-        if not self._pending:
-            return list(zip(s.words(ids), s.freq.take(ids).tolist(), strict=False))
-        ns, sf, df = len(s), s.freq, self._delta.freq
-        scores = [float(sf[i] if i < ns else df[i - ns]) for i in ids.tolist()]
-        return list(zip(self._words_of(ids, False), scores, strict=True))
+        with self._lock:
+            ids = self._suggest_ids(prefix, limit)
+            s = self._static
+            if not self._pending:
+                return list(zip(s.words(ids), s.freq.take(ids).tolist(), strict=False))
+            ns, sf, df = len(s), s.freq, self._delta.freq
+            scores = [float(sf[i] if i < ns else df[i - ns]) for i in ids.tolist()]
+            return list(zip(self._words_of(ids, False), scores, strict=True))
 
     def _words_of(self, ids: np.ndarray, many: bool) -> list[str]:
         """Words of ids of :meth:`_suggest_ids` (static ids, then ``n_static + delta id``)."""
@@ -279,7 +286,7 @@ class Autocomplete(Persistable):
         return [s.word(i) if i < ns else d.word(i - ns) for i in ids.tolist()]
 
     def _suggest_ids(self, prefix: str, limit: int) -> np.ndarray:
-        """The ids of the answer (a view of a reused buffer: read it before the next query)."""
+        """The ids of the answer (a view of a reused buffer: call and read it holding ``_lock``)."""
         if type(limit) is not int or limit < 0:
             limit = check_int("limit", limit, min=0)
         p = _u8(self._clean_prefix(prefix))
