@@ -270,28 +270,15 @@ def _advance(b, n, mode, hashes, ints, data, starts, ends, seed, flat, depth, wi
 
 
 @kernel(inline="always")
-def _apply_key(flat, cq, j, depth, c, cap, conservative):
-    """:func:`update_one` for key ``j`` of a staged block; returns its estimate."""
-    if conservative:
-        est = cap
-        for r in range(depth):
-            v = np.uint64(flat[cq[r * B + j]])
-            if v < est:
-                est = v
-        target = sat_add(est, c, cap)
-        for r in range(depth):
-            i = cq[r * B + j]
-            if np.uint64(flat[i]) < target:
-                flat[i] = target
-        return target
+def _apply_conservative(flat, cq, j, depth, c, cap):
+    """:func:`update_one`'s conservative update for key ``j`` of a staged block."""
     est = cap
     for r in range(depth):
+        est = min(est, np.uint64(flat[cq[r * B + j]]))
+    target = sat_add(est, c, cap)
+    for r in range(depth):  # raise to target: a max, stored unconditionally (no branch to mispredict)
         i = cq[r * B + j]
-        v = sat_add(np.uint64(flat[i]), c, cap)
-        flat[i] = v
-        if v < est:
-            est = v
-    return est
+        flat[i] = max(np.uint64(flat[i]), target)
 
 
 def _ex_batch(dt):
@@ -329,7 +316,7 @@ def cms_update(mode, hashes, ints, data, starts, ends, seed, table, counts, cap,
                                    scr, hsh, cols)
         if conservative:
             for j in range(cnt):
-                _apply_key(flat, cq, j, depth, _ONE if unit else counts[lo + j], cap, True)
+                _apply_conservative(flat, cq, j, depth, _ONE if unit else counts[lo + j], cap)
         elif unit:
             for r in range(depth):
                 for j in range(cnt):
