@@ -241,7 +241,7 @@ def test_every_trending_kernel_compiles_from_its_warmup_arguments():
     from sysprims._kernels import trending  # noqa: F401  (registers the kernels)
 
     names = [n for n in _jit._REGISTRY if n.startswith("trending.")]
-    assert {"trending.trend_update_var", "trending.trend_update_u64", "trending.trend_query"} <= set(names)
+    assert {"trending.trend_update", "trending.trend_query"} <= set(names)
     for name in names:
         dispatcher, factory = _jit._REGISTRY[name]
         for args in factory():

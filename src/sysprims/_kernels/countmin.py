@@ -20,9 +20,18 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import kernel
-from .bloom import BLOCK, _hash_block, _scratch, batch_len
+from .bloom import batch_len
 from .machine import mulhi, prefetch
-from .murmur3 import fmix64, mulhi64
+from .murmur3 import (
+    block128,
+    finish128,
+    fmix64,
+    load64,
+    mix_k1,
+    mix_k2,
+    mulhi64,
+    murmur3_x64_128_u64_one,
+)
 
 _ONE = np.uint64(1)
 
@@ -108,78 +117,168 @@ def cms_query_hashes(table, hashes, out):
         out[i] = query_one(table, hashes[i, 0], hashes[i, 1])
 
 
-# ------------------------------------------------------------ pipelined batches
+# ---------------------------------------------------------------- blocked batches
 #
 # Batch kernels take every key form ((mode, hashes, ints, data, starts, ends,
-# seed) as in sysprims._kernels.bloom) and run BLOCK keys at a time: hash the
-# block (unless given hashes), compute all its columns (and prefetch them when
-# the table is beyond the caches), then apply the keys in order. Columns are a
-# pure function of the hash, so computing them ahead changes nothing: updates
-# are applied serially in batch order, exactly the loop of scalar updates.
+# seed) as in sysprims._kernels.bloom) and run B keys at a time in stages, each
+# a loop over the block with no branch per key, so that LLVM turns it into SIMD
+# code (AVX2 / AVX-512 where the machine has them):
+#
+# 1. per key, scalar: its hash (given), or for bytes keys the words MurmurHash3
+#    reads: the last 16-byte body block and the masked tail (the body blocks
+#    before the last, which only keys of 32 bytes or more have, run here too);
+# 2. lane-wise, all keys at once: the rest of MurmurHash3 (the last block, the
+#    tail, the finaliser), bit-exact with the scalar hash;
+# 3. lane-wise: every row's column; the multiply-high splits into two 32-bit
+#    products when width < 2**32, which vectorises (one 128-bit product does not);
+# 4. when the table is beyond the caches, the block's counters are prefetched a
+#    whole block before they are touched (stages 1-4 run one block ahead);
+# 5. the updates are applied.
+#
+# Columns are a pure function of the hash, so staging them ahead changes
+# nothing. A standard update adds non-negative amounts with saturation, so its
+# table is the same in any order and is applied row by row; conservative updates
+# and top-K apply key by key in batch order: exactly the loop of scalar updates.
 
+#: Keys per block.
+B = 32
 #: Tables with more counters than this are prefetched (smaller ones stay cached).
 PREFETCH_MIN = 1 << 18
+_M32 = np.uint64(0xFFFFFFFF)
+_U32 = np.uint64(32)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+_ZERO = np.uint64(0)
 
 
 @kernel(inline="always")
-def _cms_columns(src, off, cnt, table, cols):
-    """Columns of keys ``src[off..off+cnt]`` into ``cols[j*depth + r]``."""
-    depth = table.shape[0]
-    width = np.uint64(table.shape[1])
-    far = table.size > PREFETCH_MIN
-    flat = table.reshape(table.size)
+def mulhi_narrow(x, w):
+    """``(x * w) >> 64`` for ``w < 2**32`` from 32x32->64-bit products: equal to
+    ``mulhi(x, w)``, since ``x * w / 2**64 = (xh*w + xl*w / 2**32) / 2**32`` and the
+    fraction dropped inside never carries (``xh*w + (xl*w >> 32) < 2**64``)."""
+    return ((x >> _U32) * w + (((x & _M32) * w) >> _U32)) >> _U32
+
+
+@kernel(inline="always")
+def _tail_words(data, p, rem):
+    """MurmurHash3's tail words ``(k1, k2)`` of the ``rem`` (< 16) bytes at ``p``:
+    two masked loads, or byte by byte where 16 bytes would run past the buffer."""
+    if data.shape[0] - p >= 16:
+        m1 = _ALL if rem >= 8 else (_ONE << np.uint64(8 * rem)) - _ONE
+        m2 = (_ONE << np.uint64(8 * (rem - 8))) - _ONE if rem > 8 else _ZERO
+        return load64(data, p) & m1, load64(data, p + 8) & m2
+    k1 = _ZERO
+    k2 = _ZERO
+    for i in range(rem):
+        if i >= 8:
+            k2 |= np.uint64(data[p + i]) << np.uint64(8 * (i - 8))
+        else:
+            k1 |= np.uint64(data[p + i]) << np.uint64(8 * i)
+    return k1, k2
+
+
+@kernel(inline="always")
+def _hash_bytes_block(lo, cnt, data, starts, ends, seed, scr, hq):
+    """MurmurHash3_x64_128 of byte keys ``lo..lo+cnt`` into ``hq[0, j], hq[1, j]``
+    (stage 1 scalar into the rows of ``scr``, stage 2 lane-wise)."""
     for j in range(cnt):
-        h1 = src[off + j, 0]
-        h2 = src[off + j, 1]
-        for r in range(depth):
-            col = mulhi(fmix64(h1 + np.uint64(r) * h2), width)
-            cols[j * depth + r] = col
-            if far:
-                prefetch(flat, np.uint64(r) * width + col)
+        p = starts[lo + j]
+        length = ends[lo + j] - p
+        h1 = seed
+        h2 = seed
+        nb = length >> 4
+        for _ in range(nb - 1):
+            h1, h2 = block128(h1, h2, load64(data, p), load64(data, p + 8))
+            p += 16
+        if nb > 0:
+            scr[2, j] = load64(data, p)
+            scr[3, j] = load64(data, p + 8)
+            scr[4, j] = _ALL
+            p += 16
+        else:
+            scr[2, j] = _ZERO
+            scr[3, j] = _ZERO
+            scr[4, j] = _ZERO
+        scr[0, j] = h1
+        scr[1, j] = h2
+        scr[5, j], scr[6, j] = _tail_words(data, p, length & 15)
+        scr[7, j] = np.uint64(length)
+    for j in range(cnt):
+        h1 = scr[0, j]
+        h2 = scr[1, j]
+        x1, x2 = block128(h1, h2, scr[2, j], scr[3, j])
+        m = scr[4, j]
+        h1 = (x1 & m) | (h1 & ~m)
+        h2 = (x2 & m) | (h2 & ~m)
+        # an absent tail word is 0, and mix_k(0) == 0: no branch needed
+        h1 ^= mix_k1(scr[5, j])
+        h2 ^= mix_k2(scr[6, j])
+        hq[0, j], hq[1, j] = finish128(h1, h2, scr[7, j])
 
 
 @kernel(inline="always")
-def _cms_apply(table, cols, base, c, cap, conservative):
-    """:func:`update_one` with the key's columns ``cols[base:base+depth]``."""
+def _stage(mode, lo, cnt, hashes, ints, data, starts, ends, seed, flat, depth, width, scr, hq, cq):
+    """Stages 1-4 for keys ``lo..lo+cnt``: hashes into ``hq`` (2 x B), flat counter
+    indexes of row ``r`` into ``cq[r*B + j]``, prefetched for large tables."""
+    if mode == 0:
+        for j in range(cnt):
+            hq[0, j] = hashes[lo + j, 0]
+            hq[1, j] = hashes[lo + j, 1]
+    elif mode == 1:
+        for j in range(cnt):
+            hq[0, j], hq[1, j] = murmur3_x64_128_u64_one(ints[lo + j], seed)
+    else:
+        _hash_bytes_block(lo, cnt, data, starts, ends, seed, scr, hq)
+    if width <= _M32:
+        for r in range(depth):
+            ur = np.uint64(r)
+            base = ur * width
+            for j in range(cnt):
+                cq[r * B + j] = base + mulhi_narrow(fmix64(hq[0, j] + ur * hq[1, j]), width)
+    else:
+        for r in range(depth):
+            ur = np.uint64(r)
+            base = ur * width
+            for j in range(cnt):
+                cq[r * B + j] = base + mulhi(fmix64(hq[0, j] + ur * hq[1, j]), width)
+    if flat.shape[0] > PREFETCH_MIN:
+        for i in range(depth * B):
+            if i % B < cnt:
+                prefetch(flat, cq[i])
+
+
+@kernel(inline="always")
+def _buffers(table):
+    """``(depth, width, flat table, stage scratch, hashes, columns)``: the hashes
+    and columns of two blocks, the one being applied and the next."""
     depth = table.shape[0]
-    if conservative:
-        est = cap
-        for r in range(depth):
-            v = np.uint64(table[r, cols[base + r]])
-            if v < est:
-                est = v
-        target = sat_add(est, c, cap)
-        for r in range(depth):
-            j = cols[base + r]
-            if np.uint64(table[r, j]) < target:
-                table[r, j] = target
-        return target
+    return (depth, np.uint64(table.shape[1]), table.reshape(table.size), np.empty((8, B), np.uint64),
+            np.empty((2, 2, B), np.uint64), np.empty((2, depth * B), np.uint64))
+
+
+@kernel(inline="always")
+def _advance(b, n, mode, hashes, ints, data, starts, ends, seed, flat, depth, width, scr, hsh, cols):
+    """Block ``b``'s ``(lo, cnt, hashes, columns)``, staging block ``b + 1`` into
+    the other buffers first (and block 0 itself when ``b == 0``)."""
+    lo = b * B
+    if b == 0:
+        _stage(mode, 0, min(B, n), hashes, ints, data, starts, ends, seed, flat, depth, width, scr, hsh[0], cols[0])
+    nlo = lo + B
+    if nlo < n:
+        _stage(mode, nlo, min(B, n - nlo), hashes, ints, data, starts, ends, seed, flat, depth, width,
+               scr, hsh[(b + 1) & 1], cols[(b + 1) & 1])
+    return lo, min(B, n - lo), hsh[b & 1], cols[b & 1]
+
+
+@kernel(inline="always")
+def _apply_conservative(flat, cq, j, depth, c, cap):
+    """:func:`update_one`'s conservative update for key ``j`` of a staged block."""
     est = cap
     for r in range(depth):
-        j = cols[base + r]
-        v = sat_add(np.uint64(table[r, j]), c, cap)
-        table[r, j] = v
-        if v < est:
-            est = v
-    return est
-
-
-@kernel(inline="always")
-def _block_src(mode, lo, cnt, hashes, ints, data, starts, ends, seed, hs):
-    """The hashes of block ``lo..lo+cnt`` as ``(array, offset)``."""
-    if mode == 0:
-        return hashes, lo
-    _hash_block(mode, lo, cnt, ints, data, starts, ends, seed, hs)
-    return hs, 0
-
-
-@kernel(inline="always")
-def _cms_block(mode, lo, n, hashes, ints, data, starts, ends, seed, table, hs, cols):
-    """Stage the block of keys from ``lo``: its hashes (``(src, off)``) and columns."""
-    cnt = min(BLOCK, n - lo)
-    src, off = _block_src(mode, lo, cnt, hashes, ints, data, starts, ends, seed, hs)
-    _cms_columns(src, off, cnt, table, cols)
-    return cnt, src, off
+        est = min(est, np.uint64(flat[cq[r * B + j]]))
+    target = sat_add(est, c, cap)
+    for r in range(depth):  # raise to target: a max, stored unconditionally (no branch to mispredict)
+        i = cq[r * B + j]
+        flat[i] = max(np.uint64(flat[i]), target)
 
 
 def _ex_batch(dt):
@@ -208,14 +307,28 @@ def _ex_query():
 
 @kernel(_ex_update)
 def cms_update(mode, hashes, ints, data, starts, ends, seed, table, counts, cap, conservative):
-    """Serial update of every key of a batch (``counts`` empty: once each)."""
+    """Update every key of a batch (``counts`` empty: once each): the table the
+    loop of scalar updates leaves."""
     n, unit = batch_len(mode, hashes, ints, starts), counts.shape[0] == 0
-    depth = table.shape[0]
-    hs, cols = _scratch(depth)
-    for lo in range(0, n, BLOCK):
-        cnt, src, off = _cms_block(mode, lo, n, hashes, ints, data, starts, ends, seed, table, hs, cols)
-        for j in range(cnt):
-            _cms_apply(table, cols, j * depth, _ONE if unit else counts[lo + j], cap, conservative)
+    depth, width, flat, scr, hsh, cols = _buffers(table)
+    for b in range((n + B - 1) // B):
+        lo, cnt, hq, cq = _advance(b, n, mode, hashes, ints, data, starts, ends, seed, flat, depth, width,
+                                   scr, hsh, cols)
+        if conservative:
+            for j in range(cnt):
+                _apply_conservative(flat, cq, j, depth, _ONE if unit else counts[lo + j], cap)
+        elif unit:
+            for r in range(depth):
+                for j in range(cnt):
+                    i = cq[r * B + j]
+                    v = flat[i]
+                    if np.uint64(v) < cap:
+                        flat[i] = v + _ONE
+        else:
+            for r in range(depth):
+                for j in range(cnt):
+                    i = cq[r * B + j]
+                    flat[i] = sat_add(np.uint64(flat[i]), counts[lo + j], cap)
 
 
 @kernel(_ex_query)
@@ -223,17 +336,15 @@ def cms_query(mode, hashes, ints, data, starts, ends, seed, table, out):
     """``out[i]``: the estimate of key ``i``. Read-only, so disjoint slices of a
     batch may run on several threads."""
     n = out.shape[0]
-    depth = table.shape[0]
-    hs, cols = _scratch(depth)
-    for lo in range(0, n, BLOCK):
-        cnt, src, off = _cms_block(mode, lo, n, hashes, ints, data, starts, ends, seed, table, hs, cols)
+    depth, width, flat, scr, hsh, cols = _buffers(table)
+    for b in range((n + B - 1) // B):
+        lo, cnt, hq, cq = _advance(b, n, mode, hashes, ints, data, starts, ends, seed, flat, depth, width,
+                                   scr, hsh, cols)
         for j in range(cnt):
-            est = table[0, cols[j * depth]]
+            e = flat[cq[j]]
             for r in range(1, depth):
-                v = table[r, cols[j * depth + r]]
-                if v < est:
-                    est = v
-            out[lo + j] = est
+                e = min(e, flat[cq[r * B + j]])
+            out[lo + j] = e
 
 
 @kernel(_ex_add)
@@ -414,22 +525,48 @@ def topk_update(mode, hashes, ints, data, starts, ends, seed, table, counts, cap
     """Count every key of a batch in the sketch and offer it to the candidates,
     serially in batch order (pipelined as :func:`cms_update`)."""
     n, unit = batch_len(mode, hashes, ints, starts), counts.shape[0] == 0
-    full = heap.shape[0]
-    depth = table.shape[0]
-    hs, cols = _scratch(depth)
-    for lo in range(0, n, BLOCK):
-        cnt, src, off = _cms_block(mode, lo, n, hashes, ints, data, starts, ends, seed, table, hs, cols)
+    k = heap.shape[0]
+    depth, width, flat, scr, hsh, cols = _buffers(table)
+    ests = np.empty(B, np.uint64)
+    mask = np.uint64(index.shape[0] - 1)
+    # the entry test's operands, kept in registers and renewed whenever the
+    # candidates change: a key enters or is counted only if the set is not
+    # full or its estimate beats the smallest candidate's value
+    full = meta[0] == k
+    floor = slot_est[heap[0]]
+    for b in range((n + B - 1) // B):
+        lo, cnt, hq, cq = _advance(b, n, mode, hashes, ints, data, starts, ends, seed, flat, depth, width,
+                                   scr, hsh, cols)
+        # The block's sketch updates first, row by row: within a row the keys
+        # still go in batch order, so ests[j] (the smallest counter right after
+        # key j) is the estimate the loop of scalar updates sees.
+        for r in range(depth):
+            for j in range(cnt):
+                i = cq[r * B + j]
+                v = sat_add(np.uint64(flat[i]), _ONE if unit else counts[lo + j], cap)
+                flat[i] = v
+                ests[j] = v if r == 0 or v < ests[j] else ests[j]
+        # then the candidates, key by key in batch order
         for j in range(cnt):
-            c = _ONE if unit else counts[lo + j]
-            est = _cms_apply(table, cols, j * depth, c, cap, False)
-            if meta[0] == full and est <= slot_est[heap[0]]:
+            est = ests[j]
+            if full and est <= floor:
                 continue  # the common case: cannot enter, is no candidate
-            h1 = src[off + j, 0]
-            h2 = src[off + j, 1]
-            p = _index_find(index, slot_h1, slot_h2, h1, h2)
-            if p >= 0:  # a candidate: inline here (3-4x faster than inside topk_offer)
-                s = index[p] - 1
+            c = _ONE if unit else counts[lo + j]
+            h1 = hq[0, j]
+            h2 = hq[1, j]
+            s = index[np.int64(h1 & mask)] - 1  # most candidates sit in their home slot
+            if s < 0 or slot_h1[s] != h1 or slot_h2[s] != h2:
+                p = _index_find(index, slot_h1, slot_h2, h1, h2)
+                s = index[p] - 1 if p >= 0 else -1
+            if s >= 0:  # a candidate: counted exactly
                 slot_est[s] = sat_add(slot_est[s], c, cap)
-                _sift_down(heap, pos, slot_est, pos[s], meta[0])
+                i = pos[s]
+                if 2 * i + 1 < meta[0]:  # not a leaf of the heap
+                    _sift_down(heap, pos, slot_est, i, meta[0])
+                    floor = slot_est[heap[0]]
+                elif i == 0:
+                    floor = slot_est[heap[0]]
             else:
                 topk_offer(slot_h1, slot_h2, slot_est, slot_src, heap, pos, index, meta, h1, h2, est, c, cap, lo + j)
+                full = meta[0] == k
+                floor = slot_est[heap[0]]

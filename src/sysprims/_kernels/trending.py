@@ -33,8 +33,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import kernel
+from .bloom import batch_len, key_hash
 from .countmin import _ex_topk, _index_find, _sift_down, column, query_one, sat_add, topk_offer
-from .murmur3 import murmur3_x64_128_one, murmur3_x64_128_u64_one
 
 _ONE = np.uint64(1)
 _M32 = np.uint64(0xFFFFFFFF)
@@ -176,60 +176,38 @@ def _run(win, snaps, snap_tot, tot, mask, window, hashes, times, interval, count
     tot[0] = total
 
 
-def _ex_update(keys):
+def _ex_update():
+    from .bloom import _ex_keys
+
     t = np.array([5.0, 5.5, 7.0])
     return [
-        (*_ex_state(dt), mask, np.int64(2), *keys, t, 1.0, np.zeros(0, np.uint64), *_ex_cands())
+        (*_ex_state(dt), mask, np.int64(2), *_ex_keys(md), t, 1.0, np.zeros(0, np.uint64), *_ex_cands())
         for dt, mask in _masks()
+        for md in (0, 1, 2)
     ]
 
 
-@kernel(lambda: _ex_update((np.array([[1, 2], [3, 4], [1, 2]], dtype=np.uint64),)))
-def trend_update_hashes(win, snaps, snap_tot, tot, mask, window, hashes, times, interval, counts,
-                        slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta):  # fmt: skip
-    """Serial update: event ``i`` is key ``hashes[i]`` at ``times[i]``, in bucket
+# Keys of the int and bytes forms are hashed here, 1024 at a time into a buffer
+# that stays in L1 (no (n, 2) hash array to write and read back), then the same loop.
+
+
+@kernel(_ex_update)
+def trend_update(win, snaps, snap_tot, tot, mask, window, mode, hashes, ints, data, starts, ends, seed,
+                 times, interval, counts, slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta):  # fmt: skip
+    """Serial update: event ``i`` is key ``i`` of the batch (any kernel form, as in
+    :func:`sysprims._kernels.bloom.key_hash`) at ``times[i]``, in bucket
     ``floor(times[i] / interval)`` (the wrapper checked that every bucket fits int64)."""
-    _run(win, snaps, snap_tot, tot, mask, window, hashes, times, interval, counts, 0,
-         slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta)  # fmt: skip
-
-
-# Keys hashed here, 1024 at a time into a buffer that stays in L1 (no (n, 2)
-# hash array to write and read back), then the same loop.
-
-
-def _ex_var():
-    data = np.frombuffer(b"abcabx", dtype=np.uint8).copy()
-    keys = (data, np.array([0, 3, 3], np.int64), np.array([3, 5, 6], np.int64), np.uint64(0))
-    return _ex_update(keys)
-
-
-@kernel(_ex_var)
-def trend_update_var(win, snaps, snap_tot, tot, mask, window, data, starts, ends, seed, times, interval, counts,
-                     slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta):  # fmt: skip
-    """:func:`trend_update_hashes` for keys ``data[starts[i]:ends[i]]``."""
-    n = starts.shape[0]
-    block = 1024
-    buf = np.empty((block, 2), np.uint64)
-    for lo in range(0, n, block):
-        hi = min(lo + block, n)
-        for i in range(lo, hi):
-            buf[i - lo, 0], buf[i - lo, 1] = murmur3_x64_128_one(data, starts[i], ends[i], seed)
-        c = counts if counts.shape[0] == 0 else counts[lo:hi]
-        _run(win, snaps, snap_tot, tot, mask, window, buf[: hi - lo], times[lo:hi], interval, c, lo,
+    if mode == 0:
+        _run(win, snaps, snap_tot, tot, mask, window, hashes, times, interval, counts, 0,
              slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta)  # fmt: skip
-
-
-@kernel(lambda: _ex_update((np.arange(3, dtype=np.uint64), np.uint64(0))))
-def trend_update_u64(win, snaps, snap_tot, tot, mask, window, values, seed, times, interval, counts,
-                     slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta):  # fmt: skip
-    """:func:`trend_update_hashes` for integer keys (8 little-endian bytes)."""
-    n = values.shape[0]
+        return
+    n = batch_len(mode, hashes, ints, starts)
     block = 1024
     buf = np.empty((block, 2), np.uint64)
     for lo in range(0, n, block):
         hi = min(lo + block, n)
         for i in range(lo, hi):
-            buf[i - lo, 0], buf[i - lo, 1] = murmur3_x64_128_u64_one(values[i], seed)
+            buf[i - lo, 0], buf[i - lo, 1] = key_hash(mode, i, hashes, ints, data, starts, ends, seed)
         c = counts if counts.shape[0] == 0 else counts[lo:hi]
         _run(win, snaps, snap_tot, tot, mask, window, buf[: hi - lo], times[lo:hi], interval, c, lo,
              slot_h1, slot_h2, slot_est, slot_ref, heap, pos, index, meta)  # fmt: skip
@@ -290,7 +268,5 @@ __all__ = [
     "trend_advance",
     "trend_query",
     "trend_rebuild",
-    "trend_update_hashes",
-    "trend_update_u64",
-    "trend_update_var",
+    "trend_update",
 ]

@@ -14,18 +14,11 @@ from .._validate import check_int
 from ..errors import IncompatibleError, InvalidParameterError, KeyTypeError
 from ..hashing import HASHES, HashedKeys, KernelKeys, hash128, kernel_keys, murmur3_128
 from ..keys import key_to_bytes
+from ._candidates import candidate_arrays
 from ._keycodec import decode_keys, encode_keys
 from .sketch import CountMinSketch, prepare_counts
 
 __all__ = ["HeavyHitters", "TopK"]
-
-
-
-def _index_capacity(k: int) -> int:
-    cap = 8
-    while cap < 2 * k:
-        cap *= 2
-    return cap
 
 
 class TopK(Persistable):
@@ -91,32 +84,23 @@ class TopK(Persistable):
 
     def _reset(self, h1s: list[int], h2s: list[int], ests: list[int], keys: list[Any]) -> None:
         """Rebuild the candidate arrays with candidate ``i`` in slot ``i``."""
-        k = self.capacity
+        self._h1, self._h2, self._est, self._src, self._heap, self._pos, self._index = candidate_arrays(
+            self.capacity, h1s, h2s, ests
+        )
         m = len(h1s)
-        self._h1 = np.zeros(k, np.uint64)
-        self._h2 = np.zeros(k, np.uint64)
-        self._est = np.zeros(k, np.uint64)
-        self._src = np.full(k, -1, np.int64)
-        self._h1[:m] = np.array(h1s, dtype=np.uint64)
-        self._h2[:m] = np.array(h2s, dtype=np.uint64)
-        self._est[:m] = np.array(ests, dtype=np.uint64)
         # A list sorted by (est, slot) is a valid min-heap for that order.
         order = sorted(range(m), key=lambda s: (ests[s], s))
-        self._heap = np.zeros(k, np.int64)
-        self._pos = np.zeros(k, np.int64)
         self._heap[:m] = order
         for i, s in enumerate(order):
             self._pos[s] = i
-        cap = _index_capacity(k)
-        self._index = np.zeros(cap, np.int64)
-        mask = cap - 1
+        mask = self._index.shape[0] - 1
         for s in range(m):
             p = h1s[s] & mask
             while self._index[p] != 0:
                 p = (p + 1) & mask
             self._index[p] = s + 1
         self._meta = np.array([m], dtype=np.int64)
-        self._keys: list[Any] = list(keys) + [None] * (k - m)
+        self._keys: list[Any] = list(keys) + [None] * (self.capacity - m)
 
     def _state_args(self) -> tuple:
         return (self._h1, self._h2, self._est, self._src, self._heap, self._pos, self._index, self._meta)

@@ -34,7 +34,7 @@ from .._format import Container, Persistable
 from .._html import html_table
 from .._validate import check_choice, check_int, check_number
 from ..errors import InvalidParameterError, KeyTypeError
-from ..hashing import HASHES, INTS, HashedKeys, check_seed, hashes_for, kernel_keys
+from ..hashing import HashedKeys, check_seed, hashes_for, kernel_keys
 from ._candidates import candidate_arrays
 from ._keycodec import encode_keys
 from ._trending_time import bucket_times
@@ -252,13 +252,9 @@ class TrendingTopK(Persistable):
         m = len(self)
         self._ref[:m] = -1 - np.arange(m)
         tail = (times, divisor, c, *self._cands())
-        seed = np.uint64(self.seed)
-        if kk.kind == HASHES:  # hashing fused into the loop otherwise (as the top-K kernels do)
-            _k.trend_update_hashes(*self._tables(), kk.hashes, *tail)
-        elif kk.kind == INTS:
-            _k.trend_update_u64(*self._tables(), kk.ints, seed, *tail)
-        else:
-            _k.trend_update_var(*self._tables(), kk.data, kk.starts, kk.ends, seed, *tail)
+        # hashing fused into the loop for the int and bytes forms (as the top-K kernels do)
+        _k.trend_update(*self._tables(), np.int64(kk.mode), kk.hashes, kk.ints, kk.data, kk.starts, kk.ends,
+                        np.uint64(self.seed), *tail)
         self._collect(keys)
 
     def _check_room(self, counts: np.ndarray, total: int) -> None:
