@@ -297,6 +297,24 @@ def test_many_keys_growth_and_reclamation_keep_decisions_exact(algorithm):
     assert rl.backend.capacity <= 64  # initial_capacity=1 -> a 16-slot minimum
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("cost", [0, 2, None])
+def test_one_cost_for_every_request_equals_the_reference_across_table_growth(algorithm, cost):
+    """A scalar (or default) cost reaches the kernel as one value for all requests,
+    also when a batch resumes after the table grows or reclaims part-way."""
+    rng = np.random.default_rng(11)
+    n = 6000
+    keys = (rng.zipf(1.3, n) % 700).tolist()
+    ts = np.sort(rng.uniform(0, 30, n))
+    ref = reference(algorithm, **PARAMS[algorithm])
+    c = 1.0 if cost is None else float(cost)
+    expected = [ref.allow(k, float(t), c) for k, t in zip(keys, ts, strict=True)]
+    rl = RateLimiter(algorithm, initial_capacity=1, **PARAMS[algorithm])
+    got = rl.allow_many(keys, ts) if cost is None else rl.allow_many(keys, ts, cost)
+    assert got.tolist() == expected
+    assert rl.backend.capacity > 16  # the batch resumed after growing the table
+
+
 def test_reclaim_keeps_keys_that_are_not_idle():
     rl = RateLimiter("token_bucket", capacity=2, refill_rate=1.0)
     rl.allow_many(["a", "b", "b"], [0.0, 0.0, 0.0])

@@ -318,10 +318,11 @@ class RateLimiter(Persistable):
         return out
 
     def _costs(self, costs: Any, n: int) -> np.ndarray:
+        # one cost for all: a zero-stride view (no array of n costs to fill and read)
         if costs is None:
-            return np.ones(n, dtype=np.float64)
+            return np.broadcast_to(np.float64(1.0), (n,))
         if np.ndim(costs) == 0:
-            return np.full(n, A.check_cost(self._spec, costs), dtype=np.float64)
+            return np.broadcast_to(np.float64(A.check_cost(self._spec, costs)), (n,))
         arr = np.asarray(costs)
         if arr.shape != (n,) or arr.dtype.kind not in "iuf" or arr.dtype == np.bool_:
             raise InvalidParameterError(
