@@ -22,6 +22,7 @@ from ..clock import Clock, resolve_clock
 from ..errors import InvalidParameterError
 from ..hashing import check_seed, hash128, hashes_for
 from . import algorithms as A
+from ._scalar import fast_allow
 from .memory import MemoryBackend
 from .single import CLASSES, Decision
 from .timestamps import TIME_UNITS, _scalar_seconds, to_seconds
@@ -135,6 +136,9 @@ class RateLimiter(Persistable):
         self._hot = self._backend._hot if isinstance(self._backend, MemoryBackend) else None
         self._stepper = A.STEPPERS[self._spec.code]
         self._by_key, self._acquire, self._release = self._scalar_path()
+        if self._by_key is not None and not self._server_time and type(self).allow is RateLimiter.allow:
+            # allow() as one closure over the memory backend's hot rows (ratelimit/_scalar.py)
+            self.__dict__["allow"] = fast_allow(self, RateLimiter.allow.__get__(self))
 
     def _scalar_path(self):
         """``allow``'s memory-backend shortcut (None for other backends) and the lock's
