@@ -698,3 +698,14 @@ def test_scalar_rows_found_by_str_key_stay_one_row_per_key(algorithm):
     assert got == want
     assert got.count(True) > 3 and False in got  # reset refilled "a" once
     assert rl.state_of("a") == twin.state_of(b"a")
+
+
+def test_a_lone_surrogate_key_raises_on_the_scalar_path_and_leaves_no_row():
+    """``allow``'s first call of a str key hashes its UTF-8 bytes itself; a string
+    with no UTF-8 form gets the key error every path gives, and no row."""
+    rl = RateLimiter("token_bucket", capacity=3, refill_rate=1.0)
+    for _ in range(2):
+        with pytest.raises(KeyTypeError):
+            rl.allow("a\ud800", 1.0)
+    assert len(rl) == 0
+    assert rl.allow("a\u00e9", 1.0) and rl.state_of("a\u00e9".encode()) == [2.0, 1.0]
