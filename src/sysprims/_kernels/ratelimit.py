@@ -432,8 +432,15 @@ def _examples_rebuild():
 
 @kernel(_examples_rebuild)
 def rebuild(th, state, keep, new_th, new_used, new_state):
-    """Insert the kept slots of the old table into an empty new one."""
-    for s in range(th.shape[0]):
+    """Insert the kept slots of the old table into an empty new one (the new home
+    slot of the slot AHEAD on is prefetched: a table past the caches otherwise
+    stalls on one miss per kept key)."""
+    n = th.shape[0]
+    mask = np.uint64(new_th.shape[0] - 1)
+    thf, stf, width = new_th.reshape(new_th.size), new_state.reshape(new_state.size), new_state.shape[1]
+    for s in range(n):
+        if s + AHEAD < n and keep[s + AHEAD]:
+            _prefetch_home(thf, new_used, stf, th, s + AHEAD, mask, width)
         if keep[s]:
             t = -find_slot(new_th, new_used, th[s, 0], th[s, 1]) - 1
             new_used[t] = 1

@@ -1,8 +1,7 @@
 """``RateLimiter.allow`` on the memory backend as one closure (the scalar hot path).
 
-A scalar call's time is Python overhead: bound-method calls, attribute loads and,
-above all, the call into the algorithm's step (about a fifth of a token bucket's
-``allow``, measured). :func:`fast_allow` builds a function that holds the
+A scalar call's time is Python overhead: bound-method calls, attribute loads and
+the call into the algorithm's step. :func:`fast_allow` builds a function that holds the
 limiter's lock, hot-row dict and parameters in closure cells and, for the token
 bucket, runs the step's float operations inline, in the same order as
 :func:`sysprims.ratelimit.algorithms._step_token_bucket` (so rows and decisions
@@ -10,7 +9,9 @@ are identical to the bit; ``tests/test_ratelimit_exact.py`` checks it against th
 kernel and the exact reference on Hypothesis traces). Other algorithms call their
 step. Anything but the common case (a float ``now`` not before the latest time
 seen, or the clock's time; unit cost) goes through :meth:`RateLimiter.allow`'s
-general path.
+general path. Measured, interleaved in one process under load 7: 1.07x the general
+method on a 200,000-request Zipf trace; the lock and the argument checks are about
+a fifth of a call (a copy without them, not thread-safe, took 0.77x the time).
 """
 
 from __future__ import annotations
