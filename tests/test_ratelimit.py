@@ -297,6 +297,24 @@ def test_many_keys_growth_and_reclamation_keep_decisions_exact(algorithm):
     assert rl.backend.capacity <= 64  # initial_capacity=1 -> a 16-slot minimum
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("cost", [0, 2, None])
+def test_one_cost_for_every_request_equals_the_reference_across_table_growth(algorithm, cost):
+    """A scalar (or default) cost reaches the kernel as one value for all requests,
+    also when a batch resumes after the table grows or reclaims part-way."""
+    rng = np.random.default_rng(11)
+    n = 6000
+    keys = (rng.zipf(1.3, n) % 700).tolist()
+    ts = np.sort(rng.uniform(0, 30, n))
+    ref = reference(algorithm, **PARAMS[algorithm])
+    c = 1.0 if cost is None else float(cost)
+    expected = [ref.allow(k, float(t), c) for k, t in zip(keys, ts, strict=True)]
+    rl = RateLimiter(algorithm, initial_capacity=1, **PARAMS[algorithm])
+    got = rl.allow_many(keys, ts) if cost is None else rl.allow_many(keys, ts, cost)
+    assert got.tolist() == expected
+    assert rl.backend.capacity > 16  # the batch resumed after growing the table
+
+
 def test_reclaim_keeps_keys_that_are_not_idle():
     rl = RateLimiter("token_bucket", capacity=2, refill_rate=1.0)
     rl.allow_many(["a", "b", "b"], [0.0, 0.0, 0.0])
@@ -680,3 +698,14 @@ def test_scalar_rows_found_by_str_key_stay_one_row_per_key(algorithm):
     assert got == want
     assert got.count(True) > 3 and False in got  # reset refilled "a" once
     assert rl.state_of("a") == twin.state_of(b"a")
+
+
+def test_a_lone_surrogate_key_raises_on_the_scalar_path_and_leaves_no_row():
+    """``allow``'s first call of a str key hashes its UTF-8 bytes itself; a string
+    with no UTF-8 form gets the key error every path gives, and no row."""
+    rl = RateLimiter("token_bucket", capacity=3, refill_rate=1.0)
+    for _ in range(2):
+        with pytest.raises(KeyTypeError):
+            rl.allow("a\ud800", 1.0)
+    assert len(rl) == 0
+    assert rl.allow("a\u00e9", 1.0) and rl.state_of("a\u00e9".encode()) == [2.0, 1.0]

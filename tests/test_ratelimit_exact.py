@@ -12,6 +12,7 @@ from sysprims.clock import ManualClock
 from sysprims.errors import InvalidParameterError
 from sysprims.ratelimit import ALGORITHMS, LeakyBucket, RateLimiter, TokenBucket
 from tests.reference.ratelimit import reference
+from tests.test_ratelimit import PARAMS
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 BUCKETS = {
@@ -137,6 +138,8 @@ def test_a_client_pacing_exactly_at_the_rate_is_always_admitted(algorithm, rate,
     loop = RateLimiter(algorithm, **params)
     decisions = [loop.decide("k", t) for t in ts]
     assert [d.allowed for d in decisions] == [True] * n
+    fast = RateLimiter(algorithm, **params).allow  # the scalar fast path (ratelimit/_scalar.py)
+    assert [fast("k", t) for t in ts] == [True] * n
     assert RateLimiter(algorithm, **params).allow_many(["k"] * n, np.array(ts)).all()
     clock = ManualClock(ts[0])
     one = cls(1, rate, clock=clock)
@@ -419,3 +422,56 @@ def test_sliding_counter_window_two_ahead_past_2_53_starts_empty():
     batch = RateLimiter("sliding_window_counter", max_requests=1, window_seconds=1.0)
     assert batch.allow_many(["k", "k"], [t0, t1]).tolist() == [True, True]
     assert batch.decide("k", t1).remaining == 0  # the request at t1 is the only one counted
+
+
+# ---------------------------------------------------------------- the scalar fast path
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@FAST
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.integers(0, 3),  # key
+            st.sampled_from([0.0, 0.0, 0.01, 0.125, 0.137, 0.25, 1 / 3, 0.5, 2.0]),  # clock step
+            st.sampled_from(["clock", "float", "float", "int", "cost2", "bytes"]),  # call form
+        ),
+        min_size=1,
+        max_size=80,
+    ),
+    start=st.sampled_from([0.0, 1000.0, 1_700_000_000.0]),
+)
+def test_scalar_fast_path_equals_the_general_path_the_kernel_and_the_reference(algorithm, steps, start):
+    """``allow`` on the memory backend is a closure (the token bucket's step inline);
+    on ManualClock times, explicit float and int times, costs and bytes keys it decides
+    as the general method, the batch kernel and the exact reference do, and leaves
+    the same rows, float for float."""
+    params = PARAMS[algorithm]
+    clock_fast, clock_general = ManualClock(start), ManualClock(start)
+    fast = RateLimiter(algorithm, clock=clock_fast, **params)
+    general_rl = RateLimiter(algorithm, clock=clock_general, **params)
+    general = RateLimiter.allow.__get__(general_rl)
+    assert "allow" in vars(fast)  # the closure is installed
+    ref = reference(algorithm, **params)
+    keys, ts, costs, got_fast, got_general, expected = [], [], [], [], [], []
+    for k, dt, form in steps:
+        clock_fast.advance(dt)
+        clock_general.advance(dt)
+        now = clock_fast.time()
+        key: str | bytes = b"k%d" % k if form == "bytes" else f"k{k}"
+        if form == "int":  # an int time: seconds, as everywhere
+            now = float(int(now))
+            if now < (ts[-1] if ts else -np.inf):
+                now = ts[-1]
+        cost = 2 if form == "cost2" else 1
+        arg = {"clock": None, "int": int(now) if now == int(now) else now}.get(form, now)
+        got_fast.append(fast.allow(key, arg, cost))
+        got_general.append(general(key, arg, cost))
+        keys.append(f"k{k}")  # the batch's keys are of one type; b"k0" and "k0" share a row
+        ts.append(now)
+        costs.append(float(cost))
+        expected.append(ref.allow(f"k{k}", now, float(cost)))
+    assert got_fast == got_general == expected
+    batch = RateLimiter(algorithm, **params)
+    assert batch.allow_many(keys, np.array(ts), np.array(costs)).tolist() == expected
+    for k in sorted({f"k{k}" for k, _, _ in steps}):
+        assert fast.state_of(k) == general_rl.state_of(k) == batch.state_of(k), k

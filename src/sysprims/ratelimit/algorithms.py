@@ -138,7 +138,9 @@ def bucket_slack(now: float, rate: float, limit: float) -> float:
 
 # The two bucket steps are the scalar hot path: min/max/abs and the constants are
 # spelled out (same values: Python's min(limit, x) is x only if x < limit), which
-# keeps them as fast as the comparisons without slack were.
+# keeps them as fast as the comparisons without slack were. ratelimit/_scalar.py
+# repeats the token bucket's operations inline (RateLimiter.allow's fast path): an
+# edit here is an edit there (test_ratelimit_exact.py compares the two).
 def _step_token_bucket(row, now, cost, params):
     limit, rate, _ = params
     tokens = row[0] + (now - row[1]) * rate

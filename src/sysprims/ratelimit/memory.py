@@ -36,7 +36,8 @@ class MemoryBackend:
     limiter's seed; ``hashes`` is the ``(n, 2)`` uint64 array of them.
 
     * ``allow_many(hashes, ts, costs) -> bool array``: ``ts`` float64 seconds,
-      non-decreasing and not before the latest time seen; ``costs`` float64;
+      non-decreasing and not before the latest time seen; ``costs`` float64,
+      one per request (a zero-stride ``np.broadcast_to`` view when all are equal);
       serial semantics (request i sees the state left by requests 0..i-1).
     * ``allow_one(hk, now, cost) -> bool``;
     * ``decide(hk, now, cost) -> (allowed, remaining, retry_after, reset_after)``;
@@ -184,6 +185,8 @@ class MemoryBackend:
 
         self.flush()
         n = hashes.shape[0]
+        if n > 1 and costs.strides[0] == 0:  # one cost for all (np.broadcast_to)
+            costs = np.ascontiguousarray(costs[:1])
         out = np.zeros(n, dtype=np.bool_)
         i = 0
         while i < n:

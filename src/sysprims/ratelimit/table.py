@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 import numpy as np
+from mmh3 import hash64 as _hash64
 
 from .._format import Container, Persistable
 from .._html import html_table
@@ -22,6 +23,7 @@ from ..clock import Clock, resolve_clock
 from ..errors import InvalidParameterError
 from ..hashing import check_seed, hash128, hashes_for
 from . import algorithms as A
+from ._scalar import fast_allow
 from .memory import MemoryBackend
 from .single import CLASSES, Decision
 from .timestamps import TIME_UNITS, _scalar_seconds, to_seconds
@@ -135,6 +137,9 @@ class RateLimiter(Persistable):
         self._hot = self._backend._hot if isinstance(self._backend, MemoryBackend) else None
         self._stepper = A.STEPPERS[self._spec.code]
         self._by_key, self._acquire, self._release = self._scalar_path()
+        if self._by_key is not None and not self._server_time and type(self).allow is RateLimiter.allow:
+            # allow() as one closure over the memory backend's hot rows (ratelimit/_scalar.py)
+            self.__dict__["allow"] = fast_allow(self, RateLimiter.allow.__get__(self))
 
     def _scalar_path(self):
         """``allow``'s memory-backend shortcut (None for other backends) and the lock's
@@ -218,8 +223,14 @@ class RateLimiter(Persistable):
 
     def _hot_row_of(self, key: Any, now: float) -> list[float]:
         """The memory backend's hot row of ``key`` (lock held), remembered by ``str`` key."""
-        hk = hash128(key, self._seed)  # validates: a lone surrogate raises KeyTypeError
         assert self._hot is not None  # only the memory backend's scalar path comes here
+        if type(key) is str:
+            try:  # hash128's bytes of an exact str, with two calls fewer (a key's first call)
+                hk = _hash64(key.encode(), self._seed, signed=False)
+            except UnicodeEncodeError:
+                hk = hash128(key, self._seed)  # a lone surrogate raises KeyTypeError
+        else:
+            hk = hash128(key, self._seed)  # validates the key
         row = self._hot.get(hk)
         if row is None:
             row = self._backend._hot_row(hk, now)  # may flush, clearing _by_key
@@ -318,10 +329,11 @@ class RateLimiter(Persistable):
         return out
 
     def _costs(self, costs: Any, n: int) -> np.ndarray:
+        # one cost for all: a zero-stride view (no array of n costs to fill and read)
         if costs is None:
-            return np.ones(n, dtype=np.float64)
+            return np.broadcast_to(np.float64(1.0), (n,))
         if np.ndim(costs) == 0:
-            return np.full(n, A.check_cost(self._spec, costs), dtype=np.float64)
+            return np.broadcast_to(np.float64(A.check_cost(self._spec, costs)), (n,))
         arr = np.asarray(costs)
         if arr.shape != (n,) or arr.dtype.kind not in "iuf" or arr.dtype == np.bool_:
             raise InvalidParameterError(

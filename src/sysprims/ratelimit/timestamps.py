@@ -24,8 +24,8 @@ def _check_time_unit(time_unit: Any) -> int:
 def _ints_to_seconds(arr: np.ndarray, per_second: int) -> np.ndarray:
     """Integer counts of ``1/per_second`` s as float seconds, rounded once (whole
     seconds and the fraction converted apart, so epoch nanoseconds keep ~0.2 us)."""
-    if per_second == 1:
-        return arr.astype(np.float64)
+    if per_second == 1:  # float seconds are only read, never written: no copy
+        return arr.astype(np.float64, copy=False)
     whole, frac = np.divmod(arr, per_second)  # exact for floats too
     return whole.astype(np.float64) + frac.astype(np.float64) / float(per_second)
 
@@ -64,9 +64,8 @@ def to_seconds(
         raise InvalidParameterError(
             f"{name} must be numbers (seconds, or time_unit=) or datetime64, got dtype {arr.dtype}"
         )
-    if out.size and not np.isfinite(out).all():
-        bad = int(np.flatnonzero(~np.isfinite(out))[0])
-        raise InvalidParameterError(f"{name} must be finite, got {out[bad]} at position {bad}")
+    # finite by construction: float input was checked above; an int64, uint64 or
+    # datetime64 count converts to a finite float (at most 2**64)
     return np.ascontiguousarray(out)
 
 
