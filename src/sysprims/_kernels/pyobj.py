@@ -437,7 +437,9 @@ def _read_range(items, lo, hi, want, is_str, layout, seed, what, out128, out64, 
 
     The hot case (an exact ``bytes`` or compact ASCII ``str``) costs a type
     test, one masked test of the state word and the hash read straight from
-    the object; anything else goes through :func:`_slow_str`."""
+    the object; a compact latin-1 str (unless 32-bit hashes are asked for)
+    goes through :func:`murmur3_128_latin1`, anything else through
+    :func:`_slow_str` and the scratch buffer."""
     ty, size_at, data_at, state_at, mask, want_state = _offsets(is_str, layout)
     # a compact latin-1 (kind 1, not ASCII) str: hashed by murmur3_128_latin1
     latin1_state = (np.int64(1) << layout[COMPACT_BIT]) | (np.int64(1) << layout[KIND_SHIFT]) if is_str else np.int64(-1)
