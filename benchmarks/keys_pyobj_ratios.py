@@ -32,13 +32,16 @@ from sysprims.keys import normalize_keys
 from sysprims.sharding import HashBasedSharding
 
 
-def fresh_keys(n: int, seed: int = 1, non_ascii: bool = False) -> list[str]:
-    """n new str objects of 21 characters (as read from I/O: no cached hash)."""
+def fresh_keys(n: int, seed: int = 1, non_ascii: bool | str = False) -> list[str]:
+    """n new str objects of 21 characters (as read from I/O: no cached hash);
+    ``non_ascii``: the last one is ``"\xe9"`` (True: a latin-1 str) or the
+    character given (``"\u20ac"``: UCS-2, ``"\U0001f600"``: UCS-4)."""
     rng = np.random.default_rng(seed)
     raw = b"".join(b"user:%016d" % v for v in rng.integers(0, 10**16, n).tolist())
     text = raw.decode()
     if non_ascii:
-        return [text[i * 21 : i * 21 + 20] + "\xe9" for i in range(n)]
+        last = "\xe9" if non_ascii is True else non_ascii
+        return [text[i * 21 : i * 21 + 20] + last for i in range(n)]
     return [text[i * 21 : (i + 1) * 21] for i in range(n)]
 
 
@@ -193,6 +196,9 @@ def main() -> None:
     b.add("mmh3 loop list[bytes]", cap, lambda: lambda: [h64(k, 0, signed=False) for k in blobs[:cap]])
     b.add("murmur3_128 non-ASCII list[str]", n, lambda: lambda: murmur3_128(na))
     b.add("today's path non-ASCII", n, lambda: lambda: _hash_batch128(normalize_keys(na), 0))
+    na2, na4 = fresh_keys(n, non_ascii="\u20ac"), fresh_keys(n, non_ascii="\U0001f600")
+    b.add("murmur3_128 UCS-2 list[str]", n, lambda: lambda: murmur3_128(na2))
+    b.add("murmur3_128 UCS-4 list[str]", n, lambda: lambda: murmur3_128(na4))
 
     b.add("Bloom add_many", n, lambda: (lambda f: lambda: f.add_many(keys))(BloomFilter.for_capacity(n, 0.01)))
     b.add("rbloom update (fresh)", n, lambda: (lambda f, ks: lambda: f.update(ks))(rbloom.Bloom(n, 0.01), fresh_keys(n, seed=9)))
@@ -256,6 +262,9 @@ def main() -> None:
         ratio("mmh3 loop list[str]", "murmur3_128 list[str]", 10),
         ratio("mmh3 loop list[bytes]", "murmur3_128 list[bytes]", 5),
         f"  non-ASCII / ASCII: {na_ratio:.2f}x (goal <= 1.5x); today's path {today_na:.2f}x",
+        "  by kind, one non-ASCII character last: latin-1 {:.2f}x, UCS-2 {:.2f}x, UCS-4 {:.2f}x the ASCII key".format(
+            na_ratio, *(r[f"murmur3_128 UCS-{w} list[str]"] / r["murmur3_128 list[str]"] for w in (2, 4))
+        ),
         ratio("rbloom update (fresh)", "Bloom add_many", 2),
         ratio("rbloom update (cached hashes)", "Bloom add_many", 1.2),
         ratio("rbloom in-loop (fresh)", "Bloom contains_many", 2.5),

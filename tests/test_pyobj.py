@@ -60,9 +60,8 @@ def test_fast_path_is_on_unless_forced_off():
         assert _pyobj.murmur3_128(["a", "b"], 0) is not None
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(TEXT, min_size=1, max_size=30), st.integers(0, 2**32 - 1))
-def test_str_lists_bit_exact_with_mmh3(keys, seed):
+def check_str_keys(keys, seed):
+    """Every in-place form and the safe path against mmh3 on fresh copies of ``keys``."""
     keys = [fresh(k) for k in keys]
     want = expect128(keys, seed)
     assert np.array_equal(murmur3_128(keys, seed), want)
@@ -73,6 +72,37 @@ def test_str_lists_bit_exact_with_mmh3(keys, seed):
     assert np.array_equal(murmur3_32(keys, seed), expect32(keys, seed))
     assert np.array_equal(hash_keys(keys, seed).hashes, want)
     assert np.array_equal(safe128(keys, seed), want)
+    h1 = _pyobj.murmur3_h1(keys, seed)
+    assert (h1 is None) == SAFE
+    if h1 is not None:
+        assert np.array_equal(h1, want[:, 0])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(TEXT, min_size=1, max_size=30), st.integers(0, 2**32 - 1))
+def test_str_lists_bit_exact_with_mmh3(keys, seed):
+    check_str_keys(keys, seed)
+
+# latin-1 keys (compact kind 1, not ASCII) take their own UTF-8 transcoder
+# (murmur3_128_latin1): ASCII runs of every length around the 16-byte blocks and
+# 8-byte words it reads, with non-ASCII characters anywhere
+LATIN1 = st.text(st.one_of(st.characters(max_codepoint=0x7F), st.characters(min_codepoint=0x80, max_codepoint=0xFF)), max_size=70)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(LATIN1, min_size=1, max_size=30), st.integers(0, 2**32 - 1))
+def test_latin1_lists_bit_exact_with_mmh3(keys, seed):
+    check_str_keys(keys, seed)
+
+@pytest.mark.parametrize("at", range(0, 41))
+def test_latin1_one_accent_at_every_position(at):
+    """ASCII keys of 0..48 characters with one non-ASCII latin-1 character at
+    position ``at``: every split between in-place blocks and built words."""
+    keys = [fresh("k" * at + c + "x" * tail) for c in ("\x80", "\xe9", "\xff") for tail in range(0, 9)]
+    want = expect128(keys, 3)
+    assert np.array_equal(murmur3_128(keys, 3), want)
+    h1 = _pyobj.murmur3_h1(keys, 3)
+    assert h1 is None or np.array_equal(h1, want[:, 0])
 
 
 @settings(max_examples=100, deadline=None)

@@ -271,6 +271,101 @@ def murmur3_128_at(a, length, seed, tail_words):
 
 
 @kernel(inline="always")
+def _latin1_utf8(c):
+    """UTF-8 of one latin-1 character ``c`` (uint64 < 256): (value, byte count)."""
+    if c < np.uint64(0x80):
+        return c, 1
+    return (np.uint64(0xC0) | (c >> np.uint64(6))) | ((np.uint64(0x80) | (c & np.uint64(0x3F))) << np.uint64(8)), 2
+
+
+@kernel(inline="always")
+def _put_word(h1, h2, k1, have, w):
+    """A finished 8-byte word of the key's UTF-8 into the hash: the first of a
+    16-byte block waits in ``k1``, the second runs the block."""
+    if have:
+        h1, h2 = block128(h1, h2, k1, w)
+        return h1, h2, k1, False
+    return h1, h2, w, True
+
+
+@kernel(inline="always")
+def _append(h1, h2, k1, have, w, wf, v, nb):
+    """Append the ``nb`` (0..8) low bytes of ``v`` to the word ``w`` holding
+    ``wf`` (0..7) bytes; a word that fills goes into the hash."""
+    w |= v << np.uint64(8 * wf)
+    if wf + nb >= 8:
+        h1, h2, k1, have = _put_word(h1, h2, k1, have, w)
+        w = (v >> _ONE) >> np.uint64(8 * (8 - wf) - 1)  # v >> 8*(8-wf), also for a shift of 64
+        wf = wf + nb - 8
+    else:
+        wf += nb
+    return h1, h2, k1, have, w, wf
+
+
+@kernel(inline="always")
+def murmur3_128_latin1(data, length, seed):
+    """MurmurHash3_x64_128 of the UTF-8 of ``length`` latin-1 characters at the
+    8-aligned address ``data``, with no scratch buffer: leading 16-character
+    blocks of ASCII are hashed in place (their UTF-8 is themselves); from the
+    first block with a non-ASCII character on, the UTF-8 is built 8 bytes at a
+    time in a register and each word goes straight into the hash state. Words
+    are read whole (the last one masked): aligned, they cannot cross a page."""
+    h1 = seed
+    h2 = seed
+    j = 0
+    while j + 16 <= length:
+        a = peek64(data + j)
+        b = peek64(data + j + 8)
+        if ((a | b) & _ASCII8) != 0:
+            break
+        h1, h2 = block128(h1, h2, a, b)
+        j += 16
+    total = j
+    k1 = np.uint64(0)
+    have = False
+    w = np.uint64(0)
+    wf = 0
+    while j < length:
+        x = peek64(data + j)
+        cnt = length - j
+        if cnt < 8:
+            x &= (_ONE << np.uint64(8 * cnt)) - _ONE
+        else:
+            cnt = 8
+        if (x & _ASCII8) == 0:
+            h1, h2, k1, have, w, wf = _append(h1, h2, k1, have, w, wf, x, cnt)
+            total += cnt
+        else:
+            for g in range((cnt + 3) >> 2):  # 4 characters (at most 8 bytes of UTF-8) at a time
+                y = x >> np.uint64(32 * g)
+                v0, n0 = _latin1_utf8(y & np.uint64(0xFF))
+                v1, n1 = _latin1_utf8((y >> np.uint64(8)) & np.uint64(0xFF))
+                v2, n2 = _latin1_utf8((y >> np.uint64(16)) & np.uint64(0xFF))
+                v3, n3 = _latin1_utf8((y >> np.uint64(24)) & np.uint64(0xFF))
+                first = 4 * g  # characters past the key are masked to 0 and count no bytes
+                if first + 1 >= cnt:
+                    n1 = 0
+                if first + 2 >= cnt:
+                    n2 = 0
+                if first + 3 >= cnt:
+                    n3 = 0
+                s1 = n0
+                s2 = s1 + n1
+                s3 = s2 + n2
+                v = v0 | (v1 << np.uint64(8 * s1)) | (v2 << np.uint64(8 * s2)) | (v3 << np.uint64(8 * s3))
+                h1, h2, k1, have, w, wf = _append(h1, h2, k1, have, w, wf, v, s3 + n3)
+                total += s3 + n3
+        j += 8
+    if have:  # murmur's tail: bytes 8..15 of the last block in k2, 0..7 in k1
+        if wf > 0:
+            h2 ^= mix_k2(w)
+        h1 ^= mix_k1(k1)
+    elif wf > 0:
+        h1 ^= mix_k1(w)
+    return finish128(h1, h2, total)
+
+
+@kernel(inline="always")
 def murmur3_32_at(a, length, seed):
     """MurmurHash3_x86_32 of the ``length`` bytes at address ``a``."""
     return murmur3_x86_32_one(numba.carray(ptr_u8(a), length), 0, length, seed)
@@ -342,8 +437,13 @@ def _read_range(items, lo, hi, want, is_str, layout, seed, what, out128, out64, 
 
     The hot case (an exact ``bytes`` or compact ASCII ``str``) costs a type
     test, one masked test of the state word and the hash read straight from
-    the object; anything else goes through :func:`_slow_str`."""
+    the object; a compact latin-1 str (unless 32-bit hashes are asked for)
+    goes through :func:`murmur3_128_latin1`, anything else through
+    :func:`_slow_str` and the scratch buffer."""
     ty, size_at, data_at, state_at, mask, want_state = _offsets(is_str, layout)
+    # a compact latin-1 (kind 1, not ASCII) str: hashed by murmur3_128_latin1
+    latin1_state = (np.int64(1) << layout[COMPACT_BIT]) | (np.int64(1) << layout[KIND_SHIFT]) if is_str else np.int64(-1)
+    latin1_at = layout[STR_COMPACT_DATA]
     scratch = np.empty(0, dtype=np.uint8)
     i = lo
     while i < hi:
@@ -355,7 +455,17 @@ def _read_range(items, lo, hi, want, is_str, layout, seed, what, out128, out64, 
         nb = np.int64(peek64(obj + size_at))
         a = obj + data_at
         spare = False
-        if (np.int64(peek32(obj + state_at)) & mask) != want_state:
+        state = np.int64(peek32(obj + state_at)) & mask
+        if state != want_state:
+            if state == latin1_state and what != X86_32 and ((obj + latin1_at) & 7) == 0:
+                h1, h2 = murmur3_128_latin1(obj + latin1_at, nb, seed)
+                if what == PAIRS:
+                    out128[i, 0] = h1
+                    out128[i, 1] = h2
+                else:
+                    out64[i] = h1
+                i += 1
+                continue
             nb = _slow_str(obj, layout, scratch)
             if nb == -2:
                 scratch = _bigger(obj, layout)
