@@ -26,3 +26,12 @@ def test_notebook_runs(path: Path, tmp_path: Path):
     os.environ.setdefault("MPLBACKEND", "Agg")
     client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_every_cell_has_an_id(path: Path):
+    """nbformat warns on a cell without an id (and will refuse it in a later version)."""
+    import json
+
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    assert all(isinstance(c.get("id"), str) and c["id"] for c in cells), f"{path.name} has a cell without an id"
