@@ -15,6 +15,14 @@ that the store counted every click exactly once.
     # this tree against an older checkout, interleaved in one run, both client methods:
     python benchmarks/load_service.py --tree new=src --tree old=/tmp/old/src --methods keepalive,new
 
+``--floor`` adds a peer: a bare ASGI app on the same uvicorn that answers the same
+requests from a dict (no framework, no store), so the run shows what uvicorn, the
+loop, the sockets and the clients cost by themselves. ``--redis-unix`` reaches our
+redis-server over a Unix socket; ``--tree-args NAME="--workers 2"`` passes serve
+options to one tree. Besides the server's CPU per redirect the rows give the
+clients' and redis-server's: on a machine the clients share, their sum is what
+bounds redirects/s.
+
 ``--plain-uvicorn`` serves with uvicorn's pure-Python parts (h11 and the asyncio
 loop), as a ``pip install uvicorn`` without ``[standard]`` does.
 
@@ -49,13 +57,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def redis_server():
+def redis_server(unix_socket: str | None = None):
+    """A private redis-server on a free loopback port; yields its URL (``unix://`` on
+    ``unix_socket`` when given: the server listens on both)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not on PATH")
     port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    unix = ["--unixsocket", unix_socket, "--unixsocketperm", "700"] if unix_socket else []
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             *unix], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    redis_server.pid = proc.pid  # type: ignore[attr-defined]  # for its CPU per redirect
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -66,7 +78,7 @@ def redis_server():
                 if time.monotonic() > deadline:
                     raise RuntimeError("redis-server did not start") from None
                 time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"unix://{unix_socket}?db=0" if unix_socket else f"redis://127.0.0.1:{port}/0"
     finally:
         proc.terminate()
         proc.wait(10)
@@ -76,18 +88,56 @@ def redis_server():
 _PLAIN = ("import functools, uvicorn; "
           "uvicorn.run = functools.partial(uvicorn.run, http='h11', loop='asyncio'); ")
 
+# The floor (a peer, not sysprims): a bare ASGI app on the same uvicorn that answers
+# the benchmark's routes from a dict, with no framework, middleware or store. Its CPU
+# per redirect is what uvicorn, the loop and the sockets cost by themselves.
+_FLOOR = '''
+import json, sys, uvicorn
+links, clicks = {}, {}
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    path, method = scope["path"], scope["method"]
+    status, headers, body = 200, [(b"content-type", b"application/json")], b"{}"
+    if method == "POST":
+        while True:
+            msg = await receive()
+            if not msg.get("more_body"):
+                break
+        code = f"f{len(links)}"
+        links[code] = f"https://example.com/{code}"
+        status, body = 201, json.dumps({"code": code}).encode()
+    elif path == "/api/top":
+        body = json.dumps({"links": [{"code": c, "clicks": n} for c, n in clicks.items()]}).encode()
+    elif path[1:] in links:
+        clicks[path[1:]] = clicks.get(path[1:], 0) + 1
+        status, headers, body = 302, [(b"location", links[path[1:]].encode())], b""
+    elif path not in ("/healthz", "/api/stats"):
+        status = 404
+    await send({"type": "http.response.start", "status": status,
+                "headers": headers + [(b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+port = int(sys.argv[sys.argv.index("--port") + 1])
+uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, server_header=False)
+'''
+
 
 @contextlib.contextmanager
 def service(store: str, extra: list[str] | None = None, src: str | None = None, plain: bool = False):
     """A ``sysprims serve shortener`` process; ``src``: the ``src`` folder of the tree
-    to serve (first on its PYTHONPATH), else whatever ``import sysprims`` finds."""
+    to serve (first on its PYTHONPATH; several folders joined by ``os.pathsep``), else
+    whatever ``import sysprims`` finds; ``src="floor"``: the bare ASGI app above."""
     port = free_port()
     boot = (_PLAIN if plain else "") + "from sysprims.cli import main; raise SystemExit(main())"
-    cmd = [sys.executable, "-c", boot, "serve", "shortener",
-           "--port", str(port), "--store", store, "--rate", "0", "--log-level", "warning", *(extra or [])]
+    if src == "floor":
+        cmd = [sys.executable, "-c", (_PLAIN if plain else "") + _FLOOR, "--port", str(port)]
+    else:
+        cmd = [sys.executable, "-c", boot, "serve", "shortener",
+               "--port", str(port), "--store", store, "--rate", "0", "--log-level", "warning", *(extra or [])]
     env = dict(os.environ)
-    if src is not None:
-        env["PYTHONPATH"] = os.path.abspath(src) + os.pathsep + env.get("PYTHONPATH", "")
+    if src is not None and src != "floor":
+        paths = [os.path.abspath(x) for x in src.split(os.pathsep)]
+        env["PYTHONPATH"] = os.pathsep.join([*paths, env.get("PYTHONPATH", "")])
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     try:
         deadline = time.monotonic() + 300  # a fresh tree compiles its kernels first
@@ -117,12 +167,23 @@ def service(store: str, extra: list[str] | None = None, src: str | None = None, 
 
 
 def process_cpu(pid: int) -> float | None:
-    """CPU seconds (user + system) a process has used so far (Linux), else None."""
+    """CPU seconds (user + system) a process and its live descendants (uvicorn's
+    workers) have used so far (Linux), else None."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, AttributeError):
+        stats = {}
+        for name in os.listdir("/proc"):
+            if name.isdigit():
+                with contextlib.suppress(OSError), open(f"/proc/{name}/stat") as f:
+                    stats[int(name)] = f.read().rsplit(")", 1)[1].split()
+        tick = os.sysconf("SC_CLK_TCK")
+        total, todo, seen = 0.0, [pid], set()
+        while todo:
+            p = todo.pop()
+            seen.add(p)
+            total += (int(stats[p][11]) + int(stats[p][12])) / tick
+            todo += [q for q, f in stats.items() if int(f[1]) == p and q not in seen]
+        return total
+    except (OSError, ValueError, IndexError, AttributeError, KeyError):
         return None
 
 
@@ -141,10 +202,12 @@ def create_links(port: int, n: int) -> list[str]:
     return codes
 
 
-def _client(args: tuple[int, list[str], int, int, bool]) -> tuple[np.ndarray, int]:
+def _client(args: tuple[int, list[str], int, int, bool]) -> tuple[np.ndarray, int, float]:
     """``n`` redirects to random codes; with ``new_conn`` each on its own connection
-    (connect, request, close: the connect is part of its latency)."""
+    (connect, request, close: the connect is part of its latency). Returns the
+    latencies, the errors and the client's own CPU seconds."""
     port, codes, n, seed, new_conn = args
+    cpu0 = time.process_time()
     rng = random.Random(seed)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     lat = np.empty(n, dtype=np.float64)
@@ -166,12 +229,12 @@ def _client(args: tuple[int, list[str], int, int, bool]) -> tuple[np.ndarray, in
         if resp.status != 302:
             errors += 1
     conn.close()
-    return lat, errors
+    return lat, errors, time.process_time() - cpu0
 
 
 def run_load(store: str, *, requests: int = 20_000, clients: int = 4, links: int = 1000,
              extra: list[str] | None = None, src: str | None = None, plain: bool = False,
-             new_conn: bool = False) -> dict[str, Any]:
+             new_conn: bool = False, redis_pid: int | None = None) -> dict[str, Any]:
     """One bounded run against a fresh service on ``store``; returns the figures."""
     with service(store, extra, src, plain) as port:
         codes = create_links(port, links)
@@ -181,10 +244,12 @@ def run_load(store: str, *, requests: int = 20_000, clients: int = 4, links: int
         ctx = mp.get_context("fork" if hasattr(os, "fork") else "spawn")
         with ctx.Pool(clients) as pool:
             cpu0 = process_cpu(service.pid)  # type: ignore[attr-defined]
+            rcpu0 = process_cpu(redis_pid) if redis_pid else None
             t0 = time.perf_counter()
             results = pool.map(_client, [(port, codes, n, i + 1, new_conn) for i, n in enumerate(per)])
             wall = time.perf_counter() - t0
             cpu1 = process_cpu(service.pid)  # type: ignore[attr-defined]
+            rcpu1 = process_cpu(redis_pid) if redis_pid else None
         lat = np.concatenate([r[0] for r in results])
         errors = sum(r[1] for r in results)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -208,6 +273,9 @@ def run_load(store: str, *, requests: int = 20_000, clients: int = 4, links: int
         "errors": errors,
         # the server process's own CPU per redirect: steadier than redirects/s on a shared machine
         "server_cpu_us": None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) / requests * 1e6,
+        # the clients' and redis-server's CPU per redirect: with the server's, what the machine spends
+        "client_cpu_us": sum(r[2] for r in results) / requests * 1e6,
+        "redis_cpu_us": None if rcpu0 is None or rcpu1 is None else (rcpu1 - rcpu0) / requests * 1e6,
         "clicks_counted": counted,
         "redirect_store": path,
         "clicks_expected": requests + warm if links <= 1000 else None,
@@ -228,6 +296,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plain-uvicorn", action="store_true", help="serve with h11 and the asyncio loop")
     ap.add_argument("--tree", action="append", default=None, metavar="NAME=SRC",
                     help="serve the tree whose src folder is SRC (repeatable: the trees run interleaved)")
+    ap.add_argument("--tree-args", action="append", default=[], metavar="NAME=ARGS",
+                    help="extra serve options for one tree (e.g. 'new2=--workers 2'; repeatable)")
+    ap.add_argument("--floor", action="store_true",
+                    help="also run a bare ASGI app on the same uvicorn (no framework, no store): the floor")
+    ap.add_argument("--redis-unix", action="store_true", help="our redis-server over a Unix socket, not TCP")
     ap.add_argument("--rounds", type=int, default=1, help="repeat every combination this many times, interleaved")
     ap.add_argument("--smoke", action="store_true", help="a tiny run (300 requests, 2 clients, 50 links)")
     ap.add_argument("--json", default=None, help="write the figures to this file")
@@ -239,29 +312,40 @@ def main(argv: list[str] | None = None) -> int:
     if set(methods) - {"keepalive", "new"}:
         raise SystemExit(f"unknown client method in {a.methods!r}: keepalive or new")
     trees = [(t.split("=", 1)[0], t.split("=", 1)[1]) if "=" in t else (t, t) for t in a.tree] if a.tree else [("", None)]
+    if a.floor:
+        trees.append(("floor", "floor"))
+    tree_args = {t.split("=", 1)[0]: t.split("=", 1)[1].split() for t in a.tree_args}
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         redis_url = a.redis_url
         if "redis" in a.stores.split(",") and redis_url is None:
-            redis_url = stack.enter_context(redis_server())
+            sock = os.path.join(tmp, "redis.sock") if a.redis_unix else None
+            redis_url = stack.enter_context(redis_server(sock))
         n = 0
         for _ in range(a.rounds):
             for store in a.stores.split(","):
                 for method in methods:
                     for name, src in trees:
+                        if src == "floor" and store != a.stores.split(",")[0]:
+                            continue  # the floor has no store: once per method is enough
                         n += 1
                         if store == "sqlite":
                             url = f"sqlite:///{tmp}/links{n}.db"
                         elif store == "redis" and a.redis_url:
                             url = a.redis_url  # yours: never flushed (clicks are checked on fresh keys only)
                         elif store == "redis":
-                            url = redis_url.rsplit("/", 1)[0] + f"/{n % 16}"  # our server: a fresh db each run
+                            db = n % 16  # our server: a fresh db each run
+                            url = (redis_url.split("?")[0] + f"?db={db}" if redis_url.startswith("unix:")
+                                   else redis_url.rsplit("/", 1)[0] + f"/{db}")
                             _flush(url)
                         else:
                             raise SystemExit(f"unknown store {store!r}: sqlite or redis")
-                        r = run_load(url, requests=a.requests, clients=a.clients, links=a.links, extra=extra, src=src,
-                                     plain=a.plain_uvicorn, new_conn=method == "new")
+                        r = run_load(url, requests=a.requests, clients=a.clients, links=a.links,
+                                     extra=extra + tree_args.get(name, []), src=src, plain=a.plain_uvicorn,
+                                     new_conn=method == "new",
+                                     redis_pid=getattr(redis_server, "pid", None) if store == "redis" else None)
+                        r["store"] = "none" if src == "floor" else store + ("-unix" if url.startswith("unix:") else "")
                         r["tree"] = name
                         rows.append(r)
                         print(_row(r), flush=True)
@@ -274,8 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all(r["errors"] == 0 and r["clicks_counted"] == r["clicks_expected"] for r in rows) else 1
 
 
-_HEAD = (f"{'tree':6} {'store':7} {'method':9} {'requests':>9} {'clients':>7} {'redirects/s':>12} {'p50 ms':>8} "
-         f"{'p99 ms':>8} {'max ms':>8} {'errors':>6} {'clicks ok':>9} {'server CPU us':>13}")
+_HEAD = (f"{'tree':6} {'store':10} {'method':9} {'requests':>9} {'clients':>7} {'redirects/s':>12} {'p50 ms':>8} "
+         f"{'p99 ms':>8} {'max ms':>8} {'errors':>6} {'clicks ok':>9} {'server CPU us':>13} {'client us':>9} "
+         f"{'redis us':>8}")
 
 
 def _row(r: dict[str, Any]) -> str:
@@ -283,9 +368,10 @@ def _row(r: dict[str, Any]) -> str:
         print(_HEAD)
         _row.headed = True  # type: ignore[attr-defined]
     ok = r["clicks_counted"] == r["clicks_expected"]
-    return (f"{r['tree'] or '-':6} {r['store']:7} {r['method']:9} {r['requests']:>9,} {r['clients']:>7} "
+    return (f"{r['tree'] or '-':6} {r['store']:10} {r['method']:9} {r['requests']:>9,} {r['clients']:>7} "
             f"{r['redirects_per_s']:>12,.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['max_ms']:>8.1f} "
-            f"{r['errors']:>6} {str(ok):>9} {r['server_cpu_us'] or float('nan'):>13.0f}")
+            f"{r['errors']:>6} {str(ok):>9} {r['server_cpu_us'] or float('nan'):>13.0f} {r['client_cpu_us']:>9.0f} "
+            f"{r['redis_cpu_us'] or float('nan'):>8.0f}")
 
 
 def _flush(url: str) -> None:
