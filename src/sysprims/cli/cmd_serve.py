@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 ORDER = 90
@@ -41,20 +43,27 @@ def COMMAND() -> None:
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
               show_default=True, help="uvicorn log level")
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="log every request (uvicorn)")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="worker processes sharing the socket and the store (SQLite with --rate 0, or Redis)")
+@click.option("--http", "http_impl", type=click.Choice(["auto", "httptools", "h11"]), default="auto", show_default=True,
+              help="uvicorn's HTTP parser (auto: httptools when installed, as the service extra does)")
+@click.option("--loop", type=click.Choice(["auto", "uvloop", "asyncio"]), default="auto", show_default=True,
+              help="uvicorn's event loop (auto: uvloop when installed)")
 def shortener(host: str, port: int, store: str, strategy: str | None, secret: str | None, machine_id: int | None,
               redirect_status: str, rate: str, rate_redirects: bool, api_keys: tuple[str, ...],
               trust_forwarded: bool, base_url: str | None, allowed_hosts: tuple[str, ...], threadpool: bool, log_level: str,
-              access_log: bool) -> None:
+              access_log: bool, workers: int, http_impl: str, loop: str) -> None:
     """Serve the URL shortener: POST /api/links, GET /{code}, GET /api/links/{code},
     GET /api/top?k=10, OpenAPI at /openapi.json."""
     from .._deps import require
 
     uvicorn = require("uvicorn")
+    from ..errors import InvalidParameterError
     from ..service import create_app
 
     capacity, refill = _parse_rate(rate)
-    app = create_app(
-        None if store == "memory" else store,
+    spec = None if store == "memory" else store
+    options: dict[str, Any] = dict(
         strategy=strategy,
         secret=secret,
         machine_id=machine_id,
@@ -68,11 +77,27 @@ def shortener(host: str, port: int, store: str, strategy: str | None, secret: st
         allowed_hosts=frozenset(allowed_hosts) if allowed_hosts else None,
         threadpool=threadpool,
     )
+    server = dict(host=host, port=port, log_level=log_level, access_log=access_log, proxy_headers=False,
+                  server_header=False, http=http_impl, loop=loop)
+    if workers > 1:
+        import os
+
+        from ..service.workers import ENV, check_workers, options_to_env
+
+        try:
+            check_workers(workers, spec, options)
+        except InvalidParameterError as exc:
+            raise click.UsageError(str(exc)) from None
+        os.environ[ENV] = options_to_env(spec, options)  # what each worker builds its app from
+        click.echo(f"sysprims shortener: store={store.split(':', 1)[0]} workers={workers} on http://{host}:{port}",
+                   err=True)
+        uvicorn.run("sysprims.service.workers:app_from_env", factory=True, workers=workers, **server)
+        return
+    app = create_app(spec, **options)
     svc = app.state.service
     click.echo(f"sysprims shortener: store={svc.kind} strategy={svc.strategy} machine_id={svc.machine_id} "
                f"on http://{host}:{port}", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log, proxy_headers=False,
-                server_header=False)
+    uvicorn.run(app, **server)
 
 
 def _parse_rate(text: str) -> tuple[float, float]:
