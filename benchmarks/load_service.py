@@ -17,8 +17,8 @@ that the store counted every click exactly once.
 
 ``--floor`` adds a peer: a bare ASGI app on the same uvicorn that answers the same
 requests from a dict (no framework, no store), so the run shows what uvicorn, the
-loop, the sockets and the clients cost by themselves. ``--redis-unix`` reaches our
-redis-server over a Unix socket; ``--tree-args NAME="--workers 2"`` passes serve
+loop, the sockets and the clients cost by themselves. ``--stores sqlite,redis,redis-unix``
+also reaches our redis-server over its Unix socket; ``--tree-args NAME="--workers 2"`` passes serve
 options to one tree. Besides the server's CPU per redirect the rows give the
 clients' and redis-server's: on a machine the clients share, their sum is what
 bounds redirects/s.
@@ -68,6 +68,7 @@ def redis_server(unix_socket: str | None = None):
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                              *unix], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     redis_server.pid = proc.pid  # type: ignore[attr-defined]  # for its CPU per redirect
+    redis_server.port = port  # type: ignore[attr-defined]
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -300,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="extra serve options for one tree (e.g. 'new2=--workers 2'; repeatable)")
     ap.add_argument("--floor", action="store_true",
                     help="also run a bare ASGI app on the same uvicorn (no framework, no store): the floor")
-    ap.add_argument("--redis-unix", action="store_true", help="our redis-server over a Unix socket, not TCP")
+    ap.add_argument("--redis-unix", action="store_true",
+                    help="our redis-server over its Unix socket, not TCP (or name redis-unix in --stores: both)")
     ap.add_argument("--rounds", type=int, default=1, help="repeat every combination this many times, interleaved")
     ap.add_argument("--smoke", action="store_true", help="a tiny run (300 requests, 2 clients, 50 links)")
     ap.add_argument("--json", default=None, help="write the figures to this file")
@@ -319,33 +321,38 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         redis_url = a.redis_url
-        if "redis" in a.stores.split(",") and redis_url is None:
-            sock = os.path.join(tmp, "redis.sock") if a.redis_unix else None
-            redis_url = stack.enter_context(redis_server(sock))
+        stores = a.stores.split(",")
+        if a.redis_unix:
+            stores = ["redis-unix" if x == "redis" else x for x in stores]
+        unix_url = None
+        if {"redis", "redis-unix"} & set(stores) and redis_url is None:
+            sock = os.path.join(tmp, "redis.sock")
+            unix_url = stack.enter_context(redis_server(sock))  # one server, on TCP and on a Unix socket
+            redis_url = f"redis://127.0.0.1:{redis_server.port}/0"  # type: ignore[attr-defined]
         n = 0
         for _ in range(a.rounds):
-            for store in a.stores.split(","):
+            for store in stores:
                 for method in methods:
                     for name, src in trees:
-                        if src == "floor" and store != a.stores.split(",")[0]:
+                        if src == "floor" and store != stores[0]:
                             continue  # the floor has no store: once per method is enough
                         n += 1
                         if store == "sqlite":
                             url = f"sqlite:///{tmp}/links{n}.db"
-                        elif store == "redis" and a.redis_url:
+                        elif store.startswith("redis") and a.redis_url:
                             url = a.redis_url  # yours: never flushed (clicks are checked on fresh keys only)
-                        elif store == "redis":
+                        elif store in ("redis", "redis-unix") and redis_url is not None:
                             db = n % 16  # our server: a fresh db each run
-                            url = (redis_url.split("?")[0] + f"?db={db}" if redis_url.startswith("unix:")
+                            url = (f"{unix_url.split('?')[0]}?db={db}" if store == "redis-unix" and unix_url
                                    else redis_url.rsplit("/", 1)[0] + f"/{db}")
                             _flush(url)
                         else:
-                            raise SystemExit(f"unknown store {store!r}: sqlite or redis")
+                            raise SystemExit(f"unknown store {store!r}: sqlite, redis or redis-unix")
                         r = run_load(url, requests=a.requests, clients=a.clients, links=a.links,
                                      extra=extra + tree_args.get(name, []), src=src, plain=a.plain_uvicorn,
                                      new_conn=method == "new",
-                                     redis_pid=getattr(redis_server, "pid", None) if store == "redis" else None)
-                        r["store"] = "none" if src == "floor" else store + ("-unix" if url.startswith("unix:") else "")
+                                     redis_pid=getattr(redis_server, "pid", None) if store.startswith("redis") else None)
+                        r["store"] = "none" if src == "floor" else store
                         r["tree"] = name
                         rows.append(r)
                         print(_row(r), flush=True)
