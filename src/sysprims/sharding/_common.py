@@ -45,14 +45,17 @@ class _HashedStrategy(ShardingStrategy):
     def _h1(self, key: Any) -> int:
         return hash128(key, self.seed)[0]
 
-    def _key_args(self, keys: Any) -> tuple:
+    def _key_args(self, keys: Any, column: bool = True) -> tuple:
         """``(mode, h1, ints, data, starts, ends, seed)`` for the fused routing kernels
-        (lists of str/bytes are read in place for ``h1`` alone)."""
+        (lists of str/bytes are read in place for ``h1`` alone). ``column=False``
+        leaves ``HashedKeys`` as their ``(n, 2)`` hashes in the ``h1`` place."""
         kk = kernel_keys(keys, self.seed, type(self).__name__, h1_only=True)
         if kk.kind == H1:
             h1 = kk.h1s
+        elif kk.kind == HASHES:
+            h1 = np.ascontiguousarray(kk.hashes[:, 0]) if column else kk.hashes
         else:
-            h1 = np.ascontiguousarray(kk.hashes[:, 0]) if kk.kind == HASHES else _E64
+            h1 = _E64
         return (kk.mode, h1, kk.ints, kk.data, kk.starts, kk.ends, np.uint64(self.seed))
 
     def _shards(self, keys: Any, threads: Any, serial: Any, *tables: Any) -> np.ndarray:
@@ -62,10 +65,11 @@ class _HashedStrategy(ShardingStrategy):
         from ..bloom._common import key_slicing, run_sliced
 
         threads = check_threads(threads)
-        args = self._key_args(keys)
+        args = self._key_args(keys, column=False)
         out = self._out(args)
         if out.shape[0]:
-            run_sliced(serial, (*args, *tables), key_slicing(int(args[0]), len(tables)), out, threads)
+            kernel = serial if args[1].ndim == 1 else _on_h1_column(serial)
+            run_sliced(kernel, (*args, *tables), key_slicing(int(args[0]), len(tables)), out, threads)
         return out
 
     def _one_key_args(self, h1: int) -> tuple:
@@ -77,6 +81,16 @@ class _HashedStrategy(ShardingStrategy):
         mode = args[0]
         n = args[1].shape[0] if mode == 0 else args[2].shape[0] if mode == 1 else args[4].shape[0]
         return np.empty(n, dtype=np.int64)
+
+
+def _on_h1_column(serial: Any) -> Any:
+    """``serial`` taking ``(n, 2)`` hashes in its ``h1`` place: each slice copies
+    its own ``h1`` column (in the thread that routes it) before routing."""
+
+    def kernel(mode: Any, hashes: np.ndarray, *rest: Any) -> None:
+        serial(mode, np.ascontiguousarray(hashes[:, 0]), *rest)
+
+    return kernel
 
 
 _E64 = np.zeros(0, dtype=np.uint64)
