@@ -15,8 +15,9 @@ caller gets it. The goal is wall time (best round of each); beside it:
 
 * ``cpu``: process CPU per key (the sum over threads). Threaded CPU equal to
   the serial CPU means the threads add no work and do not serialise;
-* ``busy``: CPU of the busiest thread of the call, and ``if free`` the speedup
-  the call would have on idle cores (serial CPU / busiest thread's CPU);
+* ``busy``: CPU of the busiest thread of the call (the calling thread, which
+  also reads the batch and allocates the output, or a worker), and ``if free``
+  the speedup the call would have on idle cores (serial CPU / busiest thread's CPU);
 * ``cores``: CPU granted during the call (CPU / wall), and ``wait``: time the
   call's threads were runnable but queued for a core (``/proc/.../schedstat``),
   both per key. On a shared machine ``cores`` below T is the scheduler's
@@ -64,13 +65,18 @@ class Timing:
     """One timed call: wall, process CPU, the busiest thread's CPU and the queue wait (seconds)."""
 
     def __init__(self, call: Callable[[], object]):
+        me = str(threading.get_native_id())
         before = thread_stats()
-        w, c = time.perf_counter(), time.process_time()
+        w, c, own = time.perf_counter(), time.process_time(), time.thread_time()
         call()
+        own = time.thread_time() - own
         self.wall, self.cpu = time.perf_counter() - w, time.process_time() - c
         after = thread_stats()
         runs = [(after[t][0] - before.get(t, (0, 0))[0], after[t][1] - before.get(t, (0, 0))[1]) for t in after]
-        self.busy = max((r for r, _ in runs), default=0) / 1e9 or self.cpu
+        # the calling thread's own CPU from its clock: a running thread's schedstat
+        # lags by up to a scheduler tick (the workers' are current once they sleep)
+        others = [r for t, (r, _) in zip(after, runs, strict=True) if t != me]
+        self.busy = max([own, *(r / 1e9 for r in others)])
         self.wait = sum(q for _, q in runs) / 1e9
 
 
