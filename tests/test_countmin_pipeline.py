@@ -15,6 +15,7 @@ import sysprims as sp
 from sysprims.errors import InvalidParameterError
 from sysprims.hashing import hash_keys
 from tests.reference.countmin import ReferenceCMS, ReferenceTopK, positions
+from tests.test_hashing import small_chunks
 
 keys_st = st.lists(st.text(alphabet="abcdef", max_size=3), max_size=120)
 
@@ -46,9 +47,10 @@ def test_threaded_query_many_equals_serial(added, queried, threads):
     q = np.array(queried + added, dtype=np.int64)
     serial = cms.query_many(q)
     assert serial.tolist() == [cms.query(int(v)) for v in q]
-    for form in (q, pa.array(q), hash_keys(q, 1), [str(v) for v in q.tolist()]):
-        expected = serial if not isinstance(form, list) else cms.query_many(form)
-        assert np.array_equal(cms.query_many(form, threads=threads), expected)
+    with small_chunks():  # split even these small batches
+        for form in (q, pa.array(q), hash_keys(q, 1), [str(v) for v in q.tolist()]):
+            expected = serial if not isinstance(form, list) else cms.query_many(form)
+            assert np.array_equal(cms.query_many(form, threads=threads), expected)
 
 
 def test_threaded_query_many_on_a_large_batch():

@@ -93,19 +93,19 @@ def chunks_for(n: int, threads: int) -> int:
 
 
 def _hash_batch128(batch: KeyBatch, seed: int, threads: int = 1) -> np.ndarray:
-    from ._kernels.murmur3 import murmur3_x64_128_par, murmur3_x64_128_u64, murmur3_x64_128_var
+    from ._kernels.murmur3 import murmur3_x64_128_u64, murmur3_x64_128_var
+    from .bloom._common import run_sliced
 
     out = np.empty((batch.n, 2), dtype=np.uint64)
     if batch.n == 0:
         return out
-    chunks = chunks_for(batch.n, threads)
-    if chunks > 1:
-        kk = _batch_kernel_keys(batch, seed)
-        murmur3_x64_128_par(kk.mode, kk.ints, kk.data, kk.starts, kk.ends, np.uint64(seed), out, _NO_U64, chunks)
-    elif batch.kind == "int":
-        murmur3_x64_128_u64(batch.ints, np.uint64(seed), out)
+    # threads > 1: the serial kernel over slices, on the shared read pool
+    if batch.kind == "int":
+        run_sliced(murmur3_x64_128_u64, (batch.ints, np.uint64(seed)), (True, False), out, threads)
     else:
-        murmur3_x64_128_var(batch.data, batch.starts, batch.ends, np.uint64(seed), out)
+        kk = _batch_kernel_keys(batch, seed)
+        run_sliced(murmur3_x64_128_var, (kk.data, kk.starts, kk.ends, np.uint64(seed)), (False, True, True, False),
+                   out, threads)
     return out
 
 

@@ -2,15 +2,14 @@
 
 Every router takes its keys as ``(mode, h1, ints, data, starts, ends, seed)``
 (see :func:`key_h1`: hashing is fused into the routing loop) and writes int64 shard ids into a caller-allocated ``out``.
-Read-only over shared tables, so the batch loops are embarrassingly parallel:
-:func:`route_par` runs any router's loop over chunks of the keys in parallel
-(``threads=`` of ``get_shards``); the serial kernels are the default.
+Read-only over shared tables, so ``get_shards(threads=T)`` runs these same
+serial kernels over T slices of the batch at once (the shared read runner,
+:func:`sysprims.bloom._common.run_sliced`).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
 from .._jit import kernel
 from .murmur3 import murmur3_x64_128_one, murmur3_x64_128_u64_one
@@ -227,40 +226,3 @@ def rendezvous_weighted(mode, h1, ints, data, starts, ends, seed, node_hashes, w
     """Weighted HRW (Schindelhauer & Schomaker): maximise ``-w / ln(u)``, u in (0, 1)."""
     _hrw_w_range(0, n_keys(mode, h1, ints, starts), mode, h1, ints, data, starts, ends, seed,
                  node_hashes, weights, node_ids, out)
-
-
-# routers of route_par
-MOD, JUMP, RING, HRW, HRW_W = 0, 1, 2, 3, 4
-
-
-def _ex_par():
-    e64 = np.zeros(0, dtype=np.uint64)
-    ei = np.zeros(0, dtype=np.int64)
-    e32 = np.zeros(0, dtype=np.int32)
-    return (np.int64(MOD), *_ex_keys(2), np.uint64(3), ei, e64, e32, e32, ei, np.uint64(0), e64,
-            np.zeros(0), np.empty(4, dtype=np.int64), np.int64(2))
-
-
-@kernel(_ex_par, parallel=True)
-def route_par(router, mode, h1, ints, data, starts, ends, seed, modulus, table, points, owners, bucket_start,
-              node_ids, shift, node_hashes, weights, out, chunks):
-    """The threaded twin of every router: ``chunks`` contiguous chunks of the
-    keys routed in parallel (prange), each by the serial kernel's own loop
-    (``router`` MOD, JUMP, RING, HRW or HRW_W picks which; the tables of the
-    others are empty). Read-only over the tables; each chunk writes its own
-    slice of ``out``, so the result is the serial one."""
-    n = n_keys(mode, h1, ints, starts)
-    for c in prange(chunks):
-        lo = n * c // chunks
-        hi = n * (c + 1) // chunks
-        if router == MOD:
-            _mod_range(lo, hi, mode, h1, ints, data, starts, ends, seed, modulus, out)
-        elif router == JUMP:
-            _jump_range(lo, hi, mode, h1, ints, data, starts, ends, seed, table, out)
-        elif router == RING:
-            _ring_range(lo, hi, mode, h1, ints, data, starts, ends, seed, points, owners, bucket_start,
-                        node_ids, shift, out)
-        elif router == HRW:
-            _hrw_range(lo, hi, mode, h1, ints, data, starts, ends, seed, node_hashes, node_ids, out)
-        else:
-            _hrw_w_range(lo, hi, mode, h1, ints, data, starts, ends, seed, node_hashes, weights, node_ids, out)

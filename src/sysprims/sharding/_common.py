@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import KeyTypeError, NoShardError
-from ..hashing import H1, HASHES, HashedKeys, check_threads, chunks_for, hash128, kernel_keys
+from ..hashing import H1, HASHES, HashedKeys, check_threads, hash128, kernel_keys
 
 __all__ = ["NoShardError", "ShardingStrategy"]
 
@@ -45,29 +45,31 @@ class _HashedStrategy(ShardingStrategy):
     def _h1(self, key: Any) -> int:
         return hash128(key, self.seed)[0]
 
-    def _key_args(self, keys: Any) -> tuple:
+    def _key_args(self, keys: Any, column: bool = True) -> tuple:
         """``(mode, h1, ints, data, starts, ends, seed)`` for the fused routing kernels
-        (lists of str/bytes are read in place for ``h1`` alone)."""
+        (lists of str/bytes are read in place for ``h1`` alone). ``column=False``
+        leaves ``HashedKeys`` as their ``(n, 2)`` hashes in the ``h1`` place."""
         kk = kernel_keys(keys, self.seed, type(self).__name__, h1_only=True)
         if kk.kind == H1:
             h1 = kk.h1s
+        elif kk.kind == HASHES:
+            h1 = np.ascontiguousarray(kk.hashes[:, 0]) if column else kk.hashes
         else:
-            h1 = np.ascontiguousarray(kk.hashes[:, 0]) if kk.kind == HASHES else _E64
+            h1 = _E64
         return (kk.mode, h1, kk.ints, kk.data, kk.starts, kk.ends, np.uint64(self.seed))
 
-    def _shards(self, keys: Any, threads: Any, router: int, serial: Any, *tables: Any) -> np.ndarray:
-        """Route a batch with ``serial`` (a router kernel taking ``tables``), or with
-        :func:`~sysprims._kernels.sharding.route_par` over ``threads`` chunks."""
-        from .._kernels.sharding import route_par
+    def _shards(self, keys: Any, threads: Any, serial: Any, *tables: Any) -> np.ndarray:
+        """Route a batch with ``serial`` (a router kernel taking ``tables``), on
+        ``threads`` threads over slices of the batch (the shared read runner,
+        :func:`sysprims.bloom._common.run_sliced`: the serial kernel per slice)."""
+        from ..bloom._common import key_slicing, run_sliced
 
         threads = check_threads(threads)
-        args = self._key_args(keys)
+        args = self._key_args(keys, column=False)
         out = self._out(args)
-        chunks = chunks_for(out.shape[0], threads)
-        if chunks > 1:
-            route_par(router, *args, *_par_tables(router, tables), out, chunks)
-        else:
-            serial(*args, *tables, out)
+        if out.shape[0]:
+            kernel = serial if args[1].ndim == 1 else _on_h1_column(serial)
+            run_sliced(kernel, (*args, *tables), key_slicing(int(args[0]), len(tables)), out, threads)
         return out
 
     def _one_key_args(self, h1: int) -> tuple:
@@ -81,32 +83,19 @@ class _HashedStrategy(ShardingStrategy):
         return np.empty(n, dtype=np.int64)
 
 
+def _on_h1_column(serial: Any) -> Any:
+    """``serial`` taking ``(n, 2)`` hashes in its ``h1`` place: each slice copies
+    its own ``h1`` column (in the thread that routes it) before routing."""
+
+    def kernel(mode: Any, hashes: np.ndarray, *rest: Any) -> None:
+        serial(mode, np.ascontiguousarray(hashes[:, 0]), *rest)
+
+    return kernel
+
+
 _E64 = np.zeros(0, dtype=np.uint64)
 _EI = np.zeros(0, dtype=np.int64)
 _EB = np.zeros(0, dtype=np.uint8)
-_E32 = np.zeros(0, dtype=np.int32)
-_EF = np.zeros(0, dtype=np.float64)
-
-
-def _par_tables(router: int, tables: tuple) -> tuple:
-    """route_par's table arguments, ``(modulus, table, points, owners,
-    bucket_start, node_ids, shift, node_hashes, weights)``, from a serial
-    router's ``tables`` (the other routers' tables empty)."""
-    from .._kernels.sharding import HRW, HRW_W, JUMP, MOD, RING
-
-    modulus, table, points, owners, buckets, node_ids, shift, node_hashes, weights = (
-        np.uint64(0), _EI, _E64, _E32, _E32, _EI, np.uint64(0), _E64, _EF)
-    if router == MOD:
-        (modulus,) = tables
-    elif router == JUMP:
-        (table,) = tables
-    elif router == RING:
-        points, owners, buckets, node_ids, shift = tables
-    elif router == HRW:
-        node_hashes, node_ids = tables
-    elif router == HRW_W:
-        node_hashes, weights, node_ids = tables
-    return (modulus, table, points, owners, buckets, node_ids, shift, node_hashes, weights)
 
 
 def key_values(keys: Any, owner: str) -> list:

@@ -51,9 +51,9 @@ class HashBasedSharding(_HashedStrategy):
     def get_shards(self, keys: Any, threads: int = 1) -> np.ndarray:
         """Shard of every key (int64); ``threads`` > 1 routes chunks in parallel
         (the same result; see docs/sharding.md for when it pays)."""
-        from .._kernels.sharding import MOD, hash_mod
+        from .._kernels.sharding import hash_mod
 
-        return self._shards(keys, threads, MOD, hash_mod, np.uint64(self.num_shards))
+        return self._shards(keys, threads, hash_mod, np.uint64(self.num_shards))
 
     def shard_ids(self) -> list[int]:
         return list(range(self.num_shards))

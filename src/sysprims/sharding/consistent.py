@@ -252,9 +252,9 @@ class ConsistentHashRing(_NodeStrategy):
 
     def get_shards(self, keys: Any, threads: int = 1) -> np.ndarray:
         """Node id of every key (int64); ``threads`` as in :meth:`HashBasedSharding.get_shards`."""
-        from .._kernels.sharding import RING, ring_lookup
+        from .._kernels.sharding import ring_lookup
 
-        return self._shards(keys, threads, RING, ring_lookup, self._points, self._owner_idx, self._buckets,
+        return self._shards(keys, threads, ring_lookup, self._points, self._owner_idx, self._buckets,
                             self._node_ids, self._shift)
 
     def ownership(self) -> dict[int, float]:
@@ -384,9 +384,9 @@ class JumpHashSharding(_NodeStrategy):
 
     def get_shards(self, keys: Any, threads: int = 1) -> np.ndarray:
         """Node id of every key (int64); ``threads`` as in :meth:`HashBasedSharding.get_shards`."""
-        from .._kernels.sharding import JUMP, jump_table
+        from .._kernels.sharding import jump_table
 
-        return self._shards(keys, threads, JUMP, jump_table, self._table)
+        return self._shards(keys, threads, jump_table, self._table)
 
     def _to_state(self):
         return ({"nodes": self._nodes.state()}, {"table": self._table}, self.seed)
@@ -455,11 +455,11 @@ class RendezvousSharding(_NodeStrategy):
 
     def get_shards(self, keys: Any, threads: int = 1) -> np.ndarray:
         """Node id of every key (int64); ``threads`` as in :meth:`HashBasedSharding.get_shards`."""
-        from .._kernels.sharding import HRW, HRW_W, rendezvous, rendezvous_weighted
+        from .._kernels.sharding import rendezvous, rendezvous_weighted
 
         if self._weights is None:
-            return self._shards(keys, threads, HRW, rendezvous, self._node_hashes, self._ids)
-        return self._shards(keys, threads, HRW_W, rendezvous_weighted, self._node_hashes, self._weights, self._ids)
+            return self._shards(keys, threads, rendezvous, self._node_hashes, self._ids)
+        return self._shards(keys, threads, rendezvous_weighted, self._node_hashes, self._weights, self._ids)
 
     def _route(self, args: tuple) -> np.ndarray:
         from .._kernels.sharding import rendezvous, rendezvous_weighted
