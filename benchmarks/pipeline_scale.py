@@ -385,7 +385,7 @@ def part_main_job(files: list[Path], rows: int, batch: int, repeat: int, out_dir
                                              "-o", out_dir / "dedup.parquet")))
     print(f"\n(d) the main job: {len(files)} files, {rows:,} rows in all (best of {repeat}, alternated;"
           f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
-    print(f"  {'':24} {'timed s':>8} {'process s':>10} {'CPU s':>7}   speed vs its floor (timed; CPU)")
+    print(f"  {'':24} {'timed s':>8} {'process s':>10} {'CPU s':>7}   speed vs its floor (timed; process; CPU)")
     for label, floor in (("pyarrow read", None), ("bloom build", "pyarrow read"),
                          ("bloom build --blocked", "pyarrow read"), ("pyarrow read + write", None),
                          ("bloom dedup -o", "pyarrow read + write")):
@@ -395,7 +395,7 @@ def part_main_job(files: list[Path], rows: int, batch: int, repeat: int, out_dir
         line = f"  {label:24} {best[0]:8.2f} {best[1]:10.2f} {best[2]:7.2f}"
         if floor:
             fb = [min(r[i] for r in runs[floor]) for i in range(3)]
-            line += f"   {fb[0] / best[0]:.2f} x; {fb[2] / best[2]:.2f} x"
+            line += f"   {fb[0] / best[0]:.2f} x; {fb[1] / best[1]:.2f} x; {fb[2] / best[2]:.2f} x"
         print(line)
     if dask:
         part_dask_crossover(files, rows // len(files), out_dir)
