@@ -80,3 +80,20 @@ def test_load_numba_skips_only_numbas_blas_probe_and_leaves_scipy_importable():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_main_raises_the_collector_thresholds_only_while_a_command_runs():
+    import gc
+
+    from sysprims import cli as cli_module
+
+    seen = []
+    before = gc.get_threshold()
+    real = cli_module._main
+    try:
+        cli_module._main = lambda argv: seen.append(gc.get_threshold()) or 0
+        assert cli_module.main(["--version"]) == 0
+    finally:
+        cli_module._main = real
+    assert seen == [cli_module.GC_THRESHOLDS]
+    assert gc.get_threshold() == before
