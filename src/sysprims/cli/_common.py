@@ -54,7 +54,9 @@ def load_numba() -> None:
         return
     sys.modules[blas] = None  # type: ignore[assignment]
     try:
-        import numba.np.arraymath  # noqa: F401  (the module that probes, once)
+        from .. import _jit
+
+        _jit.load_numpy_support()  # the module that probes, once
     finally:
         if sys.modules.get(blas, False) is None:
             del sys.modules[blas]
