@@ -51,3 +51,49 @@ def test_tour_rejects_unknown_steps_and_bad_sizes(capsys):
     assert "unknown tour steps ['nope']" in capsys.readouterr().err
     assert main(["tour", "--size", "0"]) == 1
     assert "size must be >= 1" in capsys.readouterr().err
+
+
+def test_load_numba_skips_only_numbas_blas_probe_and_leaves_scipy_importable():
+    # a fresh process, as the CLI runs: numba loads without scipy.linalg, a kernel
+    # runs, and scipy.linalg (and numba's linear algebra) still work afterwards
+    code = (
+        "import sys\n"
+        "from sysprims.cli._common import load_numba\n"
+        "load_numba()\n"
+        "assert 'numba' in sys.modules and 'scipy.linalg' not in sys.modules\n"
+        "assert 'scipy.linalg.cython_blas' not in sys.modules\n"
+        "import sysprims as sp\n"
+        "bf = sp.BloomFilter(4096, 3); bf.add_many(['a', 'b'])\n"
+        "assert bf.contains_many(['a', 'b', 'zz']).tolist()[:2] == [True, True]\n"
+        "import numpy as np, numba, scipy.linalg\n"
+        "a = np.arange(1.0, 10.0).reshape(3, 3) + np.eye(3)\n"
+        "dot = numba.njit(lambda x, y: np.dot(x, y))\n"
+        "inv = numba.njit(lambda x: np.linalg.inv(x))\n"
+        "assert np.allclose(dot(a[0], a[1]), a[0] @ a[1]) and np.allclose(inv(a), scipy.linalg.inv(a))\n"
+        "load_numba()  # a second call is a no-op\n"
+        "print('ok')\n"
+    )
+    import os
+
+    src = os.path.dirname(os.path.dirname(sysprims.__file__))  # this tree's sysprims, not an installed one
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_main_raises_the_collector_thresholds_only_while_a_command_runs():
+    import gc
+
+    from sysprims import cli as cli_module
+
+    seen = []
+    before = gc.get_threshold()
+    real = cli_module._main
+    try:
+        cli_module._main = lambda argv: seen.append(gc.get_threshold()) or 0
+        assert cli_module.main(["--version"]) == 0
+    finally:
+        cli_module._main = real
+    assert seen == [cli_module.GC_THRESHOLDS]
+    assert gc.get_threshold() == before

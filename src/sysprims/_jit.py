@@ -66,6 +66,13 @@ def fast_entry(dispatcher: Any, *args: Any) -> Callable:
     return dispatcher.compile(tuple(numba.typeof(a) for a in args))
 
 
+def load_numpy_support() -> None:
+    """Import numba's NumPy implementations (``numba.np.arraymath``) now, which numba
+    otherwise imports at the first compile or cache load; at import that module
+    probes for a BLAS (see :func:`sysprims.cli._common.load_numba`)."""
+    import numba.np.arraymath  # noqa: F401
+
+
 def registered_kernels() -> dict[str, Any]:
     """Import every kernel module and return ``{name: dispatcher}``."""
     _import_all_kernel_modules()

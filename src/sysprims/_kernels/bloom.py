@@ -486,3 +486,136 @@ def bloom_add_one(h1, h2, k, m, blocked, bits):
 def bloom_contains_one(h1, h2, k, m, blocked, bits):
     """Scalar query: ``h1``/``h2`` are the int64 (signed) views of the hash halves."""
     return _test_probes(np.uint64(h1), np.uint64(h2), k, m, blocked, bits)
+
+
+# ------------------------------------------------------------ bucketed add (standard layout)
+
+#: Bucketed add: the filter is cut into regions of ``2**RADIX_BITS`` bits (512 KiB,
+#: inside one core's L2 cache); a chunk's probes are first grouped by region, then
+#: set region by region, so a cache line of a filter far beyond the caches is
+#: fetched once per chunk instead of once per probe that hits it.
+RADIX_BITS = 20
+_URADIX = np.uint64(RADIX_BITS)
+_RMASK = np.uint64((1 << RADIX_BITS) - 1)
+
+
+def _ex_add_bucketed():
+    return [(*_ex_keys(md), np.int64(3), np.uint64(1024), _ex_bits(), np.int64(2), np.int64(0), np.int64(1))
+            for md in (0, 1, 2)]
+
+
+@kernel(inline="always")
+def _probe_counts(src, off, cnt, k, m, counts):
+    """Count the probes of keys ``src[off..off+cnt]`` per region (``counts[r + 1]``)."""
+    for j in range(cnt):
+        h = src[off + j, 0]
+        h2 = src[off + j, 1]
+        for _ in range(k):
+            counts[(mulhi(h, m) >> _URADIX) + _ONE] += 1
+            h = h + h2
+
+
+@kernel(inline="always")
+def _own_runs(counts, r0, r1):
+    """Turn per-region counts into run starts for regions ``r0..r1`` only:
+    ``counts[r]`` becomes the start of region ``r``'s run (``r0``'s is 0)."""
+    counts[r0] = 0
+    for r in range(r0, r1):
+        counts[r + 1] += counts[r]
+
+
+@kernel(inline="always")
+def _probe_scatter(src, off, cnt, k, m, r0, r1, cursor, out):
+    """Write the offset inside its region of each probe in regions ``r0..r1`` to
+    the region's run of ``out``."""
+    lo = np.uint64(r0)
+    span = np.uint64(r1 - r0)
+    for j in range(cnt):
+        h = src[off + j, 0]
+        h2 = src[off + j, 1]
+        for _ in range(k):
+            p = mulhi(h, m)
+            r = (p >> _URADIX) - lo
+            if r < span:  # (wraps below r0)
+                c = cursor[r]
+                out[c] = np.uint32(p & _RMASK)
+                cursor[r] = c + 1
+            h = h + h2
+
+
+@kernel(inline="always")
+def _set_regions(counts, r0, r1, out, bits):
+    """Set the grouped probes of regions ``r0..r1`` (their words are this call's alone)."""
+    for r in range(r0, r1):
+        w0 = np.uint64(r) << (_URADIX - _U6)
+        for q in range(counts[r], counts[r + 1]):
+            o = np.uint64(out[q])
+            bits[w0 + (o >> _U6)] |= _ONE << (o & _U63)
+
+
+@kernel(_ex_add_bucketed)
+def bloom_add_bucketed(mode, hashes, ints, data, starts, ends, seed, k, m, bits, chunk, part, parts):
+    """Standard layout: set the probes of every key of a batch, ``chunk`` keys at a
+    time, grouped by region (see :data:`RADIX_BITS`). With ``parts > 1`` this call
+    sets only the probes in regions ``part * nregions // parts`` up to (not
+    including) ``(part + 1) * nregions // parts``:
+    calls for every part of the same batch, on several threads at once, set
+    disjoint words and together exactly the bits of the serial call (each walks
+    the whole batch; no word has two writers, so no bit is lost). Bits are only
+    OR-ed, so the result is exactly the loop of scalar adds."""
+    n = batch_len(mode, hashes, ints, starts)
+    if n == 0:
+        return
+    nreg = np.int64(((m - _ONE) >> _URADIX) + _ONE)
+    r0 = part * nreg // parts
+    r1 = (part + 1) * nreg // parts
+    c = min(chunk, n)
+    hs = np.empty((c if mode != 0 else 0, 2), dtype=np.uint64)
+    counts = np.zeros(nreg + 1, dtype=np.int64)
+    cursor = np.empty(nreg, dtype=np.int64)
+    out = np.empty(c * k, dtype=np.uint32)
+    for lo in range(0, n, c):
+        cnt = min(c, n - lo)
+        if mode != 0:
+            _hash_block(mode, lo, cnt, ints, data, starts, ends, seed, hs)
+            src = hs
+            off = 0
+        else:
+            src = hashes
+            off = lo
+        counts[:] = 0
+        _probe_counts(src, off, cnt, k, m, counts)
+        _own_runs(counts, r0, r1)
+        cursor[: r1 - r0] = counts[r0:r1]
+        _probe_scatter(src, off, cnt, k, m, r0, r1, cursor, out)
+        _set_regions(counts, r0, r1, out, bits)
+
+
+def _ex_add_part():
+    return [(*_ex_keys(md), np.int64(3), np.uint64(1024 if lay == 0 else 2), np.int64(lay), _ex_bits(),
+             np.int64(0), np.int64(2)) for md in (0, 1, 2) for lay in (0, 1, 2)]
+
+
+@kernel(_ex_add_part)
+def bloom_add_part(mode, hashes, ints, data, starts, ends, seed, k, m, layout, bits, part, parts):
+    """Any layout: set only the probes of a batch that fall in part ``part`` of
+    ``parts`` of the filter (words ``part * W // parts`` up to ``(part + 1) * W //
+    parts`` of the standard layout's ``W`` words; blocks likewise for the
+    blocked layouts). Every part walks the whole batch; calls for every part,
+    on several threads at once, write disjoint words, so together they set
+    exactly the bits of :func:`bloom_add` and none is lost."""
+    n = batch_len(mode, hashes, ints, starts)
+    units = np.uint64(bits.shape[0]) if layout == 0 else m
+    lo = np.uint64(part) * units // np.uint64(parts)
+    span = np.uint64(part + 1) * units // np.uint64(parts) - lo
+    for i in range(n):
+        h1, h2 = key_hash(mode, i, hashes, ints, data, starts, ends, seed)
+        if layout == 0:
+            h = h1
+            for _ in range(k):
+                p = mulhi(h, m)
+                if (p >> _U6) - lo < span:
+                    bits[p >> _U6] |= _ONE << (p & _U63)
+                h = h + h2
+        elif mulhi(h1, m) - lo < span:
+            _set_probes(h1, h2, k, m, layout, bits)

@@ -33,6 +33,35 @@ def input_options(func: Callable) -> Callable:
     return func
 
 
+def load_numba() -> None:
+    """Import numba for a command that runs kernels, skipping numba's BLAS probe.
+
+    On first import numba probes for a BLAS by importing
+    ``scipy.linalg.cython_blas``, which brings scipy.linalg and numpy.f2py with it
+    (0.2-0.4 s of CPU per process here), only so that ``np.dot`` in a kernel may call
+    scipy's BLAS; no sysprims kernel calls it. A CLI command owns its process, so
+    before numba is first imported this makes that one import fail the way Python
+    documents (a ``None`` in ``sys.modules`` raises ``ImportError``) and removes the
+    entry right after: numba then keeps its own ``dot`` fallback, and scipy.linalg
+    imports normally later. Nothing happens when numba or scipy.linalg is already
+    loaded (a library user's process is never touched: ``import sysprims`` does not
+    call this).
+    """
+    import sys
+
+    blas = "scipy.linalg.cython_blas"
+    if "numba.np.arraymath" in sys.modules or blas in sys.modules:
+        return
+    sys.modules[blas] = None  # type: ignore[assignment]
+    try:
+        from .. import _jit
+
+        _jit.load_numpy_support()  # the module that probes, once
+    finally:
+        if sys.modules.get(blas, False) is None:
+            del sys.modules[blas]
+
+
 def stream_keys(
     path: str | list[str],
     column: str | None,

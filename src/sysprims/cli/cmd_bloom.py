@@ -8,6 +8,7 @@ from ._common import (
     Timer,
     check_output,
     input_options,
+    load_numba,
     load_structure,
     stream_keys,
     stream_tables,
@@ -31,6 +32,7 @@ def _sizing_options(capacity_help: str, fp_default: float, fp_help: str):
 @click.group("bloom")
 def COMMAND() -> None:
     """Bloom filters: build from a column, query a column, inspect a file."""
+    load_numba()  # every subcommand runs kernels
 
 
 @COMMAND.command("build")

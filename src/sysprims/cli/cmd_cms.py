@@ -8,6 +8,7 @@ from ._common import (
     Timer,
     check_output,
     input_options,
+    load_numba,
     load_structure,
     stream_keys,
     stream_tables,
@@ -27,6 +28,7 @@ def _sketch_options(func):
 @click.group("cms")
 def COMMAND() -> None:
     """Count-Min sketches and heavy hitters over a column."""
+    load_numba()  # every subcommand runs kernels
 
 
 @COMMAND.command("count")
