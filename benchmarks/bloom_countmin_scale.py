@@ -13,7 +13,8 @@ counts; ratios, not absolute times, are the result. At 100M keys the keys are
 made and fed in 10M-key chunks (the peers are skipped: a 100M-element list of
 str does not fit next to the filters). Floors: reading the key column from an
 in-memory Parquet file with pyarrow, and a NumPy random gather of one uint64
-word per key over an array the size of the filter.
+word per key over an array the size of the filter. The threaded read paths
+(``threads=``) have their own benchmark, ``benchmarks/threads_scale.py``.
 """
 
 from __future__ import annotations
@@ -62,26 +63,21 @@ class Bench:
 
     def __init__(self, rounds: int):
         self.rounds = rounds
-        self.cases: list[tuple[str, int, Callable[[], Callable[[], object]], bool]] = []
+        self.cases: list[tuple[str, int, Callable[[], Callable[[], object]]]] = []
         self.best: dict[str, float] = {}
 
-    def add(self, name: str, n: int, make: Callable[[], Callable[[], object]], wall: bool = False) -> None:
-        """``make()`` builds fresh state untimed and returns the timed call.
-        ``wall``: also time it in wall-clock time (threaded calls, whose CPU
-        time is the sum over their threads), reported as ``name [wall]``."""
-        self.cases.append((name, n, make, wall))
+    def add(self, name: str, n: int, make: Callable[[], Callable[[], object]]) -> None:
+        """``make()`` builds fresh state untimed and returns the timed call."""
+        self.cases.append((name, n, make))
 
     def run(self) -> dict[str, float]:
         for _ in range(self.rounds):
-            for name, n, make, wall in self.cases:
+            for name, n, make in self.cases:
                 call = make()
-                w, t = time.perf_counter(), time.process_time()
+                t = time.process_time()
                 call()
-                t, w = time.process_time() - t, time.perf_counter() - w
+                t = time.process_time() - t
                 self.best[name] = min(self.best.get(name, float("inf")), t / n * 1e9)
-                if wall:
-                    key = f"{name} [wall]"
-                    self.best[key] = min(self.best.get(key, float("inf")), w / n * 1e9)
         return self.best
 
 
@@ -110,9 +106,7 @@ def bloom_cases(b: Bench, n: int, peers: bool) -> None:
         full = BloomFilter.for_capacity(n, 0.01, layout=layout)
         full.add_many(keys)
         b.add(f"Bloom {layout} add_many (Arrow)", n, build)
-        b.add(f"Bloom {layout} contains_many (Arrow)", n, lambda f=full: lambda: f.contains_many(queries), wall=True)
-        b.add(f"Bloom {layout} contains_many threads=2 (Arrow)", n,
-              lambda f=full: lambda: f.contains_many(queries, threads=2), wall=True)
+        b.add(f"Bloom {layout} contains_many (Arrow)", n, lambda f=full: lambda: f.contains_many(queries))
         hfull = BloomFilter.for_capacity(n, 0.01, layout=layout)
         hfull.add_many(hk)
         b.add(f"Bloom {layout} add_many (HashedKeys)", n,
@@ -164,8 +158,7 @@ def countmin_cases(b: Bench, n: int, peers: bool, recall: dict) -> None:
           lambda: (lambda c: lambda: c.update_many(stream))(CountMinSketch(4096, 5, conservative=True)))
     cms = CountMinSketch(4096, 5)
     cms.update_many(stream)
-    b.add("CountMin query_many (Arrow Zipf)", n, lambda: lambda: cms.query_many(stream), wall=True)
-    b.add("CountMin query_many threads=2 (Arrow Zipf)", n, lambda: lambda: cms.query_many(stream, threads=2), wall=True)
+    b.add("CountMin query_many (Arrow Zipf)", n, lambda: lambda: cms.query_many(stream))
     tk_holder: dict = {}
 
     def make_topk():
@@ -196,47 +189,6 @@ def countmin_cases(b: Bench, n: int, peers: bool, recall: dict) -> None:
 
 
 
-def countmin_thread_check(n: int, rounds: int) -> None:
-    """Why ``query_many(threads=2)``'s wall-time gain is not reproducible here:
-    two threads each query half of the stream (the kernel releases the GIL), and
-    each thread's own CPU time per key is printed beside the serial call's. Equal
-    per-key CPU means the threads neither serialise nor share a bottleneck (no
-    GIL, no memory-bandwidth limit), so the wall-time gain is then bounded only by
-    how much CPU the scheduler grants: Linux groups a session's threads
-    (``sched_autogroup``) and shares CPU between groups, so on a machine busy with
-    other sessions a second thread splits the same share instead of adding one."""
-    import threading
-
-    stream = zipf_arrow(n)
-    cms = CountMinSketch(4096, 5)
-    cms.update_many(stream)
-    halves = [stream.slice(0, n // 2), stream.slice(n // 2)]
-    cpu = [0.0, 0.0]
-
-    def part(i: int) -> None:
-        t = time.thread_time()
-        cms.query_many(halves[i])
-        cpu[i] = time.thread_time() - t
-
-    cms.query_many(stream.slice(0, 1000))
-    auto = open("/proc/sys/kernel/sched_autogroup_enabled").read().strip() if os.path.exists(
-        "/proc/sys/kernel/sched_autogroup_enabled") else "?"
-    for _ in range(rounds):
-        t, w = time.thread_time(), time.perf_counter()
-        cms.query_many(stream)
-        serial, wall1 = time.thread_time() - t, time.perf_counter() - w
-        th = [threading.Thread(target=part, args=(i,)) for i in (0, 1)]
-        w = time.perf_counter()
-        for x in th:
-            x.start()
-        for x in th:
-            x.join()
-        wall2 = time.perf_counter() - w
-        print(f"  query_many threads check: serial CPU {serial / n * 1e9:.1f} ns/key, each thread "
-              f"{cpu[0] / len(halves[0]) * 1e9:.1f} / {cpu[1] / len(halves[1]) * 1e9:.1f} ns/key of its half; "
-              f"wall {wall1 / wall2:.2f}x serial, CPU granted {sum(cpu) / wall2:.2f} cores "
-              f"(load {os.getloadavg()[0]:.1f}, sched_autogroup {auto})")
-
 RATIOS = [
     ("rbloom update (list)", "Bloom standard add_many (Arrow)", 4.0),
     ("rbloom update (list)", "Bloom split_block add_many (Arrow)", 4.0),
@@ -245,12 +197,9 @@ RATIOS = [
     ("Bloom standard add_many (Arrow)", "Bloom split_block add_many (Arrow)", 1.5),
     ("Bloom standard contains_many (Arrow)", "Bloom split_block contains_many (Arrow)", 1.5),
     ("Bloom standard add_many (HashedKeys)", "Bloom split_block add_many (HashedKeys)", 1.5),
-    ("Bloom split_block contains_many (Arrow) [wall]", "Bloom split_block contains_many threads=2 (Arrow) [wall]", 1.7),
-    ("Bloom standard contains_many (Arrow) [wall]", "Bloom standard contains_many threads=2 (Arrow) [wall]", 1.7),
     ("bounter update (list)", "CountMin update_many (Arrow Zipf)", 6.0),
     ("bounter update (list)", "CountMin update_many conservative (Arrow Zipf)", 6.0),
     ("bounter query loop (list)", "CountMin query_many (Arrow Zipf)", 5.0),
-    ("CountMin query_many (Arrow Zipf) [wall]", "CountMin query_many threads=2 (Arrow Zipf) [wall]", 1.7),
     ("datasketches frequent loop (list)", "TopK update_many (Arrow Zipf)", 3.0),
     ("datasketches frequent loop (list)", "TopK update_many (list[str] Zipf)", 3.0),
 ]
@@ -283,8 +232,6 @@ def main() -> None:
             if slow in best and fast in best:
                 r = best[slow] / best[fast]
                 print(f"  {fast} vs {slow}: {r:.2f}x (goal {goal}x){'' if r >= goal else '  NOT MET'}")
-        if args.only in (None, "countmin"):
-            countmin_thread_check(n, args.rounds)
         if "true" in recall and "t" in recall["tk"]:
             top = {k for k, _ in recall["tk"]["t"].top(100)}
             print(f"  TopK recall of the true top-100: {len(top & set(recall['true'])) / 100:.2f}")

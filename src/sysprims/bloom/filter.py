@@ -238,7 +238,7 @@ class BloomFilter(Persistable):
         """
         threads = check_int("threads", threads, min=1, max=256)
         kk = kernel_keys(keys, self.seed, "BloomFilter")
-        out = np.zeros(kk.n, dtype=np.bool_)
+        out = np.empty(kk.n, dtype=np.bool_)  # the kernel writes every element
         run_read_kernel(
             _kernels().bloom_contains, kk, out, threads,
             (self._k, self._mu, self._b, self._bits),
@@ -246,7 +246,7 @@ class BloomFilter(Persistable):
         return out
 
     def _contains_hashes(self, hashes: np.ndarray) -> np.ndarray:
-        out = np.zeros(hashes.shape[0], dtype=np.bool_)
+        out = np.empty(hashes.shape[0], dtype=np.bool_)
         if hashes.shape[0]:
             _kernels().bloom_contains(
                 np.int64(0), hashes, _NO_U64, _NO_U8, _NO_I64, _NO_I64, np.uint64(self.seed),
