@@ -105,6 +105,25 @@ def test_latin1_one_accent_at_every_position(at):
     assert h1 is None or np.array_equal(h1, want[:, 0])
 
 
+@pytest.mark.parametrize("at", range(0, 41))
+def test_wide_one_character_at_every_position(at):
+    """UCS-2 and UCS-4 keys (murmur3_128_wide): ASCII runs of every length
+    around the 16-character blocks packed in registers and the words read
+    after them, with one 2-, 3- or 4-byte character at ``at``, then a lone
+    surrogate at the same place (the safe path's error, same position)."""
+    wide = ("\u0100", "\u07ff", "\u0800", "\u20ac", "\uffff", "\U00010000", "\U0001f600", "\U0010ffff")
+    keys = [fresh("k" * at + c + "x" * tail) for c in wide for tail in range(0, 9)]
+    keys += [fresh("\U0001f600" + "k" * at + "\u20ac"), fresh("\u20ac" * at + "ab")]
+    want = expect128(keys, 5)
+    assert np.array_equal(murmur3_128(keys, 5), want)
+    h1 = _pyobj.murmur3_h1(keys, 5)
+    assert h1 is None or np.array_equal(h1, want[:, 0])
+    for lone, other in (("\ud800", "\u20ac"), ("\udfff", "\U0001f600")):
+        bad = [fresh("ok" + other), fresh("k" * at + lone + "x" + other)]
+        with pytest.raises(KeyTypeError, match=r"keys\[1\] is a str that cannot be encoded"):
+            murmur3_128(bad)
+
+
 @pytest.mark.parametrize("bits", [True, False], ids=["pdep-pext", "by-character"])
 def test_latin1_words_both_transcoders(bits):
     """Both ways of building a word's UTF-8 (BMI2 ``pdep``/``pext`` where fast,
