@@ -463,15 +463,14 @@ def _append(h1, h2, k1, have, w, wf, v, nb):
 
 
 @kernel(inline="always")
-def _units_at(data, j, length, kind):
-    """The (up to) ``8 // kind`` code units of ``kind`` bytes from unit ``j`` of
-    the ``length`` at ``data`` as a word, the bytes past the key zeroed, and
-    their count."""
-    x = peek64(data + kind * j)
+def _latin1_x(data, j, length):
+    """The (up to) 8 latin-1 characters at data[j:length] as a word, the bytes
+    past the key zeroed, and their count."""
+    x = peek64(data + j)
     cnt = length - j
-    if cnt < 8 // kind:
-        return x & ((_ONE << np.uint64(8 * kind * cnt)) - _ONE), cnt
-    return x, 8 // kind
+    if cnt < 8:
+        return x & ((_ONE << np.uint64(8 * cnt)) - _ONE), cnt
+    return x, 8
 
 
 @kernel(inline="always")
@@ -497,7 +496,7 @@ def murmur3_128_latin1(data, length, seed, bits=FAST_BMI2):
     if length - j <= 8:
         if j == length:
             return finish128(h1, h2, length)
-        x, cnt = _units_at(data, j, length, 1)
+        x, cnt = _latin1_x(data, j, length)
         k1, k2, n = latin1_word(x, cnt, bits)
         if n == 16:
             h1, h2 = block128(h1, h2, k1, k2)
@@ -506,128 +505,26 @@ def murmur3_128_latin1(data, length, seed, bits=FAST_BMI2):
                 h2 ^= mix_k2(k2)
             h1 ^= mix_k1(k1)
         return finish128(h1, h2, j + n)
-    total, k1, have, w, wf = j, np.uint64(0), False, np.uint64(0), 0  # the UTF-8 stream of _append
+    total = j
+    k1 = np.uint64(0)
+    have = False
+    w = np.uint64(0)
+    wf = 0
     while j < length:
-        x, cnt = _units_at(data, j, length, 1)
+        x, cnt = _latin1_x(data, j, length)
         v1, v2, n = latin1_word(x, cnt, bits)
         h1, h2, k1, have, w, wf = _append(h1, h2, k1, have, w, wf, v1, min(n, 8))
         if n > 8:
             h1, h2, k1, have, w, wf = _append(h1, h2, k1, have, w, wf, v2, n - 8)
         total += n
         j += 8
-    return _stream_end(h1, h2, k1, have, w, wf, total)
-
-
-# ------------------------------------------------------ UCS-2 and UCS-4 keys
-
-_ASCII_U2 = np.uint64(0xFF80FF80FF80FF80)
-_ASCII_U4 = np.uint64(0xFFFFFF80FFFFFF80)
-
-
-@kernel(inline="always")
-def _pack_ascii(w, kind):
-    """The ASCII code units of the word ``w`` (4 of kind 2, 2 of kind 4) as
-    bytes, packed low."""
-    if kind == 2:
-        t = (w | (w >> np.uint64(8))) & np.uint64(0x0000FFFF0000FFFF)
-        return (t | (t >> np.uint64(16))) & np.uint64(0xFFFFFFFF)
-    return (w | (w >> np.uint64(24))) & np.uint64(0xFFFF)
-
-
-@kernel(inline="always")
-def _utf8_cp(c):
-    """UTF-8 of the code point ``c`` (uint64, not a surrogate, <= 0x10FFFF):
-    (value little-endian, byte count)."""
-    x3f = np.uint64(0x3F)
-    x80 = np.uint64(0x80)
-    if c < x80:
-        return c, 1
-    if c < np.uint64(0x800):
-        return (np.uint64(0xC0) | (c >> np.uint64(6))) | ((x80 | (c & x3f)) << np.uint64(8)), 2
-    if c < np.uint64(0x10000):
-        return (
-            (np.uint64(0xE0) | (c >> np.uint64(12)))
-            | ((x80 | ((c >> np.uint64(6)) & x3f)) << np.uint64(8))
-            | ((x80 | (c & x3f)) << np.uint64(16))
-        ), 3
-    return (
-        (np.uint64(0xF0) | (c >> np.uint64(18)))
-        | ((x80 | ((c >> np.uint64(12)) & x3f)) << np.uint64(8))
-        | ((x80 | ((c >> np.uint64(6)) & x3f)) << np.uint64(16))
-        | ((x80 | (c & x3f)) << np.uint64(24))
-    ), 4
-
-
-@kernel(inline="always")
-def _ascii8(p, kind, mask):
-    """The 8 code units of ``kind`` bytes at ``p`` packed to 8 bytes, and
-    whether all of them are ASCII (else the bytes mean nothing)."""
-    if kind == 2:
-        a = peek64(p)
-        b = peek64(p + 8)
-        return _pack_ascii(a, 2) | (_pack_ascii(b, 2) << np.uint64(32)), ((a | b) & mask) == 0
-    w0 = peek64(p)
-    w1 = peek64(p + 8)
-    w2 = peek64(p + 16)
-    w3 = peek64(p + 24)
-    k = _pack_ascii(w0, 4) | (_pack_ascii(w1, 4) << np.uint64(16))
-    k |= (_pack_ascii(w2, 4) << np.uint64(32)) | (_pack_ascii(w3, 4) << np.uint64(48))
-    return k, ((w0 | w1 | w2 | w3) & mask) == 0
-
-
-@kernel(inline="always")
-def _stream_end(h1, h2, k1, have, w, wf, total):
-    """The end of a key whose UTF-8 went through :func:`_append`: murmur's
-    tail (bytes 8..15 of the last block in k2, 0..7 in k1) and finalisation."""
-    if have:
+    if have:  # murmur's tail: bytes 8..15 of the last block in k2, 0..7 in k1
         if wf > 0:
             h2 ^= mix_k2(w)
         h1 ^= mix_k1(k1)
     elif wf > 0:
         h1 ^= mix_k1(w)
     return finish128(h1, h2, total)
-
-
-@kernel(inline="always")
-def murmur3_128_wide(data, length, kind, seed):
-    """MurmurHash3_x64_128 of the UTF-8 of ``length`` code units of ``kind``
-    (2 or 4) bytes at the 8-aligned address ``data``, with no scratch buffer:
-    leading 16-character blocks of ASCII are packed to bytes in registers and
-    hashed as they are read (4 or 8 words a block, one test for all); from the
-    first block with a non-ASCII character on, each word of code units (4 or 2)
-    is packed whole when ASCII, else encoded unit by unit, into the register
-    built UTF-8 stream of :func:`_append`. Returns (h1, h2, ok); ``ok`` is
-    False for a lone surrogate (or a UCS-4 unit past 0x10FFFF)."""
-    h1 = seed
-    h2 = seed
-    j = 0
-    mask = _ASCII_U2 if kind == 2 else _ASCII_U4
-    while j + 16 <= length:
-        k1, ok1 = _ascii8(data + kind * j, kind, mask)
-        k2, ok2 = _ascii8(data + kind * (j + 8), kind, mask)
-        if not (ok1 and ok2):
-            break
-        h1, h2 = block128(h1, h2, k1, k2)
-        j += 16
-    bits = 8 * kind
-    unit = (_ONE << np.uint64(bits)) - _ONE
-    total, k1, have, w, wf = j, np.uint64(0), False, np.uint64(0), 0  # the UTF-8 stream of _append
-    while j < length:
-        x, cnt = _units_at(data, j, length, kind)
-        if (x & mask) == 0:
-            h1, h2, k1, have, w, wf = _append(h1, h2, k1, have, w, wf, _pack_ascii(x, kind), cnt)
-            total += cnt
-        else:
-            for t in range(cnt):
-                c = (x >> np.uint64(bits * t)) & unit
-                if (np.uint64(0xD800) <= c <= np.uint64(0xDFFF)) or c > np.uint64(0x10FFFF):
-                    return h1, h2, False
-                v, nb = _utf8_cp(c)
-                h1, h2, k1, have, w, wf = _append(h1, h2, k1, have, w, wf, v, nb)
-                total += nb
-        j += 8 // kind
-    h1, h2 = _stream_end(h1, h2, k1, have, w, wf, total)
-    return h1, h2, True
 
 
 def _ex_latin1_words():
@@ -723,9 +620,6 @@ def _read_range(items, lo, hi, want, is_str, layout, seed, what, out128, out64, 
     # a compact latin-1 (kind 1, not ASCII) str: hashed by murmur3_128_latin1
     latin1_state = (np.int64(1) << layout[COMPACT_BIT]) | (np.int64(1) << layout[KIND_SHIFT]) if is_str else np.int64(-1)
     latin1_at = layout[STR_COMPACT_DATA]
-    # compact UCS-2 / UCS-4 (kinds 2 and 4, never ASCII): murmur3_128_wide
-    ucs2_state = latin1_state + (np.int64(1) << layout[KIND_SHIFT]) if is_str else np.int64(-1)
-    ucs4_state = ucs2_state + (np.int64(2) << layout[KIND_SHIFT]) if is_str else np.int64(-1)
     scratch = np.empty(0, dtype=np.uint8)
     i = lo
     while i < hi:
@@ -739,14 +633,8 @@ def _read_range(items, lo, hi, want, is_str, layout, seed, what, out128, out64, 
         spare = False
         state = np.int64(peek32(obj + state_at)) & mask
         if state != want_state:
-            in_regs = state == latin1_state or state == ucs2_state or state == ucs4_state
-            if in_regs and what != X86_32 and ((obj + latin1_at) & 7) == 0:
-                if state == latin1_state:
-                    h1, h2 = murmur3_128_latin1(obj + latin1_at, nb, seed)
-                else:
-                    h1, h2, ok = murmur3_128_wide(obj + latin1_at, nb, 2 if state == ucs2_state else 4, seed)
-                    if not ok:
-                        return i
+            if state == latin1_state and what != X86_32 and ((obj + latin1_at) & 7) == 0:
+                h1, h2 = murmur3_128_latin1(obj + latin1_at, nb, seed)
                 if what == PAIRS:
                     out128[i, 0] = h1
                     out128[i, 1] = h2
