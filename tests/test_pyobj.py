@@ -105,6 +105,63 @@ def test_latin1_one_accent_at_every_position(at):
     assert h1 is None or np.array_equal(h1, want[:, 0])
 
 
+@pytest.mark.parametrize("at", range(0, 41))
+def test_wide_one_character_at_every_position(at):
+    """UCS-2 and UCS-4 keys (murmur3_128_wide): ASCII runs of every length
+    around the 16-character blocks packed in registers and the words read
+    after them, with one 2-, 3- or 4-byte character at ``at``, then a lone
+    surrogate at the same place (the safe path's error, same position)."""
+    wide = ("\u0100", "\u07ff", "\u0800", "\u20ac", "\uffff", "\U00010000", "\U0001f600", "\U0010ffff")
+    keys = [fresh("k" * at + c + "x" * tail) for c in wide for tail in range(0, 9)]
+    keys += [fresh("\U0001f600" + "k" * at + "\u20ac"), fresh("\u20ac" * at + "ab")]
+    want = expect128(keys, 5)
+    assert np.array_equal(murmur3_128(keys, 5), want)
+    h1 = _pyobj.murmur3_h1(keys, 5)
+    assert h1 is None or np.array_equal(h1, want[:, 0])
+    for lone, other in (("\ud800", "\u20ac"), ("\udfff", "\U0001f600")):
+        bad = [fresh("ok" + other), fresh("k" * at + lone + "x" + other)]
+        with pytest.raises(KeyTypeError, match=r"keys\[1\] is a str that cannot be encoded"):
+            murmur3_128(bad)
+
+
+@pytest.mark.parametrize("bits", [True, False], ids=["pdep-pext", "by-character"])
+def test_latin1_words_both_transcoders(bits):
+    """Both ways of building a word's UTF-8 (BMI2 ``pdep``/``pext`` where fast,
+    character by character elsewhere: only one of them runs inside the reader
+    on a given machine) against ``str.encode`` on every count of characters,
+    ASCII / non-ASCII at every position, the edges 0x7F 0x80 0xBF 0xC0 0xFF."""
+    from sysprims._kernels.pyobj import latin1_words
+
+    rng = np.random.default_rng(11)
+    alphabet = np.array([0x00, 0x41, 0x7F, 0x80, 0xBF, 0xC0, 0xE9, 0xFF], dtype=np.uint8)
+    words = [bytes(alphabet[rng.integers(0, 8, cnt)]) for cnt in rng.integers(1, 9, 4000)]
+    words += [bytes([c]) * cnt for c in range(256) for cnt in (1, 4, 5, 8)]
+    xs = np.array([int.from_bytes(w, "little") for w in words], dtype=np.uint64)
+    cnts = np.array([len(w) for w in words], dtype=np.int64)
+    out = np.empty((len(words), 3), dtype=np.uint64)
+    latin1_words(xs, cnts, bits, out)
+    for w, (k1, k2, n) in zip(words, out.tolist(), strict=True):
+        utf8 = w.decode("latin-1").encode()
+        assert (n, k1, k2) == (len(utf8), int.from_bytes(utf8[:8], "little"), int.from_bytes(utf8[8:], "little")), w
+
+
+def test_bit_gather_scatter_loops_match_their_definition():
+    """The loop forms of ``pdep``/``pext`` (hosts without fast BMI2; the
+    instructions themselves are checked through the latin-1 words above)
+    against the instructions' definition bit by bit."""
+    from sysprims._kernels.pyobj import _pdep_loop, _pext_loop
+
+    rng = np.random.default_rng(5)
+    cases = [(int(x), int(m)) for x, m in rng.integers(0, 2**64, (300, 2), dtype=np.uint64)]
+    cases += [(0, 0), (2**64 - 1, 0), (2**64 - 1, 2**64 - 1), (0x1234, 0x00FF00FF00FF00FF), (2**63, 2**63)]
+    for x, m in cases:
+        bits = [i for i in range(64) if m >> i & 1]
+        want_ext = sum(((x >> b) & 1) << i for i, b in enumerate(bits))
+        want_dep = sum(((x >> i) & 1) << b for i, b in enumerate(bits))
+        assert int(_pext_loop(np.uint64(x), np.uint64(m))) == want_ext
+        assert int(_pdep_loop(np.uint64(x), np.uint64(m))) == want_dep
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.binary(max_size=40), min_size=1, max_size=30), st.integers(0, 2**32 - 1))
 def test_bytes_lists_bit_exact_with_mmh3(keys, seed):

@@ -270,12 +270,172 @@ def murmur3_128_at(a, length, seed, tail_words):
     return finish128(h1, h2, length)
 
 
+# ---------------------------------------------------------------- bit tricks
+
+
+def _fast_bmi2() -> bool:
+    """Whether the code numba emits here may use BMI2's ``pdep``/``pext`` and
+    they are fast: an x86-64 host that has them, numba targeting the host
+    itself (``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` unset), and not AMD's
+    Zen 1/2 or older, where they are microcoded (tens to hundreds of cycles).
+    Elsewhere :func:`pdep`/:func:`pext` are plain loops (correct, slow) and
+    the latin-1 transcoder builds its words character by character."""
+    import platform
+
+    from llvmlite import binding as ll
+
+    cfg = numba.config
+    if getattr(cfg, "CPU_NAME", None) is not None or getattr(cfg, "CPU_FEATURES", None) is not None:
+        return False
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    name = ll.get_host_cpu_name()
+    if name in ("znver1", "znver2") or name.startswith(("bdver", "btver")):
+        return False
+    return bool(ll.get_host_cpu_features().get("bmi2"))
+
+
+FAST_BMI2 = _fast_bmi2()
+
+
+def _bmi2_intrinsic(llvm_name, name, doc):
+    @intrinsic
+    def op(typingctx, x, mask):
+        def codegen(context, builder, signature, args):
+            i64 = ir.IntType(64)
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64, i64]), llvm_name)
+            return builder.call(fn, [args[0], args[1]])
+
+        return types.uint64(types.uint64, types.uint64), codegen
+
+    op.__name__ = name
+    op.__doc__ = doc
+    return op
+
+
+@kernel(inline="always")
+def _bmi2_loop(x, mask, deposit):
+    """``pdep`` (``deposit``: the low bits of ``x`` go to the set bits of
+    ``mask``) or ``pext`` (the bits of ``x`` at the set bits of ``mask``,
+    packed low) by hand, one set bit of ``mask`` at a time."""
+    r = np.uint64(0)
+    bit = _ONE
+    while mask != 0:
+        low = mask & (~mask + _ONE)
+        if deposit:
+            if x & bit:
+                r |= low
+        elif x & low:
+            r |= bit
+        bit <<= _ONE
+        mask &= mask - _ONE
+    return r
+
+
+@kernel(inline="always")
+def _pdep_loop(x, mask):
+    return _bmi2_loop(x, mask, True)
+
+
+@kernel(inline="always")
+def _pext_loop(x, mask):
+    return _bmi2_loop(x, mask, False)
+
+
+if FAST_BMI2:
+    pdep = _bmi2_intrinsic("llvm.x86.bmi.pdep.64", "pdep", "BMI2 ``pdep`` (uint64).")
+    pext = _bmi2_intrinsic("llvm.x86.bmi.pext.64", "pext", "BMI2 ``pext`` (uint64).")
+else:
+    pdep, pext = _pdep_loop, _pext_loop
+
+
+@intrinsic
+def popcount(typingctx, x):
+    """The number of set bits of a uint64 (``llvm.ctpop``), as an int64."""
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64]), "llvm.ctpop.i64")
+        return builder.call(fn, [builder.zext(args[0], i64) if args[0].type.width < 64 else args[0]])
+
+    return types.int64(x), codegen
+
+
+# ------------------------------------------------------------- latin-1 keys
+
+_LO4 = np.uint64(0x80808080)
+_LANES = np.uint64(0x00FF00FF00FF00FF)
+_LANE_HI = np.uint64(0x0080008000800080)
+
+
+@kernel(inline="always")
+def _latin1_4_bits(h):
+    """UTF-8 of the 4 latin-1 characters in the low 32 bits of ``h``, packed
+    low (4 + the number of characters >= 0x80 bytes), with no branch: spread
+    the characters into 16-bit lanes (``pdep``), build each non-ASCII lane's
+    two bytes ``0xC0 | c >> 6``, ``0x80 | c & 0x3F`` and keep the ASCII
+    lanes' low byte only (``pext``)."""
+    y = pdep(h, _LANES)
+    f = (y & _LANE_HI) >> np.uint64(7)
+    m = (f << np.uint64(16)) - f  # 0xFFFF in each non-ASCII lane
+    e = (
+        np.uint64(0x80C080C080C080C0)
+        | ((y >> np.uint64(6)) & np.uint64(0x0003000300030003))
+        | ((y << np.uint64(8)) & np.uint64(0x3F003F003F003F00))
+    )
+    return pext(y ^ ((y ^ e) & m), _LANES | (m & ~_LANES))
+
+
 @kernel(inline="always")
 def _latin1_utf8(c):
     """UTF-8 of one latin-1 character ``c`` (uint64 < 256): (value, byte count)."""
     if c < np.uint64(0x80):
         return c, 1
     return (np.uint64(0xC0) | (c >> np.uint64(6))) | ((np.uint64(0x80) | (c & np.uint64(0x3F))) << np.uint64(8)), 2
+
+
+@kernel(inline="always")
+def _latin1_4_chars(h):
+    """:func:`_latin1_4_bits` character by character (hosts without fast BMI2)."""
+    v0, n0 = _latin1_utf8(h & np.uint64(0xFF))
+    v1, n1 = _latin1_utf8((h >> np.uint64(8)) & np.uint64(0xFF))
+    v2, n2 = _latin1_utf8((h >> np.uint64(16)) & np.uint64(0xFF))
+    v3, _ = _latin1_utf8((h >> np.uint64(24)) & np.uint64(0xFF))
+    s1 = n0
+    s2 = s1 + n1
+    s3 = s2 + n2
+    return v0 | (v1 << np.uint64(8 * s1)) | (v2 << np.uint64(8 * s2)) | (v3 << np.uint64(8 * s3))
+
+
+@kernel(inline="always")
+def _latin1_half(h, bits):
+    """UTF-8 of 4 latin-1 characters (low 32 bits of ``h``): themselves when
+    ASCII; else by :func:`_latin1_4_bits` (``bits``) or character by character."""
+    if (h & _LO4) == 0:
+        return h
+    if bits:
+        return _latin1_4_bits(h)
+    return _latin1_4_chars(h)
+
+
+@kernel(inline="always")
+def latin1_word(x, cnt, bits):
+    """UTF-8 of the ``cnt`` (1..8) latin-1 characters in ``x`` (the bytes past
+    them zero): (k1, k2, n), its ``n`` (cnt..16) bytes little-endian in k1
+    then k2."""
+    hb = x & _ASCII8
+    if hb == 0:
+        return x, np.uint64(0), cnt
+    lo = _latin1_half(x & np.uint64(0xFFFFFFFF), bits)
+    hi = _latin1_half(x >> np.uint64(32), bits)
+    nlo = min(cnt, 4) + popcount(hb & _LO4)
+    n = cnt + popcount(hb)
+    if nlo == 8:
+        return lo, hi, n
+    s = np.uint64(8 * nlo)  # 8..56
+    return lo | (hi << s), hi >> (np.uint64(64) - s), n
 
 
 @kernel(inline="always")
@@ -303,13 +463,26 @@ def _append(h1, h2, k1, have, w, wf, v, nb):
 
 
 @kernel(inline="always")
-def murmur3_128_latin1(data, length, seed):
+def _latin1_x(data, j, length):
+    """The (up to) 8 latin-1 characters at data[j:length] as a word, the bytes
+    past the key zeroed, and their count."""
+    x = peek64(data + j)
+    cnt = length - j
+    if cnt < 8:
+        return x & ((_ONE << np.uint64(8 * cnt)) - _ONE), cnt
+    return x, 8
+
+
+@kernel(inline="always")
+def murmur3_128_latin1(data, length, seed, bits=FAST_BMI2):
     """MurmurHash3_x64_128 of the UTF-8 of ``length`` latin-1 characters at the
     8-aligned address ``data``, with no scratch buffer: leading 16-character
-    blocks of ASCII are hashed in place (their UTF-8 is themselves); from the
-    first block with a non-ASCII character on, the UTF-8 is built 8 bytes at a
-    time in a register and each word goes straight into the hash state. Words
-    are read whole (the last one masked): aligned, they cannot cross a page."""
+    blocks of ASCII are hashed in place (their UTF-8 is themselves); a short
+    rest (<= 8 characters, the usual tail) becomes murmur's last block or tail
+    directly (:func:`latin1_word`); a longer one is built 8 bytes at a time in
+    a register and each word goes straight into the hash state. Words are read
+    whole (the last one masked): aligned, they cannot cross a page. ``bits``:
+    use :func:`_latin1_4_bits` (the default where BMI2 is fast)."""
     h1 = seed
     h2 = seed
     j = 0
@@ -320,41 +493,30 @@ def murmur3_128_latin1(data, length, seed):
             break
         h1, h2 = block128(h1, h2, a, b)
         j += 16
+    if length - j <= 8:
+        if j == length:
+            return finish128(h1, h2, length)
+        x, cnt = _latin1_x(data, j, length)
+        k1, k2, n = latin1_word(x, cnt, bits)
+        if n == 16:
+            h1, h2 = block128(h1, h2, k1, k2)
+        else:
+            if n > 8:
+                h2 ^= mix_k2(k2)
+            h1 ^= mix_k1(k1)
+        return finish128(h1, h2, j + n)
     total = j
     k1 = np.uint64(0)
     have = False
     w = np.uint64(0)
     wf = 0
     while j < length:
-        x = peek64(data + j)
-        cnt = length - j
-        if cnt < 8:
-            x &= (_ONE << np.uint64(8 * cnt)) - _ONE
-        else:
-            cnt = 8
-        if (x & _ASCII8) == 0:
-            h1, h2, k1, have, w, wf = _append(h1, h2, k1, have, w, wf, x, cnt)
-            total += cnt
-        else:
-            for g in range((cnt + 3) >> 2):  # 4 characters (at most 8 bytes of UTF-8) at a time
-                y = x >> np.uint64(32 * g)
-                v0, n0 = _latin1_utf8(y & np.uint64(0xFF))
-                v1, n1 = _latin1_utf8((y >> np.uint64(8)) & np.uint64(0xFF))
-                v2, n2 = _latin1_utf8((y >> np.uint64(16)) & np.uint64(0xFF))
-                v3, n3 = _latin1_utf8((y >> np.uint64(24)) & np.uint64(0xFF))
-                first = 4 * g  # characters past the key are masked to 0 and count no bytes
-                if first + 1 >= cnt:
-                    n1 = 0
-                if first + 2 >= cnt:
-                    n2 = 0
-                if first + 3 >= cnt:
-                    n3 = 0
-                s1 = n0
-                s2 = s1 + n1
-                s3 = s2 + n2
-                v = v0 | (v1 << np.uint64(8 * s1)) | (v2 << np.uint64(8 * s2)) | (v3 << np.uint64(8 * s3))
-                h1, h2, k1, have, w, wf = _append(h1, h2, k1, have, w, wf, v, s3 + n3)
-                total += s3 + n3
+        x, cnt = _latin1_x(data, j, length)
+        v1, v2, n = latin1_word(x, cnt, bits)
+        h1, h2, k1, have, w, wf = _append(h1, h2, k1, have, w, wf, v1, min(n, 8))
+        if n > 8:
+            h1, h2, k1, have, w, wf = _append(h1, h2, k1, have, w, wf, v2, n - 8)
+        total += n
         j += 8
     if have:  # murmur's tail: bytes 8..15 of the last block in k2, 0..7 in k1
         if wf > 0:
@@ -363,6 +525,20 @@ def murmur3_128_latin1(data, length, seed):
     elif wf > 0:
         h1 ^= mix_k1(w)
     return finish128(h1, h2, total)
+
+
+def _ex_latin1_words():
+    return (np.zeros(1, dtype=np.uint64), np.ones(1, dtype=np.int64), True, np.empty((1, 3), dtype=np.uint64))
+
+
+@kernel(_ex_latin1_words)
+def latin1_words(xs, cnts, bits, out):
+    """:func:`latin1_word` of each word (for the tests of both transcoders)."""
+    for i in range(xs.shape[0]):
+        k1, k2, n = latin1_word(xs[i], cnts[i], bits)
+        out[i, 0] = k1
+        out[i, 1] = k2
+        out[i, 2] = np.uint64(n)
 
 
 @kernel(inline="always")
