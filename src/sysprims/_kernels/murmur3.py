@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 from llvmlite import ir
-from numba import prange, types
+from numba import types
 from numba.extending import intrinsic
 
 from .._jit import kernel
@@ -284,33 +284,3 @@ def murmur3_x86_32_u64(values, seed, out):
         h1 = (h1 * np.uint64(5) + np.uint64(0xE6546B64)) & _M32
         h1 ^= _U8
         out[i] = np.uint32(fmix32(h1))
-
-
-def _examples_par():
-    data, starts, ends, seed, out = _examples_var()
-    return [
-        (np.int64(2), np.zeros(0, dtype=np.uint64), data, starts, ends, seed, out, np.empty(0, dtype=np.uint64), np.int64(2)),
-        (np.int64(1), np.arange(3, dtype=np.uint64), data, starts, ends, seed, np.empty((0, 2), dtype=np.uint64),
-         np.empty(3, dtype=np.uint64), np.int64(2)),
-    ]
-
-
-@kernel(_examples_par, parallel=True)
-def murmur3_x64_128_par(mode, values, data, starts, ends, seed, out128, out64, chunks):
-    """The threaded twin of :func:`murmur3_x64_128_var` (``mode`` 2) and
-    :func:`murmur3_x64_128_u64` (``mode`` 1): ``chunks`` contiguous chunks in
-    parallel (prange), writing (h1, h2) into ``out128`` when it has rows, else
-    h1 alone into ``out64``. Each key's result is the serial kernel's."""
-    pairs = out128.shape[0] > 0
-    n = out128.shape[0] if pairs else out64.shape[0]
-    for c in prange(chunks):
-        for i in range(n * c // chunks, n * (c + 1) // chunks):
-            if mode == 1:
-                h1, h2 = murmur3_x64_128_u64_one(values[i], seed)
-            else:
-                h1, h2 = murmur3_x64_128_one(data, starts[i], ends[i], seed)
-            if pairs:
-                out128[i, 0] = h1
-                out128[i, 1] = h2
-            else:
-                out64[i] = h1
