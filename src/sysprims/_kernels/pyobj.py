@@ -280,14 +280,12 @@ def _fast_bmi2() -> bool:
     Zen 1/2 or older, where they are microcoded (tens to hundreds of cycles).
     Elsewhere :func:`pdep`/:func:`pext` are plain loops (correct, slow) and
     the latin-1 transcoder builds its words character by character."""
-    import platform
-
     from llvmlite import binding as ll
 
     cfg = numba.config
     if getattr(cfg, "CPU_NAME", None) is not None or getattr(cfg, "CPU_FEATURES", None) is not None:
         return False
-    if platform.machine().lower() not in ("x86_64", "amd64"):
+    if not ll.get_process_triple().startswith("x86_64"):
         return False
     name = ll.get_host_cpu_name()
     if name in ("znver1", "znver2") or name.startswith(("bdver", "btver")):
