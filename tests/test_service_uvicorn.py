@@ -29,26 +29,12 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def test_real_uvicorn_process(tmp_path):
-    port = _free_port()
     db = tmp_path / "links.db"
-    cmd = [sys.executable, "-c", "from sysprims.cli import main; raise SystemExit(main())",
-           "serve", "shortener", "--port", str(port), "--store", f"sqlite:///{db}", "--rate", "100/10",
-           "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ})
-    base = f"http://127.0.0.1:{port}"
+    proc, base = _serve(["--store", f"sqlite:///{db}", "--rate", "100/10"])
     opener = urllib.request.build_opener(_NoRedirect)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as r:
-                    assert json.load(r) == {"status": "ok"}
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    out = proc.stdout.read().decode() if proc.poll() is not None else ""
-                    pytest.fail(f"server did not start: {out}")
-                time.sleep(0.1)
+        with urllib.request.urlopen(f"{base}/healthz", timeout=5) as r:
+            assert json.load(r) == {"status": "ok"}
         req = urllib.request.Request(f"{base}/api/links", data=json.dumps({"url": "https://example.com/uv"}).encode(),
                                      headers={"Content-Type": "application/json", "Idempotency-Key": "smoke"})
         with urllib.request.urlopen(req, timeout=5) as r:

@@ -59,8 +59,11 @@ def add_batch(kern: Any, kk: Any, threads: int, bucketed: bool, tail: tuple, bit
     if threads <= 1:
         part(0)
         return
-    from concurrent.futures import ThreadPoolExecutor
+    from ._common import read_pool
 
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        for f in [pool.submit(part, t) for t in range(threads)]:
+    futures = [read_pool().submit(part, t) for t in range(1, threads)]  # the process's kept pool
+    try:
+        part(0)  # the calling thread owns part 0
+    finally:
+        for f in futures:
             f.result()
