@@ -241,3 +241,19 @@ def test_prepared_runs_prepare_on_every_batch_in_order():
 
     out = list(readahead(prepared(iter(range(50)), lambda x: x * x), depth=1))
     assert out == [x * x for x in range(50)]
+
+
+def test_parquet_batches_are_not_copied_after_decoding(tmp_path):
+    """Each Parquet batch is the decoded column itself: no second copy of it is made
+    (combining a one-chunk column copies it), so a batch holds its bytes once."""
+    n = 50_000
+    pq.write_table(pa.table({"user": [f"user:{i:015d}" for i in range(n)], "x": range(n)}),
+                   tmp_path / "k.parquet", row_group_size=n // 2)
+    base = pa.total_allocated_bytes()
+    seen = 0
+    for arr in iter_column(tmp_path / "k.parquet", "user", batch_rows=n // 2):
+        assert isinstance(arr, pa.Array)
+        held = pa.total_allocated_bytes() - base
+        assert held < 1.5 * arr.nbytes, (held, arr.nbytes)
+        seen += len(arr)
+    assert seen == n
