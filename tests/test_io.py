@@ -257,3 +257,46 @@ def test_parquet_batches_are_not_copied_after_decoding(tmp_path):
         assert held < 1.5 * arr.nbytes, (held, arr.nbytes)
         seen += len(arr)
     assert seen == n
+
+
+def _counting_source(n, produced, started=None, at=None):
+    for i in range(n):
+        produced.append(i)
+        if started is not None and len(produced) == at:
+            started.set()
+        yield i
+
+
+def test_readahead_started_reads_before_the_first_item_is_asked_for():
+    """With start=True the producer fills start_depth items (and holds one more) before
+    the caller takes any; a started generator that is never iterated stops its thread
+    when closed."""
+    import threading
+
+    from sysprims.io import readahead
+
+    produced, full = [], threading.Event()
+    it = readahead(_counting_source(100, produced, full, 5), depth=1, start=True, start_depth=4)
+    assert full.wait(60)  # 4 queued + 1 waiting for room, with nothing taken yet
+    assert list(it) == list(range(100))
+    produced, never = [], readahead(_counting_source(10**6, []), depth=2, start=True)
+    never.close()
+    assert not any(t.name == "sysprims-readahead" and t.is_alive() for t in threading.enumerate())
+
+
+def test_readahead_start_depth_applies_only_until_the_first_item_is_asked_for():
+    """The producer is at most start_depth (+1 in hand) ahead before the first item is
+    asked for, and at most depth (+1) ahead once what it queued then is used: memory
+    stays bounded by that many batches whatever the timing."""
+    from sysprims.errors import InvalidParameterError
+    from sysprims.io import readahead
+
+    produced = []
+    depth, start_depth = 1, 5
+    for taken, item in enumerate(readahead(_counting_source(300, produced), depth=depth, start=True,
+                                           start_depth=start_depth), start=1):  # fmt: skip
+        assert item == taken - 1
+        assert len(produced) - taken <= max(start_depth - taken, depth) + 1, (taken, len(produced))
+    assert len(produced) == 300
+    with pytest.raises(InvalidParameterError, match="start_depth"):
+        readahead([1], start_depth=0)
