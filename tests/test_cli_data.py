@@ -157,8 +157,8 @@ def test_dask_scheduler_reads_keys_like_the_local_reader(tmp_path, capsys):
 
 def test_build_loads_numba_while_reading_without_its_blas_probe(data, tmp_path):
     """bloom build starts reading before numba loads (in this thread, while pyarrow
-    decodes in the reading thread); numba still loads without its BLAS probe, and
-    the filter is the library's."""
+    decodes in the reading thread); numba still loads without its BLAS probe, the
+    kernels' warm-up imports nothing more (pandas), and the filter is the library's."""
     import os
     import subprocess
     import sys
@@ -173,6 +173,7 @@ def test_build_loads_numba_while_reading_without_its_blas_probe(data, tmp_path):
         f"assert main(['bloom', 'build', {str(d / 'events.parquet')!r}, '-c', 'user', '--capacity', '5000',\n"
         f"             '--batch-rows', '1000', '-o', {str(out)!r}]) == 0\n"
         "assert 'numba' in sys.modules and 'scipy.linalg' not in sys.modules\n"
+        "assert 'pandas' not in sys.modules  # nothing of the build needs it\n"
     )
     src = os.path.dirname(os.path.dirname(sysprims.__file__))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
