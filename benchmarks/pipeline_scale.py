@@ -324,6 +324,16 @@ for path in sys.argv[2:]:
 print(f"{rows} rows in {time.perf_counter() - t:.3f} s")
 """
 
+FLOOR_TABLE_CODE = """
+import sys, time
+import pyarrow.parquet as pq
+t = time.perf_counter()
+rows = 0
+for path in sys.argv[1:]:
+    rows += pq.read_table(path, columns=["user"]).num_rows
+print(f"{rows} rows in {time.perf_counter() - t:.3f} s")
+"""
+
 FLOOR_COPY_CODE = """
 import sys, time
 import pyarrow as pa, pyarrow.parquet as pq
@@ -339,11 +349,11 @@ print(f"{rows} rows in {time.perf_counter() - t:.3f} s")
 """
 
 
-def run_cpu(args: list[str]) -> tuple[str, float, float]:
+def run_cpu(args: list[str], env: dict[str, str] | None = None) -> tuple[str, float, float]:
     """Run ``args``; return (stdout, wall seconds, CPU seconds of the child: user + system)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    proc = subprocess.run(args, capture_output=True, text=True)
+    proc = subprocess.run(args, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -360,10 +370,14 @@ def _timed(stdout: str) -> float:
 
 
 def part_main_job(files: list[Path], rows: int, batch: int, repeat: int, out_dir: Path, dask: bool,
-                  build_only: bool = False) -> None:
+                  build_only: bool = False, compare_src: str | None = None) -> None:
     """``sysprims bloom build 'part-*.parquet'`` and ``bloom dedup -o`` over several files,
-    alternated with their pyarrow floors (read; read + write) in fresh processes
-    (``build_only``: the standard build and its floor alone, for a quicker run)."""
+    alternated with their pyarrow floors in fresh processes: reading the column
+    (streamed with ``iter_batches``, as the CLI reads; and ``pq.read_table`` per file,
+    pyarrow's fastest read) and reading it and writing it back (``build_only``: the
+    standard build and its two read floors alone, for a quicker run). ``compare_src``: a
+    second tree's ``src`` folder whose build runs in the same rounds (its filter compared
+    byte for byte with this tree's)."""
     glob_arg = str(files[0].parent / "part-*.parquet")
     names = [str(f) for f in files]
     runs: dict[str, list[tuple[float, float, float]]] = {}
@@ -373,8 +387,13 @@ def part_main_job(files: list[Path], rows: int, batch: int, repeat: int, out_dir
 
     for _ in range(repeat):
         note("pyarrow read", *run_cpu([sys.executable, "-c", FLOOR_FILES_CODE, str(batch), *names]))
+        note("pyarrow read_table", *run_cpu([sys.executable, "-c", FLOOR_TABLE_CODE, *names]))
         note("bloom build", *run_cpu(cli("bloom", "build", glob_arg, "-c", "user", "--batch-rows", batch,
                                           "-o", out_dir / "main.bloom")))
+        if compare_src:
+            env = {**os.environ, "PYTHONPATH": compare_src}
+            note("bloom build (compared)", *run_cpu(cli("bloom", "build", glob_arg, "-c", "user", "--batch-rows", batch,
+                                                      "-o", out_dir / "cmp.bloom"), env))
         if build_only:
             continue
         note("bloom build --blocked", *run_cpu(cli("bloom", "build", glob_arg, "-c", "user", "--batch-rows", batch,
@@ -386,17 +405,23 @@ def part_main_job(files: list[Path], rows: int, batch: int, repeat: int, out_dir
     print(f"\n(d) the main job: {len(files)} files, {rows:,} rows in all (best of {repeat}, alternated;"
           f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     print(f"  {'':24} {'timed s':>8} {'process s':>10} {'CPU s':>7}   speed vs its floor (timed; process; CPU)")
-    for label, floor in (("pyarrow read", None), ("bloom build", "pyarrow read"),
-                         ("bloom build --blocked", "pyarrow read"), ("pyarrow read + write", None),
-                         ("bloom dedup -o", "pyarrow read + write")):
+    reads = ("pyarrow read", "pyarrow read_table")
+    for label, floors in (("pyarrow read", ()), ("pyarrow read_table", ()), ("bloom build", reads),
+                          ("bloom build (compared)", reads),
+                          ("bloom build --blocked", reads), ("pyarrow read + write", ()),
+                          ("bloom dedup -o", ("pyarrow read + write",))):
         if label not in runs:
             continue
         best = [min(r[i] for r in runs[label]) for i in range(3)]
         line = f"  {label:24} {best[0]:8.2f} {best[1]:10.2f} {best[2]:7.2f}"
-        if floor:
+        for n, floor in enumerate(floors):
             fb = [min(r[i] for r in runs[floor]) for i in range(3)]
-            line += f"   {fb[0] / best[0]:.2f} x; {fb[1] / best[1]:.2f} x; {fb[2] / best[2]:.2f} x"
+            line += "\n" + " " * 54 if n else ""
+            line += f"   {fb[0] / best[0]:.2f} x; {fb[1] / best[1]:.2f} x; {fb[2] / best[2]:.2f} x vs {floor}"
         print(line)
+    if compare_src:
+        same = (out_dir / "cmp.bloom").read_bytes() == (out_dir / "main.bloom").read_bytes()
+        print(f"  (compared: the build of {compare_src}; its filter is byte-identical: {same})")
     if dask:
         part_dask_crossover(files, rows // len(files), out_dir)
 
@@ -479,7 +504,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--main-job", type=str, default=None, metavar="FILESxROWS",
                     help="only the main job: e.g. 8x5000000 = 8 Parquet files of 5M rows (the issue's size)")
     ap.add_argument("--build-only", action="store_true",
-                    help="with --main-job: only the standard build and its pyarrow floor")
+                    help="with --main-job: only the standard build and its pyarrow floors")
+    ap.add_argument("--compare-src", default=None, metavar="DIR",
+                    help="with --main-job: also run the build of another tree's src folder in the same rounds")
     args = ap.parse_args(argv)
     if args.main_job:
         return main_job(args)
@@ -528,7 +555,7 @@ def main_job(args: argparse.Namespace) -> int:
         subprocess.run(cli("bloom", "build", files[0], "-c", "user", "-o", tmp / "warm.bloom"),
                        check=True, capture_output=True)  # fill numba's cache before timing
         part_main_job(files, nfiles * per_file, args.batch_rows, args.repeat, tmp, not args.skip_dask,
-                      args.build_only)
+                      args.build_only, args.compare_src)
     finally:
         if not args.tmp:
             shutil.rmtree(tmp, ignore_errors=True)

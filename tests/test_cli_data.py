@@ -153,3 +153,58 @@ def test_dask_scheduler_reads_keys_like_the_local_reader(tmp_path, capsys):
         assert dist.read_bytes() == local.read_bytes()
     keys = BloomFilter.load(local)
     assert keys.contains_many(["a\r", "b", "c"]).all()
+
+
+def test_build_loads_numba_while_reading_without_its_blas_probe(data, tmp_path):
+    """bloom build starts reading before numba loads (in this thread, while pyarrow
+    decodes in the reading thread); numba still loads without its BLAS probe, the
+    kernels' warm-up imports nothing more (pandas), and the filter is the library's."""
+    import os
+    import subprocess
+    import sys
+
+    import sysprims
+
+    d, users, _ = data
+    out = tmp_path / "u.bloom"
+    code = (
+        "import sys\n"
+        "from sysprims.cli import main\n"
+        f"assert main(['bloom', 'build', {str(d / 'events.parquet')!r}, '-c', 'user', '--capacity', '5000',\n"
+        f"             '--batch-rows', '1000', '-o', {str(out)!r}]) == 0\n"
+        "assert 'numba' in sys.modules and 'scipy.linalg' not in sys.modules\n"
+        "assert 'pandas' not in sys.modules  # nothing of the build needs it\n"
+    )
+    src = os.path.dirname(os.path.dirname(sysprims.__file__))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    expected = BloomFilter.for_capacity(5000, 0.01)
+    expected.add_many(users)
+    assert BloomFilter.load(out) == expected
+
+
+def test_an_error_while_loading_the_kernels_is_raised_and_stops_the_reading(data, tmp_path, capsys, monkeypatch):
+    """What loading numba raises while the first batches are read comes out of the
+    command as it did when numba loaded first (the same exception; a sysprims error as
+    the same message and exit code), the reading thread is stopped and nothing is written."""
+    import threading
+
+    from sysprims.cli import cmd_bloom
+
+    d, _, _ = data
+    out = tmp_path / "u.bloom"
+
+    def broken():
+        raise ImportError("numba is broken here")
+
+    monkeypatch.setattr(cmd_bloom, "load_numba", broken)
+    with pytest.raises(ImportError, match="numba is broken here"):
+        main(["bloom", "build", str(d / "events.parquet"), "-c", "user", "--batch-rows", "1000", "-o", str(out)])
+    assert not any(t.name == "sysprims-readahead" and t.is_alive() for t in threading.enumerate())
+    assert not out.exists()
+    monkeypatch.undo()
+    code, _, err = run(["bloom", "build", d / "events.parquet", "-c", "user", "--fp", 0, "-o", out], capsys)
+    assert code == 1 and "false_positive_rate must be in (0, 1), got 0" in err
+    assert not any(t.name == "sysprims-readahead" and t.is_alive() for t in threading.enumerate())
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -241,3 +241,62 @@ def test_prepared_runs_prepare_on_every_batch_in_order():
 
     out = list(readahead(prepared(iter(range(50)), lambda x: x * x), depth=1))
     assert out == [x * x for x in range(50)]
+
+
+def test_parquet_batches_are_not_copied_after_decoding(tmp_path):
+    """Each Parquet batch is the decoded column itself: no second copy of it is made
+    (combining a one-chunk column copies it), so a batch holds its bytes once."""
+    n = 50_000
+    pq.write_table(pa.table({"user": [f"user:{i:015d}" for i in range(n)], "x": range(n)}),
+                   tmp_path / "k.parquet", row_group_size=n // 2)
+    base = pa.total_allocated_bytes()
+    seen = 0
+    for arr in iter_column(tmp_path / "k.parquet", "user", batch_rows=n // 2):
+        assert isinstance(arr, pa.Array)
+        held = pa.total_allocated_bytes() - base
+        assert held < 1.5 * arr.nbytes, (held, arr.nbytes)
+        seen += len(arr)
+    assert seen == n
+
+
+def _counting_source(n, produced, started=None, at=None):
+    for i in range(n):
+        produced.append(i)
+        if started is not None and len(produced) == at:
+            started.set()
+        yield i
+
+
+def test_readahead_started_reads_before_the_first_item_is_asked_for():
+    """With start=True the producer fills start_depth items (and holds one more) before
+    the caller takes any; a started generator that is never iterated stops its thread
+    when closed."""
+    import threading
+
+    from sysprims.io import readahead
+
+    produced, full = [], threading.Event()
+    it = readahead(_counting_source(100, produced, full, 5), depth=1, start=True, start_depth=4)
+    assert full.wait(60)  # 4 queued + 1 waiting for room, with nothing taken yet
+    assert list(it) == list(range(100))
+    produced, never = [], readahead(_counting_source(10**6, []), depth=2, start=True)
+    never.close()
+    assert not any(t.name == "sysprims-readahead" and t.is_alive() for t in threading.enumerate())
+
+
+def test_readahead_start_depth_applies_only_until_the_first_item_is_asked_for():
+    """The producer is at most start_depth (+1 in hand) ahead before the first item is
+    asked for, and at most depth (+1) ahead once what it queued then is used: memory
+    stays bounded by that many batches whatever the timing."""
+    from sysprims.errors import InvalidParameterError
+    from sysprims.io import readahead
+
+    produced = []
+    depth, start_depth = 1, 5
+    for taken, item in enumerate(readahead(_counting_source(300, produced), depth=depth, start=True,
+                                           start_depth=start_depth), start=1):  # fmt: skip
+        assert item == taken - 1
+        assert len(produced) - taken <= max(start_depth - taken, depth) + 1, (taken, len(produced))
+    assert len(produced) == 300
+    with pytest.raises(InvalidParameterError, match="start_depth"):
+        readahead([1], start_depth=0)

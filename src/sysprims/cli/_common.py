@@ -62,6 +62,11 @@ def load_numba() -> None:
             del sys.modules[blas]
 
 
+#: Batches the reading thread of :func:`stream_keys` may decode ahead while
+#: ``while_reading`` runs (then the preparing thread takes them one at a time).
+START_READ_AHEAD = 4
+
+
 def stream_keys(
     path: str | list[str],
     column: str | None,
@@ -69,6 +74,7 @@ def stream_keys(
     batch_rows: int,
     desc: str,
     prepare: Callable[[Any], Any] | None = None,
+    while_reading: Callable[[], Any] | None = None,
 ) -> Iterator[Any]:
     """Arrow arrays of keys, batch by batch, with a progress bar on a terminal.
 
@@ -77,11 +83,24 @@ def stream_keys(
     ``len``, or a tuple whose first item is a table) runs on each batch in a second
     thread, and its result is yielded:
     reading, preparing and the caller's work then overlap (three stages, each
-    at most one batch ahead of the next)."""
+    at most one batch ahead of the next).
+
+    ``while_reading`` runs in this thread once the reading thread has started and
+    before any batch is prepared (loading numba and the kernels while pyarrow
+    decodes the first batches, which releases the GIL); the reading thread then
+    gets up to ``START_READ_AHEAD`` batches ahead, and an error it raises closes
+    the reading first."""
     info = input_info(path, fmt)
     batches: Iterator[Any] = iter_column(path, column, format=fmt, batch_rows=batch_rows)
+    if while_reading is not None:
+        batches = readahead(batches, depth=1 if prepare is not None else 2, start=True, start_depth=START_READ_AHEAD)
+        try:
+            while_reading()
+        except BaseException:
+            batches.close()  # type: ignore[attr-defined]  # a generator
+            raise
     if prepare is not None:
-        batches = prepared(batches, prepare)
+        batches = prepared(batches, prepare, read_ahead=while_reading is None)
     with progress(total=info.rows, desc=desc) as bar:
         for item in readahead(batches, depth=1 if prepare is not None else 2):
             yield item

@@ -32,7 +32,8 @@ def _sizing_options(capacity_help: str, fp_default: float, fp_help: str):
 @click.group("bloom")
 def COMMAND() -> None:
     """Bloom filters: build from a column, query a column, inspect a file."""
-    load_numba()  # every subcommand runs kernels
+    if click.get_current_context().invoked_subcommand != "build":
+        load_numba()  # every subcommand runs kernels; build loads them while its reading starts
 
 
 @COMMAND.command("build")
@@ -72,8 +73,6 @@ def build(
         raise click.UsageError(f"--blocked and --layout {layout} name two layouts: give one")
     layout = "blocked" if blocked else (layout or "standard")
     check_output(output)
-    from ..bloom import BloomFilter
-
     timer = Timer()
     if capacity is None:
         capacity = _count_rows(input_path, column, fmt, batch_rows)
@@ -83,6 +82,7 @@ def build(
         if not local_cluster_pays(capacity, cluster_min_rows):
             scheduler = None
     if scheduler:
+        load_numba()
         from ..dask import build_bloom_files
         from ._dask import dask_files, dask_scheduler
 
@@ -95,14 +95,23 @@ def build(
     else:
         from ..hashing import hash_keys
 
-        bf = BloomFilter.for_capacity(capacity, false_positive_rate, seed=seed, layout=layout)
+        made = []  # the filter, made once numba is loaded
+
+        def make_filter():  # while the reading thread decodes the first batches
+            load_numba()
+            from ..bloom import BloomFilter
+
+            made.append(BloomFilter.for_capacity(capacity, false_positive_rate, seed=seed, layout=layout))
+            hash_keys(_one_string_key(), seed)  # numba's first kernel load sets up its compiler, 0.2 s
+
         rows = 0
         # hashing runs with the reading, in the read-ahead thread; this thread sets bits
         # (hashes first and then bits is also cheaper than the fused hash-and-set loop)
         for hashed in stream_keys(input_path, column, fmt, batch_rows, "bloom build",
-                                  prepare=lambda arr: hash_keys(arr, seed)):  # fmt: skip
-            bf.add_many(hashed)
+                                  prepare=lambda arr: hash_keys(arr, seed), while_reading=make_filter):  # fmt: skip
+            made[0].add_many(hashed)
             rows += len(hashed)
+        bf = made[0]
     bf.save(output)
     done = timer.rate(rows) if rows is not None else f"in {timer.seconds:.2f} s on Dask"
     click.echo(
@@ -113,6 +122,16 @@ def build(
         f"fill {bf.fill_ratio:.3f}, ~{bf.approx_count():,.0f} distinct keys, "
         f"estimated fp now {bf.estimated_false_positive_rate():.4g}"
     )
+
+
+def _one_string_key():
+    """An Arrow string array of one key, made from its buffers (``pa.array`` of a list
+    imports pandas, 0.25 s, to check whether the list is a pandas object)."""
+    import numpy as np
+    import pyarrow as pa
+
+    offsets = pa.py_buffer(np.array([0, 1], dtype=np.int32))
+    return pa.Array.from_buffers(pa.string(), 1, [None, offsets, pa.py_buffer(b"k")])
 
 
 def _count_rows(input_path, column, fmt, batch_rows) -> int:

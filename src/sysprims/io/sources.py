@@ -64,13 +64,32 @@ class _Failure:
         self.exc = exc
 
 
-def readahead(batches: Iterable[T], depth: int = 2) -> Generator[T, None, None]:
+def readahead(
+    batches: Iterable[T], depth: int = 2, *, start: bool = False, start_depth: int | None = None
+) -> Generator[T, None, None]:
     """Yield the items of ``batches``, produced by a background thread up to ``depth``
     items ahead. An exception of the producer is raised here, at the item where it
-    happened; closing this generator early stops the producer at its next item."""
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
-        raise InvalidParameterError(f"depth must be an int >= 1, got {depth!r}")
-    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    happened; closing this generator early stops the producer at its next item.
+
+    The thread starts at the first item asked for, or at once with ``start=True``
+    (the producer then works while the caller does something else first; a started
+    generator that is never iterated stops its thread when it is closed or collected).
+    ``start_depth`` lets the producer get that many items ahead until the first item
+    is asked for (then ``depth``): room to work ahead while the caller is busy elsewhere."""
+    for name, value in (("depth", depth), ("start_depth", depth if start_depth is None else start_depth)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InvalidParameterError(f"{name} must be an int >= 1, got {value!r}")
+    items = _readahead(batches, depth, start_depth or depth, start)
+    if start:
+        next(items)  # runs up to the started thread
+    return items
+
+
+_STARTED = object()
+
+
+def _readahead(batches: Iterable[Any], depth: int, start_depth: int, start: bool) -> Generator[Any, None, None]:
+    q: queue.Queue[Any] = queue.Queue(maxsize=start_depth)
     stop = threading.Event()
 
     def put(item: Any) -> bool:
@@ -100,7 +119,12 @@ def readahead(batches: Iterable[T], depth: int = 2) -> Generator[T, None, None]:
     worker = threading.Thread(target=produce, name="sysprims-readahead", daemon=True)
     worker.start()
     try:
+        if start:
+            yield _STARTED
         while True:
+            if q.maxsize != depth:  # the first item is asked for: from now on the bound is depth
+                with q.mutex:
+                    q.maxsize = depth
             item = q.get()
             if item is _DONE:
                 return
@@ -112,12 +136,16 @@ def readahead(batches: Iterable[T], depth: int = 2) -> Generator[T, None, None]:
         worker.join()
 
 
-def prepared(batches: Iterable[Any], prepare: Callable[[Any], T]) -> Generator[T, None, None]:
+def prepared(batches: Iterable[Any], prepare: Callable[[Any], T], *, read_ahead: bool = True
+             ) -> Generator[T, None, None]:
     """``prepare`` of every batch, the batches read one ahead in their own thread (with
-    :func:`readahead` around it, reading, preparing and the caller's work overlap)."""
-    source = readahead(batches, depth=1)
+    :func:`readahead` around it, reading, preparing and the caller's work overlap);
+    ``read_ahead=False`` when ``batches`` is a :func:`readahead` already."""
+    source = readahead(batches, depth=1) if read_ahead else iter(batches)
     try:
         for batch in source:
             yield prepare(batch)
     finally:
-        source.close()  # stops the reading thread when the caller stops early
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()  # stops the reading thread when the caller stops early
