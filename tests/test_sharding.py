@@ -459,11 +459,11 @@ def _all_routers():
 def test_threaded_get_shards_equals_serial_and_the_scalar_loop(keys, threads):
     import pyarrow as pa  # a dev dependency of the main suite, where this file runs
 
-    import sysprims.hashing as hashing
+    import sysprims._threads as threads_mod
 
     ints = np.arange(len(keys), dtype=np.int64) * 7919 - 5
-    old = hashing.MIN_KEYS_PER_THREAD
-    hashing.MIN_KEYS_PER_THREAD = 1  # split even these small batches
+    old = threads_mod.MIN_KEYS_PER_THREAD
+    threads_mod.MIN_KEYS_PER_THREAD = 1  # split even these small batches
     try:
         for s in _all_routers():
             loop = np.array([s.get_shard(k) for k in keys], dtype=np.int64)
@@ -473,7 +473,7 @@ def test_threaded_get_shards_equals_serial_and_the_scalar_loop(keys, threads):
             assert np.array_equal(s.get_shards(ints, threads=threads), serial)
             assert serial.tolist() == [s.get_shard(int(v)) for v in ints]
     finally:
-        hashing.MIN_KEYS_PER_THREAD = old
+        threads_mod.MIN_KEYS_PER_THREAD = old
 
 
 @pytest.mark.parametrize("num_shards", [1, 2, 64, 1 << 40, 3, 1000])
@@ -485,8 +485,8 @@ def test_hash_mod_batch_equals_the_mmh3_reference_for_powers_of_two_and_others(n
     assert [s.get_shard(k) for k in keys] == expect
 
 
-@pytest.mark.parametrize("threads", [0, True, 2.0, None])
+@pytest.mark.parametrize("threads", [0, True, 2.0, None, 257])
 def test_get_shards_rejects_bad_threads(threads):
     for s in _all_routers():
-        with pytest.raises(InvalidParameterError, match="threads must be an int >= 1"):
+        with pytest.raises(InvalidParameterError, match="threads must be an int from 1 to 256"):
             s.get_shards(["a", "b"], threads=threads)

@@ -1,7 +1,7 @@
 """The threaded read paths (``threads=``): ``BloomFilter.contains_many``,
 ``CountMinSketch.query_many``, every strategy's ``get_shards`` and
 ``murmur3_128`` equal their serial calls, on every key form; the shared runner
-(:func:`sysprims.bloom._common.run_sliced`) really splits, covers every key
+(:func:`sysprims._threads.run_sliced`) really splits, covers every key
 once, propagates errors and survives a fork; bad ``threads`` values raise."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import sysprims as sp
 import sysprims.hashing as hashing
-from sysprims.bloom import _common
+from sysprims import _threads
 from sysprims.errors import InvalidParameterError
 from sysprims.hashing import hash_keys, murmur3_128
 from sysprims.sharding import (
@@ -132,7 +132,9 @@ def test_a_batch_above_the_real_floor_is_split_and_agrees():
         assert np.array_equal(murmur3_128(form, threads=2), murmur3_128(form))
 
 
-bad_threads = [0, -1, True, False, 1.5, 2.0, "2", None]
+# above 256 too: every read path caps threads the same way (get_shards and
+# murmur3_128 accepted any count before, while Bloom and Count-Min refused 257)
+bad_threads = [0, -1, True, False, 1.5, 2.0, "2", None, 257, 10**9]
 
 
 @pytest.mark.parametrize("threads", bad_threads)
@@ -161,15 +163,15 @@ def _recording_kernel(calls: list):
 @pytest.mark.parametrize("n,threads,parts", [(1000, 2, 2), (1000, 3, 3), (1000, 7, 7), (100, 7, 2), (40, 3, 1),
                                              (0, 2, 1)])
 def test_run_sliced_splits_covers_every_key_once_and_runs_one_slice_itself(n, threads, parts):
-    old = hashing.MIN_KEYS_PER_THREAD
-    hashing.MIN_KEYS_PER_THREAD = 50
+    old = _threads.MIN_KEYS_PER_THREAD
+    _threads.MIN_KEYS_PER_THREAD = 50
     try:
         calls: list = []
         a = np.arange(n, dtype=np.int64)
         out = np.full(n, -1, dtype=np.int64)
-        _common.run_sliced(_recording_kernel(calls), (a, np.int64(3)), (True, False), out, threads)
+        _threads.run_sliced(_recording_kernel(calls), (a, np.int64(3)), (True, False), out, threads)
     finally:
-        hashing.MIN_KEYS_PER_THREAD = old
+        _threads.MIN_KEYS_PER_THREAD = old
     assert np.array_equal(out, 2 * a + 3)
     assert len(calls) == parts and sum(k for _, k in calls) == n
     assert threading.get_ident() in {t for t, _ in calls}  # the caller reads a slice itself
@@ -180,7 +182,7 @@ def test_run_sliced_splits_covers_every_key_once_and_runs_one_slice_itself(n, th
 @pytest.mark.parametrize("n", [1, 5, 63, 64, 1000, 4097])
 @pytest.mark.parametrize("parts", [1, 2, 3, 7])
 def test_slices_are_contiguous_aligned_and_balanced(n, parts):
-    got = _common.slices(n, parts, 64)
+    got = _threads.slices(n, parts, 64)
     assert got[0][0] == 0 and got[-1][1] == n
     assert all(hi == lo2 for (_, hi), (lo2, _) in zip(got, got[1:], strict=False))
     assert all(lo < hi for lo, hi in got)
@@ -198,11 +200,11 @@ def test_an_error_in_a_slice_reaches_the_caller_and_the_pool_still_works():
 
     a = np.arange(1000, dtype=np.int64)
     with small_slices(), pytest.raises(ValueError, match="slice failed"):
-        _common.run_sliced(kernel, (a,), (True,), np.empty(1000, np.int64), 2)
+        _threads.run_sliced(kernel, (a,), (True,), np.empty(1000, np.int64), 2)
     calls: list = []
     out = np.empty(1000, np.int64)
     with small_slices():
-        _common.run_sliced(_recording_kernel(calls), (a, np.int64(0)), (True, False), out, 2)
+        _threads.run_sliced(_recording_kernel(calls), (a, np.int64(0)), (True, False), out, 2)
     assert np.array_equal(out, 2 * a) and len(calls) == 2
 
 
@@ -232,7 +234,7 @@ def test_concurrent_callers_share_the_pool_and_get_the_serial_answers():
 
 
 def _child_query(q) -> None:
-    hashing.MIN_KEYS_PER_THREAD = 1
+    _threads.MIN_KEYS_PER_THREAD = 1
     cms = sp.CountMinSketch(32, 3)
     cms.update_many(np.arange(100))
     q.put(cms.query_many(np.arange(200), threads=2).tolist() == cms.query_many(np.arange(200)).tolist())

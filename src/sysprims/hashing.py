@@ -23,11 +23,13 @@ import mmh3
 import numpy as np
 
 from . import _pyobj
+from ._threads import MIN_KEYS_PER_THREAD, check_threads, chunks_for
 from .errors import IncompatibleError, InvalidParameterError
 from .keys import KeyBatch, key_to_bytes, normalize_keys
 
 __all__ = [
     "HASH_ID_MURMUR3_X64_128",
+    "MIN_KEYS_PER_THREAD",
     "HashedKeys",
     "KernelKeys",
     "check_seed",
@@ -74,27 +76,9 @@ def hash128(key: Any, seed: int = 0) -> tuple[int, int]:
     return mmh3.hash64(key_to_bytes(key), seed, signed=False)
 
 
-def check_threads(threads: Any) -> int:
-    """Validate a ``threads=`` argument (an int >= 1) and return it."""
-    if isinstance(threads, (bool, np.bool_)) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise InvalidParameterError(f"threads must be an int >= 1, got {threads!r}")
-    return int(threads)
-
-
-#: Below this many keys per thread a threaded call runs serially (starting
-#: the workers costs more than it saves).
-MIN_KEYS_PER_THREAD = 16_384
-
-
-def chunks_for(n: int, threads: int) -> int:
-    """How many chunks a threaded kernel splits ``n`` keys into: ``threads``,
-    fewer when a chunk would hold under ``MIN_KEYS_PER_THREAD`` keys (1: serial)."""
-    return max(1, min(threads, n // MIN_KEYS_PER_THREAD))
-
-
 def _hash_batch128(batch: KeyBatch, seed: int, threads: int = 1) -> np.ndarray:
     from ._kernels.murmur3 import murmur3_x64_128_u64, murmur3_x64_128_var
-    from .bloom._common import run_sliced
+    from ._threads import run_sliced
 
     out = np.empty((batch.n, 2), dtype=np.uint64)
     if batch.n == 0:

@@ -4,7 +4,7 @@ Every router takes its keys as ``(mode, h1, ints, data, starts, ends, seed)``
 (see :func:`key_h1`: hashing is fused into the routing loop) and writes int64 shard ids into a caller-allocated ``out``.
 Read-only over shared tables, so ``get_shards(threads=T)`` runs these same
 serial kernels over T slices of the batch at once (the shared read runner,
-:func:`sysprims.bloom._common.run_sliced`).
+:func:`sysprims._threads.run_sliced`).
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ def add_batch(kern: Any, kk: Any, threads: int, bucketed: bool, tail: tuple, bit
     if threads <= 1:
         part(0)
         return
-    from ._common import read_pool
+    from .._threads import read_pool
 
     futures = [read_pool().submit(part, t) for t in range(1, threads)]  # the process's kept pool
     try:

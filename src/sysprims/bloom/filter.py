@@ -14,16 +14,13 @@ from .._format import Container, Persistable
 from .._html import html_table
 from .._loadcheck import get_array, get_bool, get_float, get_int, require
 from .._memory import CACHE_LINE, aligned_copy, check_fits, count, zeros
+from .._threads import check_threads, run_read_kernel
 from .._validate import check_int, check_probability
 from ..errors import IncompatibleError, InvalidParameterError
 from ..hashing import check_seed, kernel_keys
 from ..keys import key_to_bytes
 from . import _sizing, _writes
-from ._common import (
-    ReadOnlyFilterError,
-    popcount,
-    run_read_kernel,
-)
+from ._common import ReadOnlyFilterError, popcount
 
 __all__ = ["BloomFilter"]
 
@@ -222,7 +219,7 @@ class BloomFilter(Persistable):
         spare; each thread hashes the whole batch again unless it comes hashed
         (:class:`~sysprims.hashing.HashedKeys`).
         """
-        threads = check_int("threads", threads, min=1, max=256)
+        threads = check_threads(threads)
         self._check_writable()
         kk = kernel_keys(keys, self.seed, "BloomFilter")
         bucketed = _writes.use_bucketed(self.layout, self.nbytes, kk.n, self.num_hash_functions)
@@ -236,7 +233,7 @@ class BloomFilter(Persistable):
         to the serial one. It pays from about 100k keys on a filter beyond the
         caches; below that thread start-up dominates.
         """
-        threads = check_int("threads", threads, min=1, max=256)
+        threads = check_threads(threads)
         kk = kernel_keys(keys, self.seed, "BloomFilter")
         out = np.empty(kk.n, dtype=np.bool_)  # the kernel writes every element
         run_read_kernel(

@@ -11,6 +11,7 @@ from .._format import Container, Persistable
 from .._html import html_table
 from .._loadcheck import get_bool, get_choice, get_int, require
 from .._memory import check_fits
+from .._threads import check_threads
 from .._validate import check_int, check_probability
 from ..errors import IncompatibleError, InvalidParameterError
 from ..hashing import check_seed, fmix64, hash128, kernel_keys
@@ -227,9 +228,9 @@ class CountMinSketch(Persistable):
         releases the GIL); the answer is identical to the serial one. It pays
         from about 100k keys."""
         from .._kernels.countmin import cms_query
-        from ..bloom._common import run_read_kernel
+        from .._threads import run_read_kernel
 
-        threads = check_int("threads", threads, min=1, max=256)
+        threads = check_threads(threads)
         kk = kernel_keys(keys, self.seed, "sketch")
         out = np.empty(kk.n, dtype=np.int64 if self.dtype == "uint32" else np.uint64)
         run_read_kernel(cms_query, kk, out, threads, (self.table,))

@@ -61,8 +61,8 @@ class _HashedStrategy(ShardingStrategy):
     def _shards(self, keys: Any, threads: Any, serial: Any, *tables: Any) -> np.ndarray:
         """Route a batch with ``serial`` (a router kernel taking ``tables``), on
         ``threads`` threads over slices of the batch (the shared read runner,
-        :func:`sysprims.bloom._common.run_sliced`: the serial kernel per slice)."""
-        from ..bloom._common import key_slicing, run_sliced
+        :func:`sysprims._threads.run_sliced`: the serial kernel per slice)."""
+        from .._threads import key_slicing, run_sliced
 
         threads = check_threads(threads)
         args = self._key_args(keys, column=False)
