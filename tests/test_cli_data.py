@@ -159,11 +159,7 @@ def test_build_loads_numba_while_reading_without_its_blas_probe(data, tmp_path):
     """bloom build starts reading before numba loads (in this thread, while pyarrow
     decodes in the reading thread); numba still loads without its BLAS probe, the
     kernels' warm-up imports nothing more (pandas), and the filter is the library's."""
-    import os
-    import subprocess
-    import sys
-
-    import sysprims
+    from tests.test_cli import _run_python
 
     d, users, _ = data
     out = tmp_path / "u.bloom"
@@ -175,10 +171,7 @@ def test_build_loads_numba_while_reading_without_its_blas_probe(data, tmp_path):
         "assert 'numba' in sys.modules and 'scipy.linalg' not in sys.modules\n"
         "assert 'pandas' not in sys.modules  # nothing of the build needs it\n"
     )
-    src = os.path.dirname(os.path.dirname(sysprims.__file__))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert proc.returncode == 0, proc.stderr
+    _run_python(code)  # asserts it exits 0
     expected = BloomFilter.for_capacity(5000, 0.01)
     expected.add_many(users)
     assert BloomFilter.load(out) == expected

@@ -62,6 +62,17 @@ def load_numba() -> None:
             del sys.modules[blas]
 
 
+def one_key_column() -> Any:
+    """A one-key Arrow string column, as the readers give, to warm the kernels on;
+    built from buffers: ``pa.array`` of a list imports pandas (0.25 s) to check
+    whether the list is a pandas object."""
+    import numpy as np
+    import pyarrow as pa
+
+    offsets = pa.py_buffer(np.array([0, 1], dtype=np.int32))
+    return pa.Array.from_buffers(pa.string(), 1, [None, offsets, pa.py_buffer(b"k")])
+
+
 #: Batches the reading thread of :func:`stream_keys` may decode ahead while
 #: ``while_reading`` runs (then the preparing thread takes them one at a time).
 START_READ_AHEAD = 4
@@ -92,8 +103,9 @@ def stream_keys(
     the reading first."""
     info = input_info(path, fmt)
     batches: Iterator[Any] = iter_column(path, column, format=fmt, batch_rows=batch_rows)
+    depth = 1 if prepare is not None else 2
     if while_reading is not None:
-        batches = readahead(batches, depth=1 if prepare is not None else 2, start=True, start_depth=START_READ_AHEAD)
+        batches = readahead(batches, depth=depth, start=True, start_depth=START_READ_AHEAD)
         try:
             while_reading()
         except BaseException:
@@ -102,7 +114,7 @@ def stream_keys(
     if prepare is not None:
         batches = prepared(batches, prepare, read_ahead=while_reading is None)
     with progress(total=info.rows, desc=desc) as bar:
-        for item in readahead(batches, depth=1 if prepare is not None else 2):
+        for item in readahead(batches, depth=depth):
             yield item
             bar.update(item[0].num_rows if isinstance(item, tuple) else len(item))
 

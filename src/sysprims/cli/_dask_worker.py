@@ -11,16 +11,11 @@ from typing import Any
 
 
 def _load_kernels() -> None:
-    import numpy as np
-    import pyarrow as pa
-
     from ..bloom import BloomFilter
     from ..hashing import hash_keys
+    from ._common import one_key_column
 
-    # a one-key Arrow string column, as the readers give (built from buffers: pa.array
-    # of a list would import pandas)
-    keys = pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(np.array([0, 1], np.int32)), pa.py_buffer(b"a")])
-    BloomFilter.for_capacity(10, 0.01).add_many(hash_keys(keys))
+    BloomFilter.for_capacity(10, 0.01).add_many(hash_keys(one_key_column()))
 
 
 def dask_setup(worker: Any) -> None:

@@ -10,6 +10,7 @@ from ._common import (
     input_options,
     load_numba,
     load_structure,
+    one_key_column,
     stream_keys,
     stream_tables,
     write_parquet,
@@ -102,7 +103,7 @@ def build(
             from ..bloom import BloomFilter
 
             made.append(BloomFilter.for_capacity(capacity, false_positive_rate, seed=seed, layout=layout))
-            hash_keys(_one_string_key(), seed)  # numba's first kernel load sets up its compiler, 0.2 s
+            hash_keys(one_key_column(), seed)  # numba's first kernel load sets up its compiler, 0.2 s
 
         rows = 0
         # hashing runs with the reading, in the read-ahead thread; this thread sets bits
@@ -122,16 +123,6 @@ def build(
         f"fill {bf.fill_ratio:.3f}, ~{bf.approx_count():,.0f} distinct keys, "
         f"estimated fp now {bf.estimated_false_positive_rate():.4g}"
     )
-
-
-def _one_string_key():
-    """An Arrow string array of one key, made from its buffers (``pa.array`` of a list
-    imports pandas, 0.25 s, to check whether the list is a pandas object)."""
-    import numpy as np
-    import pyarrow as pa
-
-    offsets = pa.py_buffer(np.array([0, 1], dtype=np.int32))
-    return pa.Array.from_buffers(pa.string(), 1, [None, offsets, pa.py_buffer(b"k")])
 
 
 def _count_rows(input_path, column, fmt, batch_rows) -> int:
